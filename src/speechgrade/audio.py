@@ -1,0 +1,135 @@
+"""Decode any audio container to mono 16 kHz float32 (PyAV + soxr), and cut it into windows."""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Iterator, Union
+
+import av
+import numpy as np
+import soxr
+
+from .errors import AudioError
+
+SAMPLE_RATE = 16000
+MIN_SAMPLES = 1024  # the original design's minimum clip length at 16 kHz
+SILENCE_DBFS = -60.0  # clips whose RMS level is below this are treated as silent
+AUDIO_EXTENSIONS = (".wav", ".mp4", ".m4a", ".aac", ".mp3", ".flac", ".ogg", ".opus", ".webm", ".mka", ".wma")
+
+Source = Union[str, os.PathLike, bytes, BinaryIO]
+
+
+class UnusableAudio(AudioError):
+    """Audio that decodes but cannot be scored (too short, silent): skipped, not failed."""
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What decoding learned about a file, besides the samples."""
+
+    codec: str
+    container: str
+    source_rate: int
+    channels: int
+    duration_s: float
+
+
+def _name(source: Source) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    return getattr(source, "name", "<upload>")
+
+
+def _open(source: Source) -> av.container.InputContainer:
+    if isinstance(source, (str, os.PathLike)):
+        size = Path(source).stat().st_size
+        if size == 0:
+            raise AudioError(source, "empty file (0 bytes)")
+        return av.open(str(source), mode="r")
+    if isinstance(source, bytes):
+        if not source:
+            raise AudioError("<upload>", "empty file (0 bytes)")
+        source = io.BytesIO(source)
+    return av.open(source, mode="r")
+
+
+def decode_with_info(source: Source, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, AudioInfo]:
+    """Decode a file (whatever its extension says) to mono float32 at `sample_rate`, with its info."""
+    name = _name(source)
+    try:
+        container = _open(source)
+    except AudioError:
+        raise
+    except FileNotFoundError:
+        raise AudioError(name, "file not found") from None
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        raise AudioError(name, f"not a readable audio file ({type(exc).__name__}: {exc})") from None
+    with container:
+        if not container.streams.audio:
+            raise AudioError(name, "no audio stream in the file")
+        stream = container.streams.audio[0]
+        rate = stream.codec_context.sample_rate or stream.rate
+        # swresample only downmixes and converts the sample format here; rate conversion is soxr's.
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        chunks: list[np.ndarray] = []
+        try:
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray().reshape(-1))
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().reshape(-1))
+        except (av.error.FFmpegError, ValueError) as exc:
+            got = sum(len(c) for c in chunks) / max(rate, 1)
+            raise AudioError(name, f"corrupt audio data after {got:.2f} s ({exc})") from None
+        declared = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
+        channels = stream.codec_context.channels if hasattr(stream.codec_context, "channels") else 1
+        info_codec = stream.codec_context.name
+        container_name = container.format.name
+    audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+    if rate != sample_rate and len(audio):
+        audio = soxr.resample(audio, rate, sample_rate, quality="HQ")
+    audio = np.ascontiguousarray(audio, dtype=np.float32)
+    duration = len(audio) / sample_rate
+    if declared and declared > 1.0 and duration < 0.9 * declared:
+        raise AudioError(name, f"truncated: decoded {duration:.2f} s of {declared:.2f} s declared")
+    info = AudioInfo(info_codec, container_name, int(rate), int(channels or 1), duration)
+    return audio, info
+
+
+def decode_audio(source: Source, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Decode any audio file or bytes to a mono float32 array at `sample_rate` (16 kHz)."""
+    return decode_with_info(source, sample_rate)[0]
+
+
+def rms_dbfs(audio: np.ndarray) -> float:
+    """RMS level of a signal in dB relative to full scale (-inf for digital silence)."""
+    if not len(audio):
+        return float("-inf")
+    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64))))
+    return 20.0 * np.log10(rms) if rms > 0 else float("-inf")
+
+
+def check_usable(audio: np.ndarray, name: str, min_samples: int = MIN_SAMPLES,
+                 silence_dbfs: float = SILENCE_DBFS) -> None:
+    """Raise UnusableAudio when a clip is shorter than `min_samples` or silent."""
+    if len(audio) < min_samples:
+        raise UnusableAudio(name, f"too short ({len(audio)} samples < {min_samples})")
+    level = rms_dbfs(audio)
+    if level < silence_dbfs:
+        raise UnusableAudio(name, f"silent (RMS {level:.1f} dBFS < {silence_dbfs:.0f} dBFS)")
+
+
+def windows(audio: np.ndarray, window_s: float, sample_rate: int = SAMPLE_RATE,
+            min_samples: int = 400) -> Iterator[np.ndarray]:
+    """Consecutive non-overlapping windows of `window_s` seconds; a tiny tail joins the previous one."""
+    size = max(int(window_s * sample_rate), 1)
+    n = len(audio)
+    starts = list(range(0, n, size)) or [0]
+    if len(starts) > 1 and n - starts[-1] < min_samples:
+        starts.pop()
+    for i, start in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else n
+        yield audio[start:end]

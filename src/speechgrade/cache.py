@@ -1,0 +1,106 @@
+"""Content-addressed feature store: key = file content hash + featurizer identity; atomic writes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CACHE_ENV = "SPEECHGRADE_CACHE"
+LAYOUT_VERSION = "v1"
+
+
+def default_cache_dir() -> Path:
+    """`$SPEECHGRADE_CACHE`, else `~/.cache/speechgrade`."""
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "speechgrade"
+
+
+def file_digest(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file's bytes (hex)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def bytes_digest(data: bytes) -> str:
+    """SHA-256 of bytes (hex)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def config_digest(obj: Any) -> str:
+    """Stable short hash of a JSON-able configuration."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)  # atomic on POSIX: readers see the old entry or the whole new one
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+class FeatureCache:
+    """Arrays and JSON records stored under `root/v1/<namespace>/<key[:2]>/<key>.{npy,json}`."""
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root).expanduser() if root is not None else default_cache_dir()
+
+    def __repr__(self) -> str:
+        return f"FeatureCache({str(self.root)!r})"
+
+    def _path(self, namespace: str, key: str, suffix: str) -> Path:
+        return self.root / LAYOUT_VERSION / namespace / key[:2] / f"{key}{suffix}"
+
+    def get_array(self, namespace: str, key: str) -> np.ndarray | None:
+        """The stored array, or None when absent (an unreadable entry counts as absent)."""
+        path = self._path(namespace, key, ".npy")
+        try:
+            return np.load(path, allow_pickle=False)
+        except FileNotFoundError:
+            return None
+        except (ValueError, OSError, EOFError):
+            path.unlink(missing_ok=True)
+            return None
+
+    def put_array(self, namespace: str, key: str, array: np.ndarray) -> None:
+        """Store an array atomically."""
+        _atomic_write(self._path(namespace, key, ".npy"),
+                      lambda fh: np.save(fh, np.asarray(array), allow_pickle=False))
+
+    def get_json(self, namespace: str, key: str) -> Any | None:
+        """The stored JSON value, or None when absent or unreadable."""
+        path = self._path(namespace, key, ".json")
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (ValueError, OSError):
+            path.unlink(missing_ok=True)
+            return None
+
+    def put_json(self, namespace: str, key: str, value: Any) -> None:
+        """Store a JSON value atomically."""
+        data = json.dumps(value, separators=(",", ":")).encode("utf-8")
+        _atomic_write(self._path(namespace, key, ".json"), lambda fh: fh.write(data))

@@ -1,0 +1,196 @@
+"""A dataset is a manifest: CSV rows resolved to audio files, with labels, groups and problems."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .audio import AUDIO_EXTENSIONS
+from .errors import DatasetError
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One row or file that was left out, and why."""
+
+    filename: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.filename}: {self.reason}"
+
+
+@dataclass
+class Dataset:
+    """Rows indexed by filename with a `path` column, an optional label and group, extra columns kept."""
+
+    table: pd.DataFrame
+    label: str | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    @property
+    def filenames(self) -> list[str]:
+        """Row names, as written in the CSV."""
+        return [str(i) for i in self.table.index]
+
+    @property
+    def paths(self) -> list[Path]:
+        """Resolved audio paths, in row order."""
+        return [Path(p) for p in self.table["path"]]
+
+    @property
+    def y(self) -> np.ndarray:
+        """Labels as float64 (raises if the dataset has no label)."""
+        if self.label is None:
+            raise DatasetError("this dataset has no label column")
+        return self.table[self.label].to_numpy(dtype=np.float64)
+
+    @property
+    def groups(self) -> np.ndarray | None:
+        """The user's `group` column (e.g. speaker) as strings, if there is one."""
+        if "group" not in self.table.columns:
+            return None
+        return self.table["group"].astype(str).to_numpy()
+
+    def subset(self, names: Sequence[str]) -> "Dataset":
+        """The rows with these filenames, in this order."""
+        return Dataset(self.table.loc[list(names)].copy(), self.label, list(self.problems))
+
+    @classmethod
+    def from_paths(cls, paths: Iterable[str | os.PathLike]) -> "Dataset":
+        """A label-less dataset of audio files (for predict); missing files become problems."""
+        rows, problems, seen = [], [], set()
+        for p in paths:
+            path = Path(p)
+            name = path.name
+            if name in seen:
+                name = str(path)
+            seen.add(name)
+            if not path.is_file():
+                problems.append(Problem(str(p), "file not found"))
+            rows.append({"filename": name, "path": str(path)})
+        table = pd.DataFrame(rows, columns=["filename", "path"]).set_index("filename")
+        missing = {pr.filename for pr in problems}
+        table = table[[str(p) not in missing for p in table["path"]]]
+        return cls(table, None, problems)
+
+    def to_jsonl(self, path: str | os.PathLike) -> None:
+        """Write the manifest as JSON lines (one row per clip)."""
+        with open(path, "w", encoding="utf-8") as fh:
+            for name, row in self.table.iterrows():
+                fh.write(json.dumps({"filename": name, **{k: _jsonable(v) for k, v in row.items()}}) + "\n")
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    return value
+
+
+def _index_audio_dir(audio_dir: Path) -> dict[str, list[str]]:
+    """Map each file stem in the folder to its file names (one directory scan)."""
+    index: dict[str, list[str]] = defaultdict(list)
+    with os.scandir(audio_dir) as it:
+        for entry in it:
+            if entry.is_file():
+                index[os.path.splitext(entry.name)[0]].append(entry.name)
+    return index
+
+
+def resolve_audio(name: str, audio_dir: Path, index: dict[str, list[str]]) -> Path | None:
+    """Find the audio file for a CSV filename: as written, then `.wav`, then any audio file with that stem."""
+    direct = audio_dir / name
+    if os.path.splitext(name)[1] and direct.is_file():
+        return direct
+    stem = name
+    if os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS:
+        stem = os.path.splitext(name)[0]
+    if "/" in stem or os.sep in stem:
+        for ext in AUDIO_EXTENSIONS:
+            candidate = audio_dir / f"{stem}{ext}"
+            if candidate.is_file():
+                return candidate
+        return None
+    candidates = index.get(stem, [])
+    if f"{stem}.wav" in candidates:
+        return audio_dir / f"{stem}.wav"
+    for ext in AUDIO_EXTENSIONS:
+        for c in candidates:
+            if c.lower().endswith(ext):
+                return audio_dir / c
+    return None
+
+
+def load_dataset(csv_path: str | os.PathLike, audio_dir: str | os.PathLike | None = None,
+                 label_column: str | None = "label", require_label: bool = True) -> Dataset:
+    """Read a CSV (`filename` + label columns) and resolve each row to a file in `audio_dir`.
+
+    Missing files, duplicate filenames and empty or non-numeric labels are left out and listed
+    in `dataset.problems`; a dataset with no usable row is an error.
+    """
+    csv_path = Path(csv_path)
+    if not csv_path.is_file():
+        raise DatasetError(f"{csv_path}: CSV file not found")
+    audio_dir = Path(audio_dir) if audio_dir is not None else csv_path.parent
+    if not audio_dir.is_dir():
+        raise DatasetError(f"{audio_dir}: audio folder not found")
+    try:
+        frame = pd.read_csv(csv_path, dtype={"filename": str, "group": str})
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise DatasetError(f"{csv_path}: not a readable CSV ({exc})") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if "filename" not in frame.columns:
+        raise DatasetError(f"{csv_path}: no 'filename' column (columns: {', '.join(frame.columns)})")
+    if label_column is not None and label_column not in frame.columns:
+        if require_label:
+            raise DatasetError(f"{csv_path}: no label column '{label_column}' "
+                               f"(columns: {', '.join(frame.columns)}; choose one with --label-column)")
+        label_column = None
+
+    index = _index_audio_dir(audio_dir)
+    problems: list[Problem] = []
+    rows: list[dict] = []
+    seen: set[str] = set()
+    for record in frame.to_dict("records"):
+        name = str(record.get("filename") or "").strip()
+        if not name or name == "nan":
+            problems.append(Problem("<row>", "empty filename"))
+            continue
+        if name in seen:
+            problems.append(Problem(name, "duplicate filename in the CSV (first row kept)"))
+            continue
+        seen.add(name)
+        if label_column is not None:
+            value = pd.to_numeric(pd.Series([record[label_column]]), errors="coerce").iloc[0]
+            if pd.isna(value):
+                raw = record[label_column]
+                what = "empty" if raw is None or (isinstance(raw, float) and np.isnan(raw)) or str(raw).strip() == "" \
+                    else f"non-numeric ({raw!r})"
+                problems.append(Problem(name, f"label '{label_column}' is {what}"))
+                continue
+            record[label_column] = float(value)
+        path = resolve_audio(name, audio_dir, index)
+        if path is None:
+            problems.append(Problem(name, f"audio file not found in {audio_dir}"))
+            continue
+        record["path"] = str(path)
+        rows.append(record)
+    if not rows:
+        detail = "; ".join(str(p) for p in problems[:5])
+        raise DatasetError(f"{csv_path}: no usable rows ({len(problems)} problems: {detail})")
+    table = pd.DataFrame(rows).set_index("filename")
+    if "group" in table.columns:
+        table["group"] = table["group"].astype(str)
+    return Dataset(table, label_column, problems)

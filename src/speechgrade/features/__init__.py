@@ -1,0 +1,6 @@
+"""Featurizers, registered by name: one class per module."""
+
+from .base import FEATURIZERS, Featurizer, get_featurizer, parse_spec, register_featurizer, split_specs
+from . import acoustic, ssl  # noqa: F401  (registration)
+
+__all__ = ["FEATURIZERS", "Featurizer", "get_featurizer", "parse_spec", "register_featurizer", "split_specs"]

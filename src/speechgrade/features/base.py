@@ -1,0 +1,101 @@
+"""The Featurizer interface, its registry, and the `name:arg?key=value&...` spec syntax."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl
+
+import numpy as np
+
+from ..cache import config_digest
+from ..errors import ConfigError
+
+FEATURIZERS: dict[str, type["Featurizer"]] = {}
+
+
+def register_featurizer(cls: type["Featurizer"]) -> type["Featurizer"]:
+    """Class decorator: make a featurizer available by its `name`."""
+    FEATURIZERS[cls.name] = cls
+    return cls
+
+
+class Featurizer:
+    """Turns one mono 16 kHz float32 clip into a fixed-length float32 vector with named columns."""
+
+    name: ClassVar[str] = ""
+    version: ClassVar[str] = "1"
+    extra: ClassVar[str | None] = None  # the pip extra that provides its dependencies
+    batch_size: int = 1
+
+    def config(self) -> dict[str, Any]:
+        """Everything that changes the output, JSON-able (goes into the cache key and the bundle)."""
+        return {}
+
+    def columns(self) -> list[str]:
+        """Column names of the output vector, in order."""
+        raise NotImplementedError
+
+    def featurize(self, audio: np.ndarray) -> np.ndarray:
+        """Feature vector of one clip."""
+        raise NotImplementedError
+
+    def featurize_batch(self, audios: list[np.ndarray]) -> list[np.ndarray]:
+        """Feature vectors of several clips (override to batch on an accelerator)."""
+        return [self.featurize(a) for a in audios]
+
+    @classmethod
+    def check_available(cls) -> None:
+        """Raise ConfigError saying what to install when a dependency is missing."""
+
+    @classmethod
+    def from_spec(cls, arg: str | None, options: dict[str, str]) -> "Featurizer":
+        """Build from the parts of a spec string; `options` are the `key=value` pairs."""
+        if arg or options:
+            raise ConfigError(f"featurizer '{cls.name}' takes no argument or options")
+        return cls()
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """Name, version and config: what the cache key and the bundle record."""
+        return {"name": self.name, "version": self.version, "config": self.config()}
+
+    @property
+    def cache_namespace(self) -> str:
+        """Folder of this featurizer+config in the cache."""
+        return f"{self.name}-{config_digest(self.identity)}"
+
+    @property
+    def spec(self) -> str:
+        """A spec string that rebuilds an equivalent featurizer."""
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.config()})"
+
+
+def parse_spec(spec: str) -> tuple[str, str | None, dict[str, str]]:
+    """Split `name[:arg][?key=value&...]` into its parts."""
+    spec = spec.strip()
+    options: dict[str, str] = {}
+    if "?" in spec:
+        spec, query = spec.split("?", 1)
+        options = dict(parse_qsl(query, keep_blank_values=True))
+    name, _, arg = spec.partition(":")
+    return name.strip(), (arg.strip() or None), options
+
+
+def get_featurizer(spec: "str | Featurizer") -> Featurizer:
+    """A featurizer from a spec such as `acoustic` or `ssl:microsoft/wavlm-large?layers=6-12`."""
+    if isinstance(spec, Featurizer):
+        return spec
+    name, arg, options = parse_spec(spec)
+    if name not in FEATURIZERS:
+        raise ConfigError(f"unknown featurizer '{name}' (available: {', '.join(sorted(FEATURIZERS))})")
+    cls = FEATURIZERS[name]
+    cls.check_available()
+    return cls.from_spec(arg, options)
+
+
+def split_specs(text: str) -> list[str]:
+    """Split a comma-separated feature list (`acoustic,ssl:model?layers=6-12`)."""
+    return [part for part in (p.strip() for p in text.split(",")) if part]

@@ -1,0 +1,232 @@
+"""`ssl`: pooled hidden states of a Hugging Face speech encoder (WavLM, HuBERT, wav2vec2, data2vec, Whisper).
+
+Long clips are cut into windows (20 s; 30 s for Whisper) encoded independently. The frames of all
+windows are pooled as one sequence: the mean (and std) is frame-weighted over the whole clip. For
+Whisper only the encoder frames that hold audio are pooled, not the padding of the 30 s input.
+Windows of equal length are batched together. Needs `pip install speechgrade[ssl]`.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..audio import SAMPLE_RATE, windows
+from ..errors import ConfigError, ModelNotFoundError
+from .base import Featurizer, register_featurizer
+
+DEFAULT_MODEL = "microsoft/wavlm-large"
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json")
+
+
+def _require_torch():
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError:
+        raise ConfigError("the 'ssl' featurizer needs torch and transformers: "
+                          "pip install torch==2.13.0 'speechgrade[ssl]'") from None
+
+
+def model_digest(model: str) -> str:
+    """Fingerprint of a local model directory (config + weights head), or the id itself for hub ids."""
+    path = Path(model)
+    if not path.is_dir():
+        return model
+    h = hashlib.sha256()
+    for name in ("config.json", *WEIGHT_FILES):
+        f = path / name
+        if f.is_file():
+            h.update(name.encode())
+            h.update(str(f.stat().st_size).encode())
+            with open(f, "rb") as fh:
+                h.update(fh.read(4 << 20))
+    return h.hexdigest()[:16]
+
+
+def resolve_device(device: str = "auto") -> str:
+    """`cuda` when available (for `auto`), else `cpu`."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@functools.lru_cache(maxsize=4)
+def load_encoder(model: str, device: str = "cpu") -> tuple[Any, Any, bool]:
+    """Load (feature extractor, encoder, is_whisper) once per process from a local dir, cache or hub."""
+    _require_torch()
+    import torch
+    from transformers import AutoConfig, AutoFeatureExtractor, AutoModel
+
+    local = Path(model).is_dir()
+    attempts = [True] if local or os.environ.get("HF_HUB_OFFLINE") == "1" else [True, False]
+    last: Exception | None = None
+    for local_only in attempts:
+        try:
+            config = AutoConfig.from_pretrained(model, local_files_only=local_only)
+            extractor = AutoFeatureExtractor.from_pretrained(model, local_files_only=local_only)
+            net = AutoModel.from_pretrained(model, local_files_only=local_only)
+            break
+        except Exception as exc:  # transformers raises OSError/ValueError/HTTP errors alike
+            last = exc
+    else:
+        where = "the directory has no loadable model" if local else \
+            "it is not a local directory, not in the Hugging Face cache, and the hub could not be reached"
+        raise ModelNotFoundError(
+            f"cannot load speech encoder '{model}': {where} ({type(last).__name__}). "
+            f"On a machine with network run `huggingface-cli download {model if not local else DEFAULT_MODEL} "
+            f"--local-dir DIR`, copy DIR here and use --features ssl:DIR") from None
+    is_whisper = config.model_type == "whisper"
+    if is_whisper:
+        net = net.get_encoder()
+    net.eval().to(device)
+    if device.startswith("cuda"):
+        net.half()
+    return extractor, net, is_whisper
+
+
+def parse_layers(text: str | int | list) -> str | list[int]:
+    """`last`, `all`, `6`, `6-12` or `6+8+10` → 'last' | 'all' | [indices]."""
+    if isinstance(text, list):
+        return [int(i) for i in text]
+    text = str(text).strip().lower()
+    if text in ("last", "all"):
+        return text
+    try:
+        if "-" in text:
+            lo, hi = (int(t) for t in text.split("-", 1))
+            return list(range(lo, hi + 1))
+        return [int(t) for t in text.split("+")]
+    except ValueError:
+        raise ConfigError(f"layers must be last, all, N, A-B or A+B+C (got {text!r})") from None
+
+
+@register_featurizer
+class SSLFeaturizer(Featurizer):
+    """Mean (or mean+std) pooled hidden states of a self-supervised speech encoder."""
+
+    name = "ssl"
+    version = "1"
+    extra = "ssl"
+
+    def __init__(self, model: str = DEFAULT_MODEL, layers: str | list[int] = "last", pooling: str = "mean",
+                 window_s: float | None = None, batch_size: int = 4, device: str = "auto"):
+        if pooling not in ("mean", "mean+std"):
+            raise ConfigError(f"pooling must be 'mean' or 'mean+std' (got {pooling!r})")
+        self.model = str(model)
+        self.layers = parse_layers(layers)
+        self.pooling = pooling
+        self.window_s = window_s
+        self.batch_size = int(batch_size)
+        self.device = device
+
+    @classmethod
+    def check_available(cls) -> None:
+        _require_torch()
+
+    @classmethod
+    def from_spec(cls, arg, options):
+        known = {"layers", "pooling", "window_s", "batch_size", "device"}
+        unknown = set(options) - known
+        if unknown:
+            raise ConfigError(f"unknown ssl option(s) {sorted(unknown)} (known: {sorted(known)})")
+        kwargs: dict[str, Any] = dict(options)
+        if "window_s" in kwargs:
+            kwargs["window_s"] = float(kwargs["window_s"])
+        if "batch_size" in kwargs:
+            kwargs["batch_size"] = int(kwargs["batch_size"])
+        return cls(model=arg or DEFAULT_MODEL, **kwargs)
+
+    def config(self) -> dict:
+        # batch size and device do not change the output beyond float noise, so they stay out of the key
+        return {"model": self.model, "model_digest": model_digest(self.model), "layers": self.layers,
+                "pooling": self.pooling, "window_s": self.window_s}
+
+    @property
+    def spec(self) -> str:
+        layers = self.layers if isinstance(self.layers, str) else "+".join(map(str, self.layers))
+        return f"ssl:{self.model}?layers={layers}&pooling={self.pooling}"
+
+    def _loaded(self):
+        return load_encoder(self.model, resolve_device(self.device))
+
+    def _hidden_size(self) -> int:
+        _, net, _ = self._loaded()
+        cfg = net.config
+        return int(getattr(cfg, "d_model", None) or cfg.hidden_size)
+
+    def columns(self) -> list[str]:
+        d = self._hidden_size()
+        cols = [f"mean{i}" for i in range(d)]
+        if self.pooling == "mean+std":
+            cols += [f"std{i}" for i in range(d)]
+        return cols
+
+    def _layer_indices(self, n_states: int) -> list[int]:
+        if self.layers == "last":
+            return [n_states - 1]
+        if self.layers == "all":
+            return list(range(1, n_states)) or [0]
+        bad = [i for i in self.layers if not 0 <= i < n_states]
+        if bad:
+            raise ConfigError(f"layer(s) {bad} out of range: {self.model} has hidden states 0..{n_states - 1}")
+        return list(self.layers)
+
+    def _encode(self, batch: list[np.ndarray]) -> list[np.ndarray]:
+        """Frame states (T, D) per window, averaged over the selected layers."""
+        import torch
+
+        extractor, net, is_whisper = self._loaded()
+        device = next(net.parameters()).device
+        dtype = next(net.parameters()).dtype
+        if is_whisper:
+            inputs = extractor(batch, sampling_rate=SAMPLE_RATE, return_tensors="pt")
+            x = inputs.input_features.to(device=device, dtype=dtype)
+        else:
+            inputs = extractor(batch, sampling_rate=SAMPLE_RATE, return_tensors="pt")
+            x = inputs.input_values.to(device=device, dtype=dtype)
+        with torch.inference_mode():
+            states = net(x, output_hidden_states=True).hidden_states
+        idx = self._layer_indices(len(states))
+        stacked = torch.stack([states[i] for i in idx]).float().mean(0).cpu().numpy()
+        out = []
+        for k, audio in enumerate(batch):
+            frames = stacked[k]
+            if is_whisper:  # 50 encoder frames per second; the rest is padding of the 30 s input
+                frames = frames[: max(1, int(np.ceil(len(audio) / 320)))]
+            out.append(frames)
+        return out
+
+    def featurize_batch(self, audios: list[np.ndarray]) -> list[np.ndarray]:
+        _, _, is_whisper = self._loaded()
+        window_s = self.window_s or (30.0 if is_whisper else 20.0)
+        pieces = [(i, w) for i, a in enumerate(audios) for w in windows(a, window_s)]
+        d = self._hidden_size()
+        sums = np.zeros((len(audios), d), np.float64)
+        sq = np.zeros((len(audios), d), np.float64)
+        counts = np.zeros(len(audios), np.int64)
+        by_len: dict[int, list[tuple[int, np.ndarray]]] = {}
+        for i, w in pieces:
+            by_len.setdefault(len(w), []).append((i, w))
+        for group in by_len.values():
+            for start in range(0, len(group), self.batch_size):
+                chunk = group[start:start + self.batch_size]
+                for (i, _), frames in zip(chunk, self._encode([w for _, w in chunk])):
+                    sums[i] += frames.sum(0)
+                    sq[i] += np.square(frames, dtype=np.float64).sum(0)
+                    counts[i] += len(frames)
+        mean = sums / counts[:, None]
+        parts = [mean]
+        if self.pooling == "mean+std":
+            parts.append(np.sqrt(np.maximum(sq / counts[:, None] - mean**2, 0.0)))
+        return [v.astype(np.float32) for v in np.concatenate(parts, axis=1)]
+
+    def featurize(self, audio: np.ndarray) -> np.ndarray:
+        return self.featurize_batch([audio])[0]
