@@ -54,6 +54,11 @@ class Featurizer:
             raise ConfigError(f"featurizer '{cls.name}' takes no argument or options")
         return cls()
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "Featurizer":
+        """Rebuild from `config()` output (used when loading a bundle)."""
+        return cls(**config)
+
     @property
     def identity(self) -> dict[str, Any]:
         """Name, version and config: what the cache key and the bundle record."""

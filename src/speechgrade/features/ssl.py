@@ -144,6 +144,16 @@ class SSLFeaturizer(Featurizer):
             kwargs["batch_size"] = int(kwargs["batch_size"])
         return cls(model=arg or DEFAULT_MODEL, **kwargs)
 
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        digest = config.pop("model_digest", None)
+        obj = cls(**config)
+        if digest is not None and model_digest(obj.model) != digest:
+            raise ConfigError(f"the encoder at '{obj.model}' is not the one this model was trained with "
+                              f"(fingerprint {model_digest(obj.model)} != {digest})")
+        return obj
+
     def config(self) -> dict:
         # batch size and device do not change the output beyond float noise, so they stay out of the key
         return {"model": self.model, "model_digest": model_digest(self.model), "layers": self.layers,

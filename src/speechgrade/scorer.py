@@ -1,0 +1,199 @@
+"""Scorer: featurizers + a tuned regressor, with fit / predict / evaluate / save / load."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .bundle import featurizers_from_manifest, read_manifest, write_manifest
+from .dataset import Dataset
+from .errors import BundleError, DatasetError
+from .evaluate import Evaluation, cross_validate
+from .extract import ExtractReport, Extractor, as_cache, as_featurizers, column_prefixes
+from .duplicates import combine_groups
+from .models import ScoringModel
+from .tuning import tune
+
+
+@dataclass
+class Prepared:
+    """Features of a labelled dataset, ready for learning."""
+
+    X: pd.DataFrame
+    y: np.ndarray
+    groups: np.ndarray | None
+    report: ExtractReport
+    duplicates: list[list[str]]
+
+    @property
+    def names(self) -> list[str]:
+        """Row names (filenames)."""
+        return [str(i) for i in self.X.index]
+
+
+class Scorer:
+    """Scores clips from audio: `Scorer(featurizers="acoustic", regressor="lightgbm").fit(dataset)`."""
+
+    def __init__(self, featurizers: "str | Sequence" = "acoustic", regressor: str = "lightgbm", trials: int = 10,
+                 timeout: float | None = None, folds: int = 5, pca: int | None = None, seed: int = 0,
+                 cache: Any = None, group_duplicates: bool = True, study: str | None = None,
+                 progress: bool = False, batch_size: int = 8):
+        self.featurizers = featurizers
+        self.regressor = regressor
+        self.trials = trials
+        self.timeout = timeout
+        self.folds = folds
+        self.pca = pca
+        self.seed = seed
+        self.cache = cache
+        self.group_duplicates = group_duplicates
+        self.study = study
+        self.progress = progress
+        self.batch_size = batch_size
+
+    # -- data -----------------------------------------------------------------------------------
+    def _extractor(self) -> Extractor:
+        if not hasattr(self, "_extractor_"):
+            self._extractor_ = Extractor(getattr(self, "featurizers_", None) or self.featurizers,
+                                         as_cache(self.cache), self.batch_size, progress=self.progress)
+        return self._extractor_
+
+    def prepare(self, dataset: Dataset) -> Prepared:
+        """Extract (or read cached) features; combine user groups with duplicate clusters."""
+        if dataset.label is None:
+            raise DatasetError("training and evaluation need a label column")
+        extractor = self._extractor()
+        X, report = extractor.run(dataset)
+        if len(X) < 4:
+            raise DatasetError(f"only {len(X)} usable clips after extraction; need at least 4 to learn "
+                               f"({len(report.failed)} failed, {len(report.skipped)} skipped)")
+        names = [str(i) for i in X.index]
+        y = dataset.table.loc[names, dataset.label].to_numpy(np.float64)
+        user = dataset.table.loc[names, "group"].astype(str).to_numpy() if "group" in dataset.table else None
+        clusters = extractor.duplicates(names, report) if self.group_duplicates else []
+        groups = combine_groups(names, user, clusters) if (user is not None or clusters) else None
+        return Prepared(X, y, groups, report, clusters)
+
+    # -- learning -------------------------------------------------------------------------------
+    def _fit_model(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, seed: int,
+                   study_name: str | None = None) -> tuple[ScoringModel, Any]:
+        result = tune(X, y, groups, self.regressor, self.trials, self.timeout, self.folds, self.pca, seed,
+                      storage=self.study, study_name=study_name)
+        return ScoringModel(self.regressor, result.params, self.pca, seed).fit(X, y), result
+
+    def fit(self, dataset: Dataset, prepared: Prepared | None = None) -> "Scorer":
+        """Tune on all rows with grouped CV, then fit the final model on all of them."""
+        data = prepared or self.prepare(dataset)
+        self.featurizers_ = self._extractor().featurizers
+        self.columns_ = list(data.X.columns)
+        self.model_, result = self._fit_model(data.X.to_numpy(np.float64), data.y, data.groups, self.seed,
+                                              "speechgrade-train" if self.study else None)
+        self.label_ = dataset.label
+        self.label_range_ = (float(data.y.min()), float(data.y.max()))
+        self.tuning_ = {"params": result.params, "selection_cv_rmse": result.cv_rmse, "trials": result.n_trials}
+        self.training_ = {"n": len(data.y), "fingerprint": _fingerprint(data), "duplicates": data.duplicates,
+                          "groups": None if data.groups is None else int(len(np.unique(data.groups)))}
+        self.evaluation_ = getattr(self, "evaluation_", None)
+        return self
+
+    def evaluate(self, dataset: Dataset, folds: int | None = None, repeats: int = 3,
+                 prepared: Prepared | None = None, progress: Callable[[str], None] | None = None) -> Evaluation:
+        """Nested, repeated, grouped CV: tuning runs inside each outer training fold only."""
+        data = prepared or self.prepare(dataset)
+        folds = folds or self.folds
+        counter = iter(range(10**9))
+
+        def fit_predict(X, y, groups, seed):
+            name = f"speechgrade-eval-{next(counter)}" if self.study else None
+            model, _ = self._fit_model(X, y, groups, seed, name)
+            return model.predict
+
+        ev = cross_validate(data.X.to_numpy(np.float64), data.y, data.groups, fit_predict, data.names,
+                            folds, repeats, self.seed, progress=progress)
+        ev.config = self.get_config() | {"label": dataset.label, "folds": folds, "repeats": repeats}
+        ev.extra = {"duplicates": data.duplicates, "skipped": [[p.filename, p.reason] for p in data.report.skipped],
+                    "failed": [[p.filename, p.reason] for p in data.report.failed]}
+        self.evaluation_ = ev.summary
+        return ev
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments that define the model (JSON-able)."""
+        feats = self.featurizers if isinstance(self.featurizers, str) else \
+            [f if isinstance(f, str) else f.spec for f in self.featurizers]
+        return {"featurizers": feats, "regressor": self.regressor, "trials": self.trials,
+                "pca": self.pca, "seed": self.seed, "group_duplicates": self.group_duplicates}
+
+    # -- scoring --------------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise BundleError("this Scorer is not fitted: call fit() or Scorer.load()")
+
+    def predict(self, data: "Dataset | Iterable[str | os.PathLike]") -> pd.Series:
+        """Scores in input order (NaN for files that failed; see `last_report_`)."""
+        self._check_fitted()
+        dataset = data if isinstance(data, Dataset) else Dataset.from_paths(data)
+        X, report = self._extractor().run(dataset)
+        self.last_report_ = report
+        scores = pd.Series(np.nan, index=pd.Index(dataset.filenames + [p.filename for p in dataset.problems],
+                                                  name="filename"), name=self.label_, dtype=np.float64)
+        if len(X):
+            missing = [c for c in self.columns_ if c not in X.columns]
+            if missing:
+                raise BundleError(f"the featurizers produce different columns than the model expects "
+                                  f"({len(missing)} missing, e.g. {missing[0]})")
+            scores.loc[X.index] = self.model_.predict(X[self.columns_].to_numpy(np.float64))
+        return scores
+
+    # -- persistence ----------------------------------------------------------------------------
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write a bundle: manifest.json + preprocess.npz + the regressor's native files."""
+        self._check_fitted()
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        files = self.model_.save(directory)
+        prefixes = column_prefixes(self.featurizers_)
+        manifest = {
+            "label": {"name": self.label_, "min": self.label_range_[0], "max": self.label_range_[1]},
+            "featurizers": [{**f.identity, "spec": f.spec, "prefix": p} for f, p in zip(self.featurizers_, prefixes)],
+            "feature_columns": self.columns_,
+            "model": {"regressor": self.regressor, "params": self.model_.params, "pca": self.pca, "seed": self.seed},
+            "config": self.get_config(),
+            "tuning": self.tuning_,
+            "cv_metrics": self.evaluation_,
+            "training_data": self.training_,
+        }
+        write_manifest(directory, manifest, files)
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike, cache: Any = None, progress: bool = False) -> "Scorer":
+        """Read a bundle written by `save`; refuses tampered, unknown-version or unloadable bundles."""
+        directory = Path(directory)
+        manifest = read_manifest(directory)
+        featurizers = featurizers_from_manifest(manifest)
+        m = manifest["model"]
+        obj = cls(featurizers=featurizers, regressor=m["regressor"], pca=m["pca"], seed=m["seed"],
+                  cache=cache, progress=progress)
+        obj.featurizers_ = featurizers
+        obj.model_ = ScoringModel.load(directory, m["regressor"], m["params"], m["pca"], m["seed"])
+        obj.columns_ = manifest["feature_columns"]
+        obj.label_ = manifest["label"]["name"]
+        obj.label_range_ = (manifest["label"]["min"], manifest["label"]["max"])
+        obj.tuning_, obj.training_ = manifest.get("tuning"), manifest.get("training_data")
+        obj.evaluation_ = manifest.get("cv_metrics")
+        obj.manifest_ = manifest
+        return obj
+
+
+def _fingerprint(data: Prepared) -> str:
+    """Hash of (file content, label) pairs: identifies the training data."""
+    h = hashlib.sha256()
+    for name, label in sorted(zip(data.names, data.y)):
+        h.update(f"{data.report.audio.get(name, {}).get('digest', name)}:{label!r};".encode())
+    return h.hexdigest()
