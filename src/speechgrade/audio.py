@@ -56,6 +56,37 @@ def _open(source: Source) -> av.container.InputContainer:
     return av.open(source, mode="r")
 
 
+def _wav_shortfall(head: bytes, size: int) -> tuple[float, float] | None:
+    """(declared, present) seconds when a RIFF/WAVE header promises more data than the file holds."""
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    pos, byte_rate = 12, 0
+    while pos + 8 <= len(head):
+        chunk, length = head[pos:pos + 4], int.from_bytes(head[pos + 4:pos + 8], "little")
+        if chunk == b"fmt " and pos + 16 <= len(head):
+            byte_rate = int.from_bytes(head[pos + 16:pos + 20], "little")
+        if chunk == b"data":
+            present = size - (pos + 8)
+            if byte_rate and length not in (0, 0xFFFFFFFF) and length > present + byte_rate // 100:
+                return length / byte_rate, max(present, 0) / byte_rate
+            return None
+        pos += 8 + length + (length & 1)
+    return None
+
+
+def _check_wav_complete(source: Source, name: str) -> None:
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as fh:
+            head, size = fh.read(4096), os.fstat(fh.fileno()).st_size
+    elif isinstance(source, bytes):
+        head, size = source[:4096], len(source)
+    else:
+        return
+    short = _wav_shortfall(head, size)
+    if short:
+        raise AudioError(name, f"truncated: the WAV header declares {short[0]:.2f} s, the file holds {short[1]:.2f} s")
+
+
 def decode_with_info(source: Source, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, AudioInfo]:
     """Decode a file (whatever its extension says) to mono float32 at `sample_rate`, with its info."""
     name = _name(source)
@@ -65,9 +96,12 @@ def decode_with_info(source: Source, sample_rate: int = SAMPLE_RATE) -> tuple[np
         raise
     except FileNotFoundError:
         raise AudioError(name, "file not found") from None
+    except IsADirectoryError:
+        raise AudioError(name, "is a directory, not an audio file") from None
     except (av.error.FFmpegError, OSError, ValueError) as exc:
         raise AudioError(name, f"not a readable audio file ({type(exc).__name__}: {exc})") from None
     with container:
+        _check_wav_complete(source, name)
         if not container.streams.audio:
             raise AudioError(name, "no audio stream in the file")
         stream = container.streams.audio[0]

@@ -89,6 +89,7 @@ class Evaluation:
     per_fold: pd.DataFrame
     config: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    importance: pd.Series | None = None  # mean share of importance per feature over the outer-fold models
 
     def to_json(self) -> dict[str, Any]:
         """The flat object `--json` writes."""

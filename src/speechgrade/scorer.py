@@ -108,10 +108,14 @@ class Scorer:
         data = prepared or self.prepare(dataset)
         folds = folds or self.folds
         counter = iter(range(10**9))
+        importances: list[np.ndarray] = []
 
         def fit_predict(X, y, groups, seed):
             name = f"speechgrade-eval-{next(counter)}" if self.study else None
             model, _ = self._fit_model(X, y, groups, seed, name)
+            imp = _importance(model)
+            if imp is not None:
+                importances.append(imp)
             return model.predict
 
         ev = cross_validate(data.X.to_numpy(np.float64), data.y, data.groups, fit_predict, data.names,
@@ -119,8 +123,16 @@ class Scorer:
         ev.config = self.get_config() | {"label": dataset.label, "folds": folds, "repeats": repeats}
         ev.extra = {"duplicates": data.duplicates, "skipped": [[p.filename, p.reason] for p in data.report.skipped],
                     "failed": [[p.filename, p.reason] for p in data.report.failed]}
+        if importances:
+            ev.importance = pd.Series(np.mean(importances, axis=0), index=data.X.columns).sort_values(ascending=False)
         self.evaluation_ = ev.summary
         return ev
+
+    def feature_importance(self) -> pd.Series | None:
+        """Share of the fitted model's importance per feature column (None with PCA or no importances)."""
+        self._check_fitted()
+        imp = _importance(self.model_)
+        return None if imp is None else pd.Series(imp, index=self.columns_).sort_values(ascending=False)
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments that define the model (JSON-able)."""
@@ -189,6 +201,16 @@ class Scorer:
         obj.evaluation_ = manifest.get("cv_metrics")
         obj.manifest_ = manifest
         return obj
+
+
+def _importance(model: ScoringModel) -> np.ndarray | None:
+    """Normalised importances in input-column space (None when PCA mixes the columns)."""
+    if len(model.components_):
+        return None
+    imp = model.model_.feature_importance()
+    if imp is None or not np.isfinite(imp).all() or imp.sum() <= 0:
+        return None
+    return imp / imp.sum()
 
 
 def _fingerprint(data: Prepared) -> str:

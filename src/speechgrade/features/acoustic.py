@@ -118,7 +118,12 @@ def _f0_track(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ac = ac / (ac[:, :1] + 1e-12) / F0_WIN_AC
     lo, hi = int(SAMPLE_RATE / F0_MAX), int(SAMPLE_RATE / F0_MIN)
     region = ac[:, lo:hi]
-    lag = np.argmax(region, axis=1)
+    best = region.max(axis=1, keepdims=True)
+    # the shortest lag whose peak is within 85% of the best one: avoids picking a multiple of the period
+    peak = np.zeros_like(region, dtype=bool)
+    peak[:, 1:-1] = (region[:, 1:-1] >= region[:, :-2]) & (region[:, 1:-1] >= region[:, 2:])
+    candidates = peak & (region >= 0.85 * best)
+    lag = np.where(candidates.any(axis=1), np.argmax(candidates, axis=1), np.argmax(region, axis=1))
     strength = region[np.arange(len(region)), lag]
     # parabolic interpolation around the peak for sub-sample lag
     idx = np.clip(lag + lo, 1, F0_WIN - 2)
@@ -140,6 +145,8 @@ def _speech_mask(rms_db: np.ndarray) -> np.ndarray:
     """Frames above an adaptive energy threshold; gaps under 100 ms are bridged."""
     floor, peak = np.percentile(rms_db, 10), np.percentile(rms_db, 99)
     threshold = max(peak - 25.0, floor + 3.0)
+    if peak - floor < 6.0:  # no silence to adapt to (constant level): everything not near-silent is speech
+        threshold = max(peak - 25.0, -60.0)
     mask = rms_db > threshold
     for start, end in _runs(~mask):
         if end - start < 10 and start > 0 and end < len(mask):

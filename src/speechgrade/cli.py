@@ -1,0 +1,299 @@
+"""The `speechgrade` command: a thin layer over the Python API."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import SpeechgradeError
+
+console = Console(stderr=True)
+out = Console()
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  rich_markup_mode="markdown",
+                  help="Score spoken English from audio: extract features, evaluate honestly, train, predict, serve.\n\n"
+                       "Start with `speechgrade demo`, then `speechgrade evaluate scores.csv --audio-dir wav/`.\n\n"
+                       "Add `--debug` before or after any command to see full tracebacks.")
+
+AudioDir = typer.Option(None, "--audio-dir", "-a", help="Folder of the audio files (default: the CSV's folder).")
+Label = typer.Option("label", "--label-column", "-l", help="CSV column holding the score to learn.")
+Features = typer.Option(None, "--features", "-f",
+                        help="Comma-separated featurizers, e.g. `acoustic,ssl:microsoft/wavlm-large` or "
+                             "`ssl:DIR?layers=6-12&pooling=mean+std`. Default: the best set installed.")
+Regressor = typer.Option("lightgbm", "--regressor", "-r", help="lightgbm, xgboost, catboost, ridge or svr.")
+Trials = typer.Option(10, "--trials", help="Optuna trials per tuning (0 = default parameters).")
+Timeout = typer.Option(None, "--timeout", help="Stop each tuning after this many seconds.")
+Seed = typer.Option(0, "--seed", help="Random seed for folds and models.")
+Pca = typer.Option(None, "--pca", help="Project standardised features on N principal components.")
+Study = typer.Option(None, "--study", help="Optuna storage, e.g. `sqlite:///study.db` (resumable, inspectable).")
+Cache = typer.Option(None, "--cache", envvar="SPEECHGRADE_CACHE",
+                     help="Feature cache folder (default ~/.cache/speechgrade).")
+NoGroupDup = typer.Option(False, "--no-group-duplicates", help="Do not keep duplicate recordings in one fold.")
+Folds = typer.Option(5, "--folds", help="Number of CV folds.")
+
+
+def _features(text: Optional[str]) -> str:
+    from .features import default_features
+
+    return text or default_features(announce=lambda m: console.print(f"[yellow]{m}"))
+
+
+def _print_extract_report(report, n_rows: int) -> None:
+    console.print(f"[bold]{n_rows}[/] usable clips: {report.processed} computed, {report.cached} from cache, "
+                  f"{len(report.skipped)} skipped, {len(report.failed)} failed")
+    for kind, items in (("skipped", report.skipped), ("failed", report.failed)):
+        for p in items:
+            console.print(f"  [yellow]{kind}[/] {p.filename}: {p.reason}")
+
+
+def _print_problems(dataset) -> None:
+    if dataset.problems:
+        console.print(f"[yellow]{len(dataset.problems)} CSV rows left out:")
+        for p in dataset.problems:
+            console.print(f"  {p}")
+
+
+def metrics_table(summary: dict, title: str = "Out-of-fold metrics (mean ± std over repeats)") -> Table:
+    """A rich table of the model's metrics beside the baselines'."""
+    from .report import ROWS
+
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("model", justify="right")
+    for b in summary["baselines"]:
+        table.add_column(f"baseline: {b}", justify="right")
+    for key, name, _ in ROWS:
+        table.add_row(name, f"{summary[key]:.3f} ± {summary[key + '_std']:.3f}",
+                      *[f"{summary['baselines'][b][key]:.3f} ± {summary['baselines'][b][key + '_std']:.3f}"
+                        for b in summary["baselines"]])
+    lo, hi = summary["pearson_ci95"]
+    table.add_row("Pearson 95% CI", f"[{lo:.3f}, {hi:.3f}]",
+                  *[f"[{v['pearson_ci95'][0]:.3f}, {v['pearson_ci95'][1]:.3f}]" for v in summary["baselines"].values()])
+    return table
+
+
+@app.command()
+def extract(data: Path = typer.Argument(..., help="CSV with a `filename` column."),
+            audio_dir: Optional[Path] = AudioDir,
+            features: Optional[str] = Features,
+            label_column: Optional[str] = typer.Option(None, "--label-column", "-l",
+                                                       help="Label column to check (optional here)."),
+            cache: Optional[Path] = Cache,
+            output: Path = typer.Option(Path("features.parquet"), "--out", "-o", help="Parquet (or .csv) output."),
+            batch_size: int = typer.Option(8, "--batch-size", help="Clips per featurizer batch."),
+            min_samples: int = typer.Option(1024, "--min-samples", help="Shorter clips (at 16 kHz) are skipped.")):
+    """Extract features for every clip of DATA.csv into a table (cached; re-runs compute nothing).
+
+    Example: `speechgrade extract scores.csv --audio-dir wav/ --features acoustic --out feats.parquet`
+    """
+    from .dataset import load_dataset
+    from .extract import Extractor
+
+    dataset = load_dataset(data, audio_dir, label_column, require_label=label_column is not None)
+    _print_problems(dataset)
+    extractor = Extractor(_features(features), cache, batch_size, min_samples, progress=True)
+    table, report = extractor.run(dataset)
+    if output.suffix == ".csv":
+        table.to_csv(output)
+    else:
+        table.to_parquet(output)
+    _print_extract_report(report, len(table))
+    console.print(f"wrote {len(table)} rows x {table.shape[1]} features to {output}")
+
+
+def _scorer(features, regressor, trials, timeout, folds, pca, seed, cache, no_group_duplicates, study):
+    from .scorer import Scorer
+
+    return Scorer(_features(features), regressor, trials, timeout, folds, pca, seed, cache,
+                  not no_group_duplicates, study, progress=True)
+
+
+@app.command()
+def evaluate(data: Path = typer.Argument(..., help="CSV with `filename` and label columns (and `group`)."),
+             audio_dir: Optional[Path] = AudioDir, label_column: str = Label, features: Optional[str] = Features,
+             regressor: str = Regressor, folds: int = Folds,
+             repeats: int = typer.Option(3, "--repeats", help="Repeat the K-fold split this many times."),
+             trials: int = Trials, timeout: Optional[float] = Timeout, seed: int = Seed, pca: Optional[int] = Pca,
+             study: Optional[str] = Study, cache: Optional[Path] = Cache, no_group_duplicates: bool = NoGroupDup,
+             json_path: Optional[Path] = typer.Option(None, "--json", help="Write the metrics as one flat JSON object."),
+             report: Optional[Path] = typer.Option(None, "--report", help="Write plots and an HTML page here."),
+             predictions: Optional[Path] = typer.Option(None, "--predictions",
+                                                        help="Write out-of-fold predictions (CSV).")):
+    """Measure how well a scorer does on clips it never saw (nested, repeated, grouped CV).
+
+    Example: `speechgrade evaluate scores.csv -a wav/ -l grammar --folds 5 --repeats 3 --report report/`
+    """
+    from .dataset import load_dataset
+
+    dataset = load_dataset(data, audio_dir, label_column)
+    _print_problems(dataset)
+    scorer = _scorer(features, regressor, trials, timeout, folds, pca, seed, cache, no_group_duplicates, study)
+    prepared = scorer.prepare(dataset)
+    _print_extract_report(prepared.report, len(prepared.X))
+    _print_duplicates(prepared.duplicates)
+    with console.status("cross-validating") as status:
+        ev = scorer.evaluate(dataset, folds, repeats, prepared=prepared,
+                             progress=lambda m: status.update(f"cross-validating: {m}"))
+    out.print(metrics_table(ev.summary))
+    _write_evaluation(ev, label_column, json_path, report, predictions)
+
+
+def _print_duplicates(clusters) -> None:
+    if clusters:
+        console.print(f"[yellow]{len(clusters)} duplicate recording clusters kept in one fold each:")
+        for c in clusters:
+            console.print(f"  {', '.join(c)}")
+
+
+def _write_evaluation(ev, label, json_path, report, predictions) -> None:
+    if json_path:
+        json_path.write_text(json.dumps(ev.to_json(), indent=1, default=str) + "\n")
+        console.print(f"metrics: {json_path}")
+    if predictions:
+        ev.predictions.to_csv(predictions, index=False)
+        console.print(f"out-of-fold predictions: {predictions}")
+    if report:
+        from .report import write_report
+
+        page = write_report(ev, report, label, ev.importance)
+        console.print(f"report: {page}")
+
+
+@app.command()
+def train(data: Path = typer.Argument(..., help="CSV with `filename` and label columns (and `group`)."),
+          audio_dir: Optional[Path] = AudioDir, label_column: str = Label, features: Optional[str] = Features,
+          regressor: str = Regressor, trials: int = Trials, timeout: Optional[float] = Timeout, folds: int = Folds,
+          seed: int = Seed, pca: Optional[int] = Pca, study: Optional[str] = Study, cache: Optional[Path] = Cache,
+          no_group_duplicates: bool = NoGroupDup,
+          output: Path = typer.Option(..., "--out", "-o", help="Model folder to write.")):
+    """Tune with grouped CV on all rows, fit the final model and save it as a bundle.
+
+    Example: `speechgrade train scores.csv -a wav/ -l grammar --trials 20 --out grammar-model/`
+    """
+    from .dataset import load_dataset
+
+    dataset = load_dataset(data, audio_dir, label_column)
+    _print_problems(dataset)
+    scorer = _scorer(features, regressor, trials, timeout, folds, pca, seed, cache, no_group_duplicates, study)
+    prepared = scorer.prepare(dataset)
+    _print_extract_report(prepared.report, len(prepared.X))
+    _print_duplicates(prepared.duplicates)
+    with console.status(f"tuning {regressor} ({trials} trials)"):
+        scorer.fit(dataset, prepared=prepared)
+    scorer.save(output)
+    console.print(f"selection CV RMSE {scorer.tuning_['selection_cv_rmse']:.3f} (optimistic: it chose the "
+                  f"parameters; `speechgrade evaluate` gives honest figures)")
+    console.print(f"model saved to {output}")
+
+
+@app.command()
+def predict(model: Path = typer.Argument(..., help="Model folder written by `train`."),
+            inputs: List[Path] = typer.Argument(..., help="A CSV with a `filename` column, or audio files."),
+            audio_dir: Optional[Path] = AudioDir, cache: Optional[Path] = Cache,
+            output: Optional[Path] = typer.Option(None, "--out", "-o", help="CSV `filename,<label>` in input order."),
+            as_json: bool = typer.Option(False, "--json", help="Print one JSON object per file instead.")):
+    """Score new recordings with a saved model.
+
+    Examples: `speechgrade predict grammar-model/ test.csv -a wav/ --out predictions.csv`;
+    `speechgrade predict grammar-model/ answer.m4a --json`
+    """
+    from .dataset import Dataset, load_dataset
+    from .scorer import Scorer
+
+    scorer = Scorer.load(model, cache=cache, progress=not as_json)
+    if len(inputs) == 1 and inputs[0].suffix.lower() == ".csv":
+        dataset = load_dataset(inputs[0], audio_dir, None, require_label=False)
+    else:
+        dataset = Dataset.from_paths(inputs)
+    scores = scorer.predict(dataset)
+    report = scorer.last_report_
+    failures = {p.filename: p.reason for p in [*dataset.problems, *report.failed, *report.skipped]}
+    label = scorer.label_
+    if as_json:
+        for name, value in scores.items():
+            record = {"filename": name, label: None if value != value else round(float(value), 4)}
+            if name in failures:
+                record["error"] = failures[name]
+            out.print_json(json.dumps(record))
+    else:
+        frame = scores.rename(label).round(4).reset_index()
+        if output:
+            frame.to_csv(output, index=False)
+            console.print(f"wrote {len(frame)} rows to {output}")
+        else:
+            out.print(frame.to_csv(index=False), end="")
+    for name, reason in failures.items():
+        console.print(f"[red]not scored[/] {name}: {reason}")
+    if failures and len(failures) == len(scores):
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(label: str = typer.Option("total", "--label", "-l", help="total, accuracy, fluency or prosodic."),
+         output: Path = typer.Option(Path("demo-output"), "--out", "-o", help="Where the model and report go."),
+         features: Optional[str] = Features, regressor: str = typer.Option("ridge", "--regressor", "-r"),
+         trials: int = typer.Option(10, "--trials"), repeats: int = typer.Option(3, "--repeats"),
+         cache: Optional[Path] = Cache):
+    """Train and evaluate on the bundled speechocean762 sample, then score held-out clips.
+
+    Example: `speechgrade demo --label fluency`
+    """
+    from .demo import run_demo
+
+    run_demo(label, output, _features(features), regressor, trials, repeats, cache, out, console)
+
+
+@app.command("list")
+def list_plugins(columns: bool = typer.Option(False, "--columns", help="Also list each featurizer's columns.")):
+    """List featurizers and regressors (and what each feature column means)."""
+    from .features import FEATURIZERS
+    from .models import REGRESSORS
+
+    table = Table(title="featurizers")
+    table.add_column("name")
+    table.add_column("extra")
+    table.add_column("what it computes")
+    for name, cls in sorted(FEATURIZERS.items()):
+        table.add_row(name, cls.extra or "-", (cls.__doc__ or "").strip().splitlines()[0])
+    out.print(table)
+    table = Table(title="regressors")
+    table.add_column("name")
+    table.add_column("extra")
+    table.add_column("model")
+    for name, cls in sorted(REGRESSORS.items()):
+        table.add_row(name, cls.extra or "-", (cls.__doc__ or "").strip().splitlines()[0])
+    out.print(table)
+    if columns:
+        for name, cls in sorted(FEATURIZERS.items()):
+            mod = sys.modules[cls.__module__]
+            for col, meaning in getattr(mod, "DESCRIPTIONS", {}).items():
+                out.print(f"{name}.{col}\t{meaning}")
+
+
+def main() -> None:
+    """Entry point: one-line errors, tracebacks only with --debug."""
+    debug = "--debug" in sys.argv
+    if debug:
+        sys.argv.remove("--debug")
+    try:
+        app(standalone_mode=True)
+    except SpeechgradeError as exc:
+        if debug:
+            raise
+        console.print(f"[red]error:[/] {exc}")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]: features already computed are cached; re-run to resume")
+        sys.exit(130)
+    except Exception as exc:  # a bug: say what, keep the traceback for --debug
+        if debug:
+            raise
+        console.print(f"[red]error:[/] unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+        sys.exit(2)

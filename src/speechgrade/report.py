@@ -1,0 +1,139 @@
+"""An evaluation report a person reads: PNG plots and an HTML page with the metrics and the config."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .evaluate import Evaluation
+
+ROWS = (("rmse", "RMSE", "lower is better"), ("mae", "MAE", "lower is better"),
+        ("pearson", "Pearson r", "higher is better"), ("spearman", "Spearman rho", "higher is better"),
+        ("within_0.5", "within 0.5", "share of |error| <= 0.5"), ("within_1.0", "within 1.0", "share of |error| <= 1.0"))
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_scatter(ev: Evaluation, path: Path, label: str) -> None:
+    """Predicted vs true (mean over repeats), with the identity line."""
+    plt = _plt()
+    p = ev.predictions.groupby("filename").agg(y=("y_true", "first"), pred=("model", "mean"))
+    fig, ax = plt.subplots(figsize=(5, 5))
+    rng = np.random.default_rng(0)
+    ax.scatter(p["y"] + rng.uniform(-0.08, 0.08, len(p)), p["pred"], s=14, alpha=0.6)
+    lo, hi = float(min(p["y"].min(), p["pred"].min())), float(max(p["y"].max(), p["pred"].max()))
+    ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="identity")
+    ax.set_xlabel(f"true {label}")
+    ax.set_ylabel(f"predicted {label} (out of fold)")
+    ax.set_title(f"r = {ev.summary['pearson']:.2f}, RMSE = {ev.summary['rmse']:.2f}")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_residuals(ev: Evaluation, path: Path, label: str) -> None:
+    """Residuals (predicted - true) grouped by true score."""
+    plt = _plt()
+    p = ev.predictions.assign(res=ev.predictions["model"] - ev.predictions["y_true"])
+    levels = sorted(p["y_true"].unique())
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.boxplot([p.loc[p["y_true"] == v, "res"] for v in levels], positions=range(len(levels)))
+    ax.set_xticks(range(len(levels)), [f"{v:g}" for v in levels])
+    ax.axhline(0, color="k", lw=1, ls="--")
+    ax.set_xlabel(f"true {label}")
+    ax.set_ylabel("residual (predicted - true)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_folds(ev: Evaluation, path: Path) -> None:
+    """RMSE and Pearson r of each outer fold, model vs baselines."""
+    plt = _plt()
+    f = ev.per_fold
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    for ax, key in zip(axes, ("rmse", "pearson")):
+        for model, part in f.groupby("model", sort=False):
+            ax.plot(range(len(part)), part[key], marker="o", label=model)
+        ax.set_xlabel("outer fold (all repeats)")
+        ax.set_ylabel(key)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_importance(importance: pd.Series, path: Path, top: int = 20) -> None:
+    """Horizontal bars of the largest global feature importances."""
+    plt = _plt()
+    imp = importance.sort_values(ascending=True).tail(top)
+    fig, ax = plt.subplots(figsize=(6, 0.28 * len(imp) + 1))
+    ax.barh(imp.index, imp.values)
+    ax.set_xlabel("importance (share of total)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _table(ev: Evaluation) -> str:
+    s, base = ev.summary, ev.summary["baselines"]
+    names = ["model", *base]
+    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+    body = []
+    for key, title, hint in ROWS:
+        cells = [f"{s[key]:.3f} ± {s[key + '_std']:.3f}"] + [f"{base[b][key]:.3f} ± {base[b][key + '_std']:.3f}"
+                                                              for b in base]
+        body.append(f"<tr><td>{title}</td>{''.join(f'<td>{c}</td>' for c in cells)}<td class=h>{hint}</td></tr>")
+    ci = s["pearson_ci95"]
+    body.append(f"<tr><td>Pearson 95% CI</td><td>[{ci[0]:.3f}, {ci[1]:.3f}]</td>"
+                + "".join(f"<td>[{base[b]['pearson_ci95'][0]:.3f}, {base[b]['pearson_ci95'][1]:.3f}]</td>" for b in base)
+                + "<td class=h>bootstrap over clips</td></tr>")
+    return f"<table><tr><th>metric</th>{head}<th></th></tr>{''.join(body)}</table>"
+
+
+def write_report(ev: Evaluation, directory: str | os.PathLike, label: str = "score",
+                 importance: pd.Series | None = None) -> Path:
+    """Write scatter/residual/fold plots (and importances) as PNG, index.html and predictions.csv."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    plot_scatter(ev, directory / "scatter.png", label)
+    plot_residuals(ev, directory / "residuals.png", label)
+    plot_folds(ev, directory / "folds.png")
+    images = ["scatter.png", "residuals.png", "folds.png"]
+    if importance is not None and len(importance):
+        plot_importance(importance, directory / "importance.png")
+        images.append("importance.png")
+    ev.predictions.to_csv(directory / "predictions.csv", index=False)
+    s = ev.summary
+    dup = ev.extra.get("duplicates") or []
+    problems = (ev.extra.get("skipped") or []) + (ev.extra.get("failed") or [])
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>speechgrade evaluation: {html.escape(label)}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222}}
+table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:4px 10px;text-align:right}}
+td:first-child{{text-align:left}}.h{{color:#777;font-size:.85em;text-align:left}}img{{max-width:100%;margin:.5em 0}}
+pre{{background:#f6f6f6;padding:1em;overflow:auto}}</style></head><body>
+<h1>speechgrade evaluation — {html.escape(label)}</h1>
+<p>{s['n']} clips, {s['folds']}-fold cross-validation repeated {s['repeats']} times; groups (speakers, duplicate
+recordings) never straddle folds; hyperparameters are tuned inside each outer training fold, so every figure below
+is measured on clips the model and its tuning never saw. Values are mean ± std over repeats.</p>
+{_table(ev)}
+{''.join(f'<img src="{i}" alt="{i}">' for i in images)}
+<h2>Data</h2><p>{len(dup)} duplicate clusters grouped: {html.escape('; '.join(', '.join(c) for c in dup)) or 'none'}.<br>
+{len(problems)} files left out: {html.escape('; '.join(f'{a}: {b}' for a, b in problems)) or 'none'}.</p>
+<h2>Configuration</h2><pre>{html.escape(json.dumps(ev.config, indent=1, default=str))}</pre>
+<p>Out-of-fold predictions: <a href="predictions.csv">predictions.csv</a></p></body></html>"""
+    (directory / "index.html").write_text(page, encoding="utf-8")
+    return directory / "index.html"

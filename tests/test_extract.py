@@ -1,0 +1,95 @@
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+from audiogen import encode, speechlike, tone, write
+
+import speechgrade as sg
+from speechgrade.cache import FeatureCache
+from speechgrade.extract import Extractor
+from speechgrade.features import get_featurizer
+
+
+@pytest.fixture
+def mixed_dir(tmp_path):
+    """Good clips in several formats plus empty, garbage, short, silent and missing entries."""
+    d = tmp_path / "wav"
+    for i, fmt in enumerate(["wav", "aac", "mp3", "flac", "ogg"]):
+        write(d / f"good{i}.wav", speechlike(2.0, seed=i), fmt)  # all named .wav, whatever is inside
+    (d / "empty.wav").write_bytes(b"")
+    (d / "garbage.wav").write_bytes(os.urandom(3000))
+    write(d / "short.wav", tone(200, 0.03))
+    write(d / "silent.wav", np.zeros(16000, np.float32))
+    names = [f"good{i}" for i in range(5)] + ["empty", "garbage", "short", "silent", "missing"]
+    pd.DataFrame({"filename": names, "label": range(len(names))}).to_csv(tmp_path / "d.csv", index=False)
+    return tmp_path
+
+
+def test_batch_goes_on_past_bad_files_and_reports_them(mixed_dir, cache_dir):
+    ds = sg.load_dataset(mixed_dir / "d.csv", mixed_dir / "wav")
+    table = sg.extract(ds, "acoustic", cache=cache_dir)
+    assert list(table.index) == [f"good{i}" for i in range(5)]
+    assert table.shape[1] == len(get_featurizer("acoustic").columns())
+    assert table.columns[0] == "acoustic.mfcc0_mean" and table.dtypes.iloc[0] == np.float32
+    report = table.attrs["report"]
+    failed, skipped = dict(report["failed"]), dict(report["skipped"])
+    assert set(failed) == {"empty", "garbage", "missing"}
+    assert set(skipped) == {"short", "silent"}
+    assert "too short" in skipped["short"] and "silent" in skipped["silent"]
+    assert report["processed"] == 5 and report["cached"] == 0
+
+
+def test_rerun_computes_nothing_and_config_change_recomputes_only_that(mixed_dir, cache_dir, monkeypatch):
+    ds = sg.load_dataset(mixed_dir / "d.csv", mixed_dir / "wav")
+    first = sg.extract(ds, "acoustic", cache=cache_dir)
+    calls = []
+    import importlib
+
+    ex = importlib.import_module("speechgrade.extract")
+
+    real = ex.decode_with_info
+    monkeypatch.setattr(ex, "decode_with_info", lambda *a, **k: calls.append(a) or real(*a, **k))
+    again = sg.extract(ds, "acoustic", cache=cache_dir)
+    assert again.attrs["report"]["cached"] == 5 and again.attrs["report"]["processed"] == 0
+    assert calls == []  # nothing decoded: features, skips and failures all came from the cache
+    np.testing.assert_array_equal(first.to_numpy(), again.to_numpy())
+    both = sg.extract(ds, "acoustic,acoustic?window_s=10", cache=cache_dir)
+    assert both.attrs["report"]["processed"] == 5  # only the new config computed
+    assert both.columns[len(first.columns)].startswith("acoustic-2.")
+    np.testing.assert_allclose(both.iloc[:, :len(first.columns)].to_numpy(), first.to_numpy())
+    assert not [p for p in cache_dir.rglob(".tmp-*")]  # atomic writes leave no temp files
+
+
+def test_interrupted_run_resumes_where_it_stopped(mixed_dir, cache_dir):
+    ds = sg.load_dataset(mixed_dir / "d.csv", mixed_dir / "wav")
+    part = ds.subset(["good0", "good1"])
+    sg.extract(part, "acoustic", cache=cache_dir)
+    full = sg.extract(ds, "acoustic", cache=cache_dir)
+    assert full.attrs["report"]["cached"] == 2 and full.attrs["report"]["processed"] == 3
+
+
+def test_corrupt_cache_entry_is_recomputed(tmp_path):
+    cache = FeatureCache(tmp_path)
+    cache.put_array("ns", "abcd", np.arange(3))
+    path = next(tmp_path.rglob("abcd.npy"))
+    path.write_bytes(b"garbage")
+    assert cache.get_array("ns", "abcd") is None and not path.exists()
+
+
+def test_cache_location_follows_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("SPEECHGRADE_CACHE", str(tmp_path / "here"))
+    assert FeatureCache().root == tmp_path / "here"
+
+
+def test_extract_from_plain_paths_in_memory(tmp_path):
+    a = write(tmp_path / "a.ogg", speechlike(1.0), "ogg")
+    table, report = Extractor("acoustic", cache=False, progress=False).run([a, tmp_path / "nope.wav"])
+    assert list(table.index) == ["a.ogg"] and report.failed[0].filename.endswith("nope.wav")
+
+
+def test_same_audio_in_other_container_gives_near_identical_features(tmp_path):
+    audio = speechlike(2.0, seed=3)
+    a, b = write(tmp_path / "a.wav", audio), write(tmp_path / "b.flac", audio, "flac")
+    table = sg.extract([a, b], "acoustic", cache=False)
+    np.testing.assert_allclose(table.iloc[0], table.iloc[1], rtol=1e-4, atol=1e-4)  # FLAC is lossless
