@@ -34,7 +34,10 @@ def speechlike(seconds: float = 3.0, sr: int = 16000, syllables_per_s: float = 4
     pitch = f0 * (1 + 0.05 * np.sin(2 * np.pi * 0.5 * t))
     phase = 2 * np.pi * np.cumsum(pitch) / sr
     x = sum(np.sin(k * phase) / k for k in range(1, 8))
-    envelope = np.abs(np.sin(np.pi * syllables_per_s * t)) ** 1.5  # one peak per syllable
+    # one peak per syllable, with an irregular rhythm (a seeded, slowly varying rate) as in real speech
+    rate = syllables_per_s * (1 + 0.3 * np.interp(t, np.linspace(0, seconds, 12), rng.uniform(-1, 1, 12)))
+    rate *= syllables_per_s * seconds / max(rate.sum() / sr, 1e-9)
+    envelope = np.abs(np.sin(np.pi * np.cumsum(rate) / sr)) ** 1.5
     x = x * envelope + rng.normal(0, 0.002, len(t))
     for start, length in pauses or []:
         x[int(start * sr):int((start + length) * sr)] = rng.normal(0, 0.0005, int(length * sr))[: len(x)]

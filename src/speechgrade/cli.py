@@ -14,7 +14,7 @@ from rich.table import Table
 
 from .errors import SpeechgradeError
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # errors stay on one line
 out = Console()
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   rich_markup_mode="markdown",

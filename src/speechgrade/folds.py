@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import DatasetError
+
 
 def label_bins(y: np.ndarray, n_splits: int, max_bins: int = 5) -> np.ndarray:
     """Quantile bins of the labels, as many as keep >= n_splits rows per bin (at most `max_bins`)."""
@@ -30,7 +32,8 @@ def make_folds(y: np.ndarray, groups: np.ndarray | None, n_splits: int = 5, seed
     names, gid = np.unique(groups, return_inverse=True)
     n_splits = int(min(n_splits, len(names)))
     if n_splits < 2:
-        raise ValueError(f"cross-validation needs at least 2 groups, got {len(names)}")
+        raise DatasetError(f"cross-validation needs at least 2 groups of clips, got {len(names)} "
+                           f"(speakers in the `group` column and duplicate recordings are kept together)")
     bins = label_bins(y, n_splits)
     n_bins = bins.max() + 1
     counts = np.zeros((len(names), n_bins))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any, ClassVar
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 import numpy as np
 
@@ -84,7 +84,12 @@ def parse_spec(spec: str) -> tuple[str, str | None, dict[str, str]]:
     options: dict[str, str] = {}
     if "?" in spec:
         spec, query = spec.split("?", 1)
-        options = dict(parse_qsl(query, keep_blank_values=True))
+        # not parse_qsl: it reads '+' as a space, and '+' means "and" here (mean+std, 6+8)
+        for pair in filter(None, query.split("&")):
+            key, sep, value = pair.partition("=")
+            if not sep:
+                raise ConfigError(f"option {pair!r} in feature spec {spec!r} needs the form key=value")
+            options[unquote(key).strip()] = unquote(value).strip()
     name, _, arg = spec.partition(":")
     return name.strip(), (arg.strip() or None), options
 

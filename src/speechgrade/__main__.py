@@ -1,0 +1,5 @@
+"""`python -m speechgrade` runs the CLI."""
+
+from .cli import main
+
+main()

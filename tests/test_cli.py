@@ -1,0 +1,88 @@
+"""The commands as a user runs them: a real subprocess, real files, what it prints and writes."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+CLI = [sys.executable, "-m", "speechgrade"]
+
+
+def run(*args, env_cache=None, ok=True):
+    env = {**os.environ}
+    if env_cache:
+        env["SPEECHGRADE_CACHE"] = str(env_cache)
+    proc = subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, env=env, timeout=600)
+    if ok:
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+@pytest.mark.parametrize("cmd", ["", "extract", "evaluate", "train", "predict", "demo", "list"])
+def test_help_is_complete_with_examples(cmd):
+    out = run(*([cmd] if cmd else []), "--help").stdout
+    assert "Usage" in out
+    if cmd and cmd != "list":
+        assert "Example" in out
+
+
+def test_extract_evaluate_train_predict(tone_dataset, tmp_path):
+    data, wav = tone_dataset, tone_dataset.parent / "wav"
+    cache = tmp_path / "cache"
+    run("extract", data, "--audio-dir", wav, "--features", "acoustic", "--out", tmp_path / "f.parquet",
+        env_cache=cache)
+    table = pd.read_parquet(tmp_path / "f.parquet")
+    assert table.shape == (40, 78) and table.index.name == "filename"
+
+    proc = run("evaluate", data, "-a", wav, "-f", "acoustic", "-r", "ridge", "--folds", "4", "--repeats", "2",
+               "--trials", "3", "--json", tmp_path / "m.json", "--report", tmp_path / "rep", env_cache=cache)
+    assert "Pearson r" in proc.stdout and "baseline: mean" in proc.stdout
+    m = json.loads((tmp_path / "m.json").read_text())
+    for key in ("n", "rmse", "rmse_std", "mae", "mae_std", "pearson", "pearson_std", "spearman", "spearman_std",
+                "pearson_ci95", "baselines", "config"):
+        assert key in m
+    assert m["n"] == 40 and m["pearson"] > 0.8 and set(m["baselines"]) == {"mean", "ridge"}
+    assert m["config"]["regressor"] == "ridge"
+    page = (tmp_path / "rep" / "index.html").read_text()
+    for png in ("scatter.png", "residuals.png", "folds.png", "importance.png"):
+        assert (tmp_path / "rep" / png).stat().st_size > 5000 and png in page
+
+    run("train", data, "-a", wav, "-f", "acoustic", "-r", "lightgbm", "--trials", "2", "--out", tmp_path / "model",
+        env_cache=cache)
+    assert (tmp_path / "model" / "manifest.json").exists()
+
+    test_csv = tmp_path / "test.csv"
+    pd.DataFrame({"filename": ["clip003", "nope", "clip001"]}).to_csv(test_csv, index=False)
+    proc = run("predict", tmp_path / "model", test_csv, "-a", wav, "--out", tmp_path / "p.csv", env_cache=cache)
+    pred = pd.read_csv(tmp_path / "p.csv", dtype={"filename": str})
+    assert list(pred.columns) == ["filename", "label"]
+    assert list(pred["filename"]) == ["clip003", "clip001", "nope"]
+    assert pred["label"].notna().sum() == 2
+    assert "nope" in proc.stderr and "not found" in proc.stderr
+
+    proc = run("predict", tmp_path / "model", wav / "clip002.wav", "--json", env_cache=cache)
+    record = json.loads(proc.stdout)
+    assert record["filename"] == "clip002.wav" and 1 <= record["label"] <= 5
+
+
+def test_errors_are_one_line_without_traceback(tmp_path):
+    proc = run("evaluate", tmp_path / "missing.csv", ok=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "missing.csv: CSV file not found" in proc.stderr
+    proc = run("predict", tmp_path, "x.wav", ok=False)
+    assert proc.returncode == 1 and "not a speechgrade model" in proc.stderr
+    proc = run("evaluate", tmp_path / "missing.csv", "--debug", ok=False)
+    assert "Traceback" in proc.stderr
+    proc = run("extract", tmp_path / "missing.csv", "--features", "bogus", ok=False)
+    assert "Traceback" not in proc.stderr
+
+
+def test_demo_runs_on_the_bundled_sample(tmp_path):
+    proc = run("demo", "--label", "fluency", "--out", tmp_path / "demo", "--trials", "2", "--repeats", "1",
+               env_cache=tmp_path / "cache")
+    assert "baseline: mean" in proc.stdout and "held-out" in proc.stdout
+    assert (tmp_path / "demo" / "report" / "index.html").exists()
+    assert (tmp_path / "demo" / "model" / "manifest.json").exists()

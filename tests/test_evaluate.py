@@ -1,0 +1,92 @@
+import numpy as np
+import pytest
+
+import speechgrade as sg
+from speechgrade.evaluate import bootstrap_ci, cross_validate, metrics
+from speechgrade.folds import make_folds
+from speechgrade.models import register_regressor
+from speechgrade.models.ridge import RidgeRegressor
+
+
+def test_metrics_match_hand_computed_values():
+    y = np.array([1.0, 2.0, 3.0, 4.0])
+    p = np.array([1.5, 2.0, 2.0, 4.0])
+    m = metrics(y, p)
+    assert m["rmse"] == pytest.approx(np.sqrt((0.25 + 0 + 1 + 0) / 4))
+    assert m["mae"] == pytest.approx(1.5 / 4)
+    assert m["within_0.5"] == 0.75 and m["within_1.0"] == 1.0
+    assert m["pearson"] == pytest.approx(np.corrcoef(y, p)[0, 1])
+    ci = bootstrap_ci(y, p[None], n_boot=200)
+    assert ci["rmse_ci95"][0] <= m["rmse"] <= ci["rmse_ci95"][1]
+
+
+def test_folds_keep_groups_together_stratify_and_change_with_the_seed():
+    rng = np.random.default_rng(0)
+    y = rng.integers(1, 10, 120).astype(float) / 2
+    groups = np.repeat(np.arange(40), 3).astype(str)
+    splits = [make_folds(y, groups, 5, seed) for seed in range(3)]
+    for folds in splits:
+        covered = np.sort(np.concatenate([te for _, te in folds]))
+        assert np.array_equal(covered, np.arange(120))
+        for tr, te in folds:
+            assert not set(groups[tr]) & set(groups[te])
+            assert abs(y[te].mean() - y.mean()) < 0.6
+    assert not all(np.array_equal(a[0][1], b[0][1]) for a, b in zip(splits[0], splits[1]))
+
+
+def test_model_learns_pitch_label_and_shuffled_control_does_not(tone_dataset, shuffled_dataset, cache_dir):
+    ds = sg.load_dataset(tone_dataset, tone_dataset.parent / 'wav')
+    ev = sg.Scorer("acoustic", "ridge", trials=3).evaluate(ds, folds=5, repeats=2)
+    assert ev.summary["pearson"] > 0.8 and ev.summary["rmse"] < ev.summary["baselines"]["mean"]["rmse"]
+    assert ev.summary["n"] == 40 and len(ev.predictions) == 80
+    lo, hi = ev.summary["pearson_ci95"]
+    assert lo < ev.summary["pearson"] < hi
+    shuffled = sg.Scorer("acoustic", "ridge", trials=3).evaluate(sg.load_dataset(shuffled_dataset, shuffled_dataset.parent / 'wav'), 5, 2)
+    assert shuffled.summary["pearson"] < 0.4
+    assert shuffled.summary["rmse"] > ev.summary["rmse"] * 1.5
+
+
+def test_lightgbm_default_learns_too(tone_dataset, cache_dir):
+    ev = sg.Scorer("acoustic", "lightgbm", trials=2).evaluate(sg.load_dataset(tone_dataset, tone_dataset.parent / 'wav'), folds=4, repeats=1)
+    assert ev.summary["pearson"] > 0.7
+
+
+@register_regressor
+class SpyRegressor(RidgeRegressor):
+    """Ridge that records every row it is trained on (test only)."""
+
+    name = "spy-test"
+    seen: list = []
+
+    def fit(self, X, y):
+        SpyRegressor.seen.append(np.asarray(X).copy())
+        return super().fit(X, y)
+
+
+def test_nested_tuning_never_sees_the_outer_test_rows():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(50, 4))
+    y = X[:, 0] + rng.normal(0, 0.1, 50)
+    groups = np.repeat(np.arange(25), 2).astype(str)
+    scorer = sg.Scorer(regressor="spy-test", trials=2, folds=3)
+    outer = make_folds(y, groups, 5, 0)
+    for tr, te in outer:
+        SpyRegressor.seen.clear()
+        model, _ = scorer._fit_model(X[tr], y[tr], groups[tr], 0)
+        assert len(SpyRegressor.seen) == 2 * 3 + 1  # trials x inner folds + the final fit
+        # every row a fit saw was standardised train data: map back through the fitted scaler
+        test_rows = {tuple(np.round(r, 8)) for r in X[te]}
+        for Z in SpyRegressor.seen:
+            assert len(Z) <= len(tr)
+        raw = [np.round(Z * model.scale_ + model.mean_, 8) for Z in SpyRegressor.seen[-1:]]
+        assert not any(tuple(r) in test_rows for Zr in raw for r in Zr)
+    # and the whole of cross_validate only hands training rows to the fitting function
+    handed = []
+
+    def fit_predict(Xt, yt, gt, seed):
+        handed.append({tuple(r) for r in Xt})
+        return lambda Xe: np.zeros(len(Xe))
+
+    cross_validate(X, y, groups, fit_predict, folds=5, repeats=2, baselines={})
+    for seen, (tr, te) in zip(handed, make_folds(y, groups, 5, 0) + make_folds(y, groups, 5, 1)):
+        assert not seen & {tuple(r) for r in X[te]}

@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+
+from speechgrade.errors import ConfigError
+from speechgrade.models import REGRESSORS, ScoringModel, get_regressor_class
+from speechgrade.tuning import tune
+
+
+def _data(n=80, d=6, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    y = 3 + X[:, 0] - 0.5 * X[:, 1] + 0.1 * rng.normal(size=n)
+    return X, y
+
+
+@pytest.mark.parametrize("name", sorted(REGRESSORS))
+def test_each_regressor_learns_and_round_trips_in_its_native_format(tmp_path, name):
+    X, y = _data()
+    small = {"lightgbm": {"n_estimators": 60}, "xgboost": {"n_estimators": 60}, "catboost": {"iterations": 60}}
+    model = ScoringModel(name, small.get(name, {}), pca=None).fit(X[:60], y[:60])
+    pred = model.predict(X[60:])
+    assert np.corrcoef(pred, y[60:])[0, 1] > 0.8
+    assert pred.min() >= y[:60].min() and pred.max() <= y[:60].max()  # clipped to the training range
+    files = model.save(tmp_path)
+    assert not [f for f in files if f.endswith((".pkl", ".pickle", ".joblib"))]
+    for f in files:
+        assert b"\x80\x04\x95" not in (tmp_path / f).read_bytes()[:3]  # no pickle protocol header
+    loaded = ScoringModel.load(tmp_path, name, model.params, None)
+    np.testing.assert_allclose(loaded.predict(X[60:]), pred, rtol=1e-6, atol=1e-6)
+
+
+def test_pca_is_fitted_inside_the_model_and_saved(tmp_path):
+    X, y = _data(d=20)
+    model = ScoringModel("ridge", {"alpha": 1.0}, pca=5).fit(X, y)
+    assert model.components_.shape == (5, 20)
+    model.save(tmp_path)
+    loaded = ScoringModel.load(tmp_path, "ridge", {"alpha": 1.0}, 5)
+    np.testing.assert_allclose(loaded.predict(X), model.predict(X))
+
+
+def test_tuning_respects_trials_and_resumes_from_sqlite(tmp_path):
+    X, y = _data()
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    first = tune(X, y, regressor="ridge", trials=3, storage=storage, study_name="s")
+    assert first.n_trials == 3 and "alpha" in first.params
+    again = tune(X, y, regressor="ridge", trials=5, storage=storage, study_name="s")
+    assert again.n_trials == 5  # two more, not five more
+    defaults = tune(X, y, regressor="lightgbm", trials=0)
+    assert defaults.n_trials == 0 and defaults.params["n_estimators"] == 300
+
+
+def test_lightgbm_search_space_is_the_designs():
+    import optuna
+
+    space = {}
+    study = optuna.create_study()
+    study.optimize(lambda t: space.update(get_regressor_class("lightgbm").search_space(t)) or 0.0, n_trials=1)
+    dist = study.trials[0].distributions
+    assert (dist["n_estimators"].low, dist["n_estimators"].high) == (100, 700)
+    assert (dist["learning_rate"].low, dist["learning_rate"].high, dist["learning_rate"].log) == (0.01, 0.3, True)
+    assert (dist["max_depth"].low, dist["max_depth"].high) == (3, 10)
+    assert (dist["num_leaves"].low, dist["num_leaves"].high) == (5, 30)
+
+
+def test_unknown_regressor_is_a_clear_error():
+    with pytest.raises(ConfigError, match="unknown regressor 'forest'"):
+        get_regressor_class("forest")

@@ -1,0 +1,107 @@
+"""The `ssl` featurizer on tiny randomly initialised encoders saved with save_pretrained (offline)."""
+
+import numpy as np
+import pytest
+from audiogen import speechlike, write
+
+pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+import speechgrade as sg  # noqa: E402
+from speechgrade.errors import ConfigError, ModelNotFoundError  # noqa: E402
+from speechgrade.features import get_featurizer  # noqa: E402
+
+CONV = dict(conv_dim=(16,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2)
+SMALL = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+
+
+def _save(tmp_path_factory, name, config, model_cls, extractor):
+    import torch
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp(name)
+    model_cls(config).save_pretrained(path)
+    extractor.save_pretrained(path)
+    return str(path)
+
+
+def _w2v_extractor():
+    return transformers.Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, do_normalize=True,
+                                                 return_attention_mask=True)
+
+
+@pytest.fixture(scope="module")
+def wavlm(tmp_path_factory):
+    return _save(tmp_path_factory, "wavlm", transformers.WavLMConfig(**SMALL, **CONV, num_buckets=32),
+                 transformers.WavLMModel, _w2v_extractor())
+
+
+@pytest.fixture(scope="module")
+def hubert(tmp_path_factory):
+    return _save(tmp_path_factory, "hubert", transformers.HubertConfig(**SMALL, **CONV),
+                 transformers.HubertModel, _w2v_extractor())
+
+
+@pytest.fixture(scope="module")
+def whisper(tmp_path_factory):
+    cfg = transformers.WhisperConfig(d_model=32, encoder_layers=2, decoder_layers=1, encoder_attention_heads=2,
+                                     decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64,
+                                     num_mel_bins=80, vocab_size=100, max_target_positions=32,
+                                     decoder_start_token_id=1, pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    return _save(tmp_path_factory, "whisper", cfg, transformers.WhisperModel,
+                 transformers.WhisperFeatureExtractor(feature_size=80))
+
+
+def test_shapes_pooling_and_layer_selection(wavlm):
+    audio = speechlike(2.0)
+    mean = get_featurizer(f"ssl:{wavlm}")
+    assert mean.columns() == [f"mean{i}" for i in range(32)]
+    v = mean.featurize(audio)
+    assert v.shape == (32,) and v.dtype == np.float32 and np.isfinite(v).all()
+    both = get_featurizer(f"ssl:{wavlm}?pooling=mean+std").featurize(audio)
+    assert both.shape == (64,) and np.allclose(both[:32], v, atol=1e-5) and (both[32:] >= 0).all()
+    first = get_featurizer(f"ssl:{wavlm}?layers=0").featurize(audio)
+    assert not np.allclose(first, v)
+    avg = get_featurizer(f"ssl:{wavlm}?layers=all").featurize(audio)
+    l1 = get_featurizer(f"ssl:{wavlm}?layers=1").featurize(audio)
+    np.testing.assert_allclose(avg, (l1 + v) / 2, atol=1e-5)  # `all` = mean of layers 1..L
+    np.testing.assert_allclose(get_featurizer(f"ssl:{wavlm}?layers=1-2").featurize(audio), avg, atol=1e-5)
+    with pytest.raises(ConfigError, match="out of range"):
+        get_featurizer(f"ssl:{wavlm}?layers=7").featurize(audio)
+
+
+def test_batching_and_windows_do_not_change_results(wavlm):
+    f = get_featurizer(f"ssl:{wavlm}?batch_size=3")
+    clips = [speechlike(2.0, seed=i) for i in range(4)] + [speechlike(1.3, seed=9)]
+    batched = f.featurize_batch(clips)
+    for clip, vec in zip(clips, batched):
+        np.testing.assert_allclose(vec, f.featurize(clip), atol=1e-4)
+    windowed = get_featurizer(f"ssl:{wavlm}?window_s=1").featurize(speechlike(3.0))
+    assert windowed.shape == (32,) and np.isfinite(windowed).all()
+
+
+def test_hubert_and_whisper_encoders_and_cache_hits(hubert, whisper, tmp_path):
+    wav = [write(tmp_path / f"c{i}.wav", speechlike(1.5, seed=i)) for i in range(3)]
+    specs = f"ssl:{hubert},ssl:{whisper}?pooling=mean+std"
+    table = sg.extract(wav, specs, cache=tmp_path / "cache")
+    assert table.shape == (3, 32 + 64)
+    assert table.columns[32] == "ssl-2.mean0"
+    again = sg.extract(wav, specs, cache=tmp_path / "cache")
+    assert again.attrs["report"]["cached"] == 3
+    np.testing.assert_array_equal(table.to_numpy(), again.to_numpy())
+
+
+def test_missing_model_says_how_to_provide_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelNotFoundError, match="huggingface-cli download") as err:
+        get_featurizer(f"ssl:{tmp_path / 'no-such-model'}").columns()
+    assert "--features ssl:DIR" in str(err.value)
+    with pytest.raises(ModelNotFoundError, match="not in the Hugging Face cache"):
+        get_featurizer("ssl:someone/not-downloaded-model").columns()
+
+
+def test_unknown_options_are_rejected():
+    with pytest.raises(ConfigError, match="pooling must be"):
+        get_featurizer("ssl:x?pooling=max")
+    with pytest.raises(ConfigError, match="unknown ssl option"):
+        get_featurizer("ssl:x?colour=red")
