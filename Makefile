@@ -12,6 +12,7 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 $(VENV)/.demo: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q "$(TORCH)"
 	$(BIN)/pip install -q -e ".[demo]"
 	touch $@
 

@@ -250,6 +250,43 @@ def demo(label: str = typer.Option("total", "--label", "-l", help="total, accura
     run_demo(label, output, _features(features), regressor, trials, repeats, cache, out, console)
 
 
+@app.command()
+def transcribe(data: Path = typer.Argument(..., help="CSV with a `filename` column, or one audio file."),
+               audio_dir: Optional[Path] = AudioDir, cache: Optional[Path] = Cache,
+               model: str = typer.Option("base", "--model", "-m",
+                                         help="Whisper model: a CTranslate2 folder, `base` (installed), or a hub size."),
+               beam_size: int = typer.Option(5, "--beam-size"),
+               language: str = typer.Option("en", "--language", help="Language code, or `auto` to detect."),
+               verbatim: bool = typer.Option(True, "--verbatim/--no-verbatim",
+                                             help="Keep fillers and repetitions (disfluent prompt)."),
+               output: Path = typer.Option(Path("transcripts.jsonl"), "--out", "-o", help="JSON lines output.")):
+    """Transcribe recordings with Whisper: text, words with times and probabilities (cached).
+
+    Example: `speechgrade transcribe scores.csv --audio-dir wav/ --out transcripts.jsonl`
+    """
+    from .dataset import Dataset, load_dataset
+    from .extract import Extractor
+    from .features.whisper import WhisperFeaturizer
+    from .transcribe import WhisperOptions
+
+    opts = WhisperOptions(model, beam_size, None if language == "auto" else language, verbatim)
+    dataset = load_dataset(data, audio_dir, None, require_label=False) if data.suffix.lower() == ".csv" \
+        else Dataset.from_paths([data])
+    _print_problems(dataset)
+    featurizer = WhisperFeaturizer(opts)
+    extractor = Extractor([featurizer], cache, batch_size=1, progress=True)
+    table, report = extractor.run(dataset)
+    transcriber = featurizer.transcriber()
+    from .audio import decode_audio
+
+    with open(output, "w", encoding="utf-8") as fh:
+        for name in table.index:
+            t = transcriber.transcribe(decode_audio(dataset.table.loc[name, "path"]))
+            fh.write(json.dumps({"filename": name, **t.to_dict()}) + "\n")
+    _print_extract_report(report, len(table))
+    console.print(f"wrote {len(table)} transcripts to {output}")
+
+
 @app.command("list")
 def list_plugins(columns: bool = typer.Option(False, "--columns", help="Also list each featurizer's columns.")):
     """List featurizers and regressors (and what each feature column means)."""

@@ -113,6 +113,8 @@ class Extractor:
         self.batch_size = max(1, int(batch_size))
         self.min_samples = int(min_samples)
         self.progress = progress
+        for f in self.featurizers:
+            f.bind(self.cache)
 
     def columns(self) -> list[str]:
         """Output column names: `<prefix>.<feature>`."""

