@@ -37,17 +37,18 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=400)
     ap.add_argument("--dims", type=int, default=1024)
     ap.add_argument("--trials", type=int, default=10)
+    ap.add_argument("--inner-folds", type=int, default=3, help="tuning CV folds inside each outer fold")
     args = ap.parse_args()
     X, y, groups = data(args.rows, args.dims)
     print(f"machine: {machine()}")
     print(f"evaluate: {args.rows} rows x {args.dims} features, 5 folds x 3 repeats, {args.trials} trials "
-          f"(inner 5-fold CV) per outer fold")
+          f"(inner {args.inner_folds}-fold CV, median pruning) per outer fold")
     print(f"{'regressor':10s} {'evaluate s':>11s} {'pearson':>8s} {'rmse':>6s} {'predict ms/clip':>16s}")
     for name in args.regressors.split(","):
         t = time.perf_counter()
 
         def fit_predict(Xt, yt, gt, seed):
-            params = tune(Xt, yt, gt, name, args.trials, folds=5, seed=seed).params
+            params = tune(Xt, yt, gt, name, args.trials, folds=args.inner_folds, seed=seed).params
             return ScoringModel(name, params, seed=seed).fit(Xt, yt).predict
 
         ev = cross_validate(X, y, groups, fit_predict, folds=5, repeats=3, baselines={})

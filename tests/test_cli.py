@@ -82,6 +82,7 @@ def test_errors_are_one_line_without_traceback(tmp_path):
 
 def test_demo_runs_on_the_bundled_sample(tmp_path):
     proc = run("demo", "--label", "fluency", "--out", tmp_path / "demo", "--trials", "2", "--repeats", "1",
+               "--features", "acoustic",
                env_cache=tmp_path / "cache")
     assert "baseline: mean" in proc.stdout and "held-out" in proc.stdout
     assert (tmp_path / "demo" / "report" / "index.html").exists()

@@ -121,6 +121,8 @@ def evaluate(data: Path = typer.Argument(..., help="CSV with `filename` and labe
              regressor: str = Regressor, folds: int = Folds,
              repeats: int = typer.Option(3, "--repeats", help="Repeat the K-fold split this many times."),
              trials: int = Trials, timeout: Optional[float] = Timeout, seed: int = Seed, pca: Optional[int] = Pca,
+             inner_folds: int = typer.Option(3, "--inner-folds",
+                                             help="Tuning CV folds inside each outer training fold."),
              study: Optional[str] = Study, cache: Optional[Path] = Cache, no_group_duplicates: bool = NoGroupDup,
              json_path: Optional[Path] = typer.Option(None, "--json", help="Write the metrics as one flat JSON object."),
              report: Optional[Path] = typer.Option(None, "--report", help="Write plots and an HTML page here."),
@@ -135,6 +137,7 @@ def evaluate(data: Path = typer.Argument(..., help="CSV with `filename` and labe
     dataset = load_dataset(data, audio_dir, label_column)
     _print_problems(dataset)
     scorer = _scorer(features, regressor, trials, timeout, folds, pca, seed, cache, no_group_duplicates, study)
+    scorer.inner_folds = inner_folds
     prepared = scorer.prepare(dataset)
     _print_extract_report(prepared.report, len(prepared.X))
     _print_duplicates(prepared.duplicates)

@@ -43,7 +43,7 @@ class Scorer:
     def __init__(self, featurizers: "str | Sequence" = "acoustic", regressor: str = "lightgbm", trials: int = 10,
                  timeout: float | None = None, folds: int = 5, pca: int | None = None, seed: int = 0,
                  cache: Any = None, group_duplicates: bool = True, study: str | None = None,
-                 progress: bool = False, batch_size: int = 8):
+                 progress: bool = False, batch_size: int = 8, inner_folds: int = 3):
         self.featurizers = featurizers
         self.regressor = regressor
         self.trials = trials
@@ -56,6 +56,7 @@ class Scorer:
         self.study = study
         self.progress = progress
         self.batch_size = batch_size
+        self.inner_folds = inner_folds
 
     # -- data -----------------------------------------------------------------------------------
     def _extractor(self) -> Extractor:
@@ -82,8 +83,8 @@ class Scorer:
 
     # -- learning -------------------------------------------------------------------------------
     def _fit_model(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, seed: int,
-                   study_name: str | None = None) -> tuple[ScoringModel, Any]:
-        result = tune(X, y, groups, self.regressor, self.trials, self.timeout, self.folds, self.pca, seed,
+                   study_name: str | None = None, folds: int | None = None) -> tuple[ScoringModel, Any]:
+        result = tune(X, y, groups, self.regressor, self.trials, self.timeout, folds or self.folds, self.pca, seed,
                       storage=self.study, study_name=study_name)
         return ScoringModel(self.regressor, result.params, self.pca, seed).fit(X, y), result
 
@@ -112,7 +113,7 @@ class Scorer:
 
         def fit_predict(X, y, groups, seed):
             name = f"speechgrade-eval-{next(counter)}" if self.study else None
-            model, _ = self._fit_model(X, y, groups, seed, name)
+            model, _ = self._fit_model(X, y, groups, seed, name, folds=self.inner_folds)
             imp = _importance(model)
             if imp is not None:
                 importances.append(imp)
@@ -139,6 +140,7 @@ class Scorer:
         feats = self.featurizers if isinstance(self.featurizers, str) else \
             [f if isinstance(f, str) else f.spec for f in self.featurizers]
         return {"featurizers": feats, "regressor": self.regressor, "trials": self.trials,
+                "tuning_folds": self.folds, "inner_folds": self.inner_folds,
                 "pca": self.pca, "seed": self.seed, "group_duplicates": self.group_duplicates}
 
     # -- scoring --------------------------------------------------------------------------------
