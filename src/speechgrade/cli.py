@@ -290,6 +290,28 @@ def transcribe(data: Path = typer.Argument(..., help="CSV with a `filename` colu
     console.print(f"wrote {len(table)} transcripts to {output}")
 
 
+@app.command()
+def serve(model: Path = typer.Argument(..., help="Model folder written by `train`."),
+          host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8000, "--port"),
+          workers: int = typer.Option(1, "--workers", help="Server processes (each loads the model once)."),
+          max_upload_mb: float = typer.Option(25.0, "--max-upload-mb", help="Largest upload accepted."),
+          max_audio_s: float = typer.Option(600.0, "--max-audio-s", help="Longest audio accepted, seconds."),
+          timeout: float = typer.Option(120.0, "--timeout", help="Per-request scoring time limit, seconds."),
+          concurrency: int = typer.Option(2, "--concurrency", help="Clips scored at once per process."),
+          cache: Optional[Path] = Cache):
+    """Serve a model over HTTP: POST /v1/score, /v1/score/batch; a web page at /; API docs at /docs.
+
+    Example: `speechgrade serve grammar-model/ --port 8000`, then
+    `curl -F file=@answer.m4a http://127.0.0.1:8000/v1/score`
+    """
+    from .bundle import read_manifest
+    from .serve.app import ServeConfig, serve as run_server
+
+    read_manifest(model)  # a clear error before the server starts
+    run_server(ServeConfig(str(model), max_upload_mb, max_audio_s, timeout, concurrency,
+                           str(cache) if cache else None), host, port, workers)
+
+
 @app.command("list")
 def list_plugins(columns: bool = typer.Option(False, "--columns", help="Also list each featurizer's columns.")):
     """List featurizers and regressors (and what each feature column means)."""

@@ -21,6 +21,14 @@ from .models import ScoringModel
 from .tuning import tune
 
 
+# features returned beside a score (all of `whisper`'s; the most readable of `acoustic`)
+MAIN_FEATURES: dict[str, list[str] | None] = {
+    "whisper": None,
+    "acoustic": ["duration_s", "speech_ratio", "pause_count", "long_pause_count", "pause_mean_s", "syllable_rate",
+                 "articulation_rate", "f0_mean_hz", "f0_range_st"],
+}
+
+
 @dataclass
 class Prepared:
     """Features of a labelled dataset, ready for learning."""
@@ -163,6 +171,28 @@ class Scorer:
                                   f"({len(missing)} missing, e.g. {missing[0]})")
             scores.loc[X.index] = self.model_.predict(X[self.columns_].to_numpy(np.float64))
         return scores
+
+    def score_audio(self, audio: np.ndarray) -> dict[str, Any]:
+        """Score one decoded clip (16 kHz mono): the score, its transcript and main features when the model has them."""
+        self._check_fitted()
+        extractor = self._extractor()  # binds the cache, so transcripts are shared between featurizers
+        parts, named = [], {}
+        for prefix, f in zip(column_prefixes(extractor.featurizers), extractor.featurizers):
+            vec = np.asarray(f.featurize_batch([audio])[0], np.float32)
+            parts.append(vec)
+            if f.name in MAIN_FEATURES:
+                cols = f.columns()
+                named.update({f"{prefix}.{c}": float(vec[cols.index(c)]) for c in MAIN_FEATURES[f.name] or cols
+                              if c in cols})
+        row = pd.DataFrame([np.concatenate(parts)], columns=extractor.columns())
+        score = float(self.model_.predict(row[self.columns_].to_numpy(np.float64))[0])
+        out: dict[str, Any] = {"score": score, "features": named}
+        whisper = next((f for f in extractor.featurizers if f.name == "whisper"), None)
+        if whisper is not None:
+            t = whisper.transcriber().transcribe(audio)  # cached by the featurizer above
+            out["transcript"] = t.text
+            out["words"] = [vars(w) for w in t.words]
+        return out
 
     # -- persistence ----------------------------------------------------------------------------
     def save(self, directory: str | os.PathLike) -> Path:

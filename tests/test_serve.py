@@ -1,0 +1,163 @@
+"""The real server on a loopback port, called over HTTP with real files; and the page in headless Chromium."""
+
+import concurrent.futures
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import numpy as np
+import pytest
+from audiogen import encode, speechlike
+
+pytest.importorskip("fastapi")
+
+import speechgrade as sg  # noqa: E402
+
+WHISPER = sg.features.base.FEATURIZERS["whisper"]
+
+
+def _has_whisper() -> bool:
+    try:
+        WHISPER.check_available()
+        from speechgrade.transcribe import packaged_parts
+
+        return packaged_parts() is not None
+    except sg.SpeechgradeError:
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A ridge model on 30 clips of the bundled real speech (Whisper features when installed), served."""
+    cache = tmp_path_factory.mktemp("cache")
+    features = "whisper?beam_size=1,acoustic" if _has_whisper() else "acoustic"
+    sample = sg.datasets.sample("total")
+    ds = sample.subset(sample.filenames[:30])
+    model = sg.Scorer(features, "ridge", trials=0, cache=cache).fit(ds).save(tmp_path_factory.mktemp("m") / "model")
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "speechgrade", "serve", str(model), "--port", str(port),
+                             "--max-upload-mb", "1", "--max-audio-s", "22", "--cache", str(cache)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(240):
+        try:
+            if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            pytest.fail(proc.stdout.read())
+        time.sleep(0.5)
+    yield url, features, sg.datasets.sample_dir() / "wav"
+    proc.terminate()
+    proc.wait(10)
+
+
+CLIPS = ["050150093", "050150108", "070010004", "070010005", "070010006", "070010007", "070010008", "070010009"]
+
+
+def test_score_one_file(server):
+    url, features, wav = server
+    with open(wav / f"{CLIPS[0]}.wav", "rb") as fh:
+        r = httpx.post(f"{url}/v1/score", files={"file": ("answer.wav", fh, "audio/wav")}, timeout=60)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["label"]["name"] == "total" and body["label"]["min"] <= body["score"] <= body["label"]["max"]
+    assert body["processing_s"] > 0 and body["model"]["id"] == "model"
+    assert "acoustic.speech_ratio" in body["features"]
+    if features.startswith("whisper"):
+        assert "transcript" in body and "whisper.speech_rate" in body["features"]
+
+
+def test_any_container_is_accepted(server):
+    url, _, wav = server
+    data = encode(sg.decode_audio(wav / f"{CLIPS[1]}.wav"), "aac")
+    r = httpx.post(f"{url}/v1/score", files={"file": ("answer.wav", data)}, timeout=60)  # MP4 named .wav
+    assert r.status_code == 200 and r.json()["duration_s"] > 1.0
+
+
+@pytest.mark.parametrize("name,data,status,code", [
+    ("garbage.wav", os.urandom(5000), 422, "unreadable_audio"),
+    ("empty.wav", b"", 422, "empty_file"),
+    ("silent.wav", encode(np.zeros(16000, np.float32)), 422, "unusable_audio"),
+    ("short.wav", encode(speechlike(0.03)), 422, "unusable_audio"),
+    ("long.flac", encode(speechlike(25.0), "flac"), 413, "audio_too_long"),
+    ("big.wav", encode(speechlike(40.0)), 413, "upload_too_large"),
+])
+def test_bad_input_gets_a_clear_4xx(server, name, data, status, code):
+    url, _, _ = server
+    r = httpx.post(f"{url}/v1/score", files={"file": (name, data)}, timeout=60)
+    assert r.status_code == status, r.text
+    err = r.json()["error"]
+    assert err["code"] == code and name in err["message"]
+
+
+def test_missing_field_is_a_4xx(server):
+    url, _, _ = server
+    assert httpx.post(f"{url}/v1/score", timeout=10).status_code == 422
+
+
+def test_batch_returns_one_result_or_error_per_file(server):
+    url, _, wav = server
+    files = [("files", ("a.wav", (wav / f"{CLIPS[2]}.wav").read_bytes())), ("files", ("bad.wav", b"nope" * 100)),
+             ("files", ("b.wav", (wav / f"{CLIPS[3]}.wav").read_bytes()))]
+    r = httpx.post(f"{url}/v1/score/batch", files=files, timeout=120)
+    results = r.json()["results"]
+    assert [x["ok"] for x in results] == [True, False, True]
+    assert results[1]["error"]["code"] == "unreadable_audio" and results[1]["filename"] == "bad.wav"
+
+
+def test_health_model_docs_and_page(server):
+    url, features, _ = server
+    assert httpx.get(f"{url}/v1/health").json()["status"] == "ok"
+    m = httpx.get(f"{url}/v1/model").json()
+    assert m["regressor"] == "ridge" and m["limits"]["max_upload_mb"] == 1 and len(m["featurizers"]) >= 1
+    assert "/v1/score" in httpx.get(f"{url}/openapi.json").json()["paths"]
+    assert httpx.get(f"{url}/docs").status_code == 200
+    assert "Record" in httpx.get(f"{url}/").text
+
+
+def test_burst_of_concurrent_requests(server):
+    url, _, wav = server
+    payloads = [(wav / f"{c}.wav").read_bytes() for c in CLIPS]
+
+    def call(data):
+        return httpx.post(f"{url}/v1/score", files={"file": ("x.wav", data)}, timeout=120)
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(call, payloads))
+    assert [r.status_code for r in responses] == [200] * 8
+    assert httpx.get(f"{url}/v1/health").status_code == 200  # still alive
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_page_uploads_a_file_and_shows_the_score(server, tmp_path):
+    playwright = pytest.importorskip("playwright.sync_api")
+    url, _, wav = server
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        page = browser.new_page()
+        page.goto(url + "/")
+        page.wait_for_selector("#model:not(:text('Loading model…'))")
+        page.set_input_files("#file", str(wav / f"{CLIPS[4]}.wav"))
+        page.wait_for_selector("[data-testid=score]:not(:empty)", timeout=60000)
+        text = page.inner_text("[data-testid=score]")
+        page.screenshot(path=str(tmp_path / "page.png"))
+        browser.close()
+    value = float(text.split(":")[1])
+    assert text.startswith("total:") and 0 <= value <= 10
