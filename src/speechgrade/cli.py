@@ -318,20 +318,13 @@ def list_plugins(columns: bool = typer.Option(False, "--columns", help="Also lis
     from .features import FEATURIZERS
     from .models import REGRESSORS
 
-    table = Table(title="featurizers")
-    table.add_column("name")
-    table.add_column("extra")
-    table.add_column("what it computes")
-    for name, cls in sorted(FEATURIZERS.items()):
-        table.add_row(name, cls.extra or "-", (cls.__doc__ or "").strip().splitlines()[0])
-    out.print(table)
-    table = Table(title="regressors")
-    table.add_column("name")
-    table.add_column("extra")
-    table.add_column("model")
-    for name, cls in sorted(REGRESSORS.items()):
-        table.add_row(name, cls.extra or "-", (cls.__doc__ or "").strip().splitlines()[0])
-    out.print(table)
+    for title, registry in (("featurizers", FEATURIZERS), ("regressors", REGRESSORS)):
+        table = Table(title=title)
+        for column in ("name", "extra", "what it is"):
+            table.add_column(column)
+        for name, cls in sorted(registry.items()):
+            table.add_row(name, cls.extra or "-", (cls.__doc__ or "").strip().splitlines()[0])
+        out.print(table)
     if columns:
         for name, cls in sorted(FEATURIZERS.items()):
             mod = sys.modules[cls.__module__]

@@ -74,60 +74,59 @@ def similarity(a: np.ndarray, b: np.ndarray) -> float:
     return best
 
 
+class _Sets:
+    """Union-find over row indices."""
+
+    def __init__(self, n: int):
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def join(self, i: int, j: int) -> None:
+        self.parent[self.find(j)] = self.find(i)
+
+
 def duplicate_clusters(names: list[str], decoded_hashes: list[str], fingerprints: list[np.ndarray],
                        threshold: float = NEAR_DUP_THRESHOLD) -> list[list[str]]:
     """Clusters (size >= 2) of names that hold the same recording, exact or near."""
     n = len(names)
-    parent = list(range(n))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+    sets = _Sets(n)
     first: dict[str, int] = {}
     for i, h in enumerate(decoded_hashes):
-        if h in first:
-            parent[find(i)] = find(first[h])
-        else:
-            first[h] = i
+        sets.join(first.setdefault(h, i), i)
     if n > 1:
         profiles = np.stack([_znorm(fp.astype(np.float32).mean(0)) for fp in fingerprints])
         lengths = np.array([len(fp) for fp in fingerprints])
         sims = profiles @ profiles.T
         for i in range(n):
             for j in np.flatnonzero(sims[i, i + 1:] >= PREFILTER) + i + 1:
-                if find(i) == find(j):
+                if sets.find(i) == sets.find(j):
                     continue
                 short, long_ = sorted((lengths[i], lengths[j]))
                 if short < MIN_OVERLAP * long_ * 0.5:
                     continue
                 if similarity(fingerprints[i], fingerprints[j]) >= threshold:
-                    parent[find(j)] = find(i)
+                    sets.join(i, j)
     clusters: dict[int, list[str]] = {}
     for i in range(n):
-        clusters.setdefault(find(i), []).append(names[i])
+        clusters.setdefault(sets.find(i), []).append(names[i])
     return [c for c in clusters.values() if len(c) > 1]
 
 
 def combine_groups(names: list[str], user_groups: np.ndarray | None, clusters: list[list[str]]) -> np.ndarray:
     """One group id per row: rows sharing a user group or a duplicate cluster share a group."""
     index = {name: i for i, name in enumerate(names)}
-    parent = list(range(len(names)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+    sets = _Sets(len(names))
     if user_groups is not None:
         first: dict[str, int] = {}
         for i, g in enumerate(user_groups):
-            parent[find(i)] = find(first.setdefault(str(g), i))
+            sets.join(first.setdefault(str(g), i), i)
     for cluster in clusters:
         members = [index[c] for c in cluster if c in index]
         for m in members[1:]:
-            parent[find(m)] = find(members[0])
-    return np.array([f"g{find(i)}" for i in range(len(names))])
+            sets.join(members[0], m)
+    return np.array([f"g{sets.find(i)}" for i in range(len(names))])
