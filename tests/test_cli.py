@@ -68,6 +68,11 @@ def test_extract_evaluate_train_predict(tone_dataset, tmp_path):
     assert record["filename"] == "clip002.wav" and 1 <= record["label"] <= 5
 
 
+def test_list_explains_every_column():
+    out = run("list", "--columns").stdout
+    assert "lightgbm" in out and "acoustic.pause_count\t" in out and "syllable" in out
+
+
 def test_errors_are_one_line_without_traceback(tmp_path):
     proc = run("evaluate", tmp_path / "missing.csv", ok=False)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr

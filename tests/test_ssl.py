@@ -105,3 +105,15 @@ def test_unknown_options_are_rejected():
         get_featurizer("ssl:x?pooling=max")
     with pytest.raises(ConfigError, match="unknown ssl option"):
         get_featurizer("ssl:x?colour=red")
+
+
+@pytest.mark.parametrize("kind", ["wav2vec2", "data2vec-audio"])
+def test_wav2vec2_and_data2vec_work_too(tmp_path_factory, kind):
+    config_cls, model_cls = {"wav2vec2": (transformers.Wav2Vec2Config, transformers.Wav2Vec2Model),
+                             "data2vec-audio": (transformers.Data2VecAudioConfig, transformers.Data2VecAudioModel)}[kind]
+    extra = {"num_conv_pos_embeddings": 16, "num_conv_pos_embedding_groups": 2} if kind == "wav2vec2" else \
+        {"num_conv_pos_embeddings": 5, "num_conv_pos_embedding_groups": 2}
+    path = _save(tmp_path_factory, kind, config_cls(**SMALL, conv_dim=(16,) * 7, **extra), model_cls,
+                 _w2v_extractor())
+    vec = get_featurizer(f"ssl:{path}?pooling=mean+std&layers=all").featurize(speechlike(1.5))
+    assert vec.shape == (64,) and np.isfinite(vec).all()

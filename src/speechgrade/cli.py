@@ -329,7 +329,7 @@ def list_plugins(columns: bool = typer.Option(False, "--columns", help="Also lis
         for name, cls in sorted(FEATURIZERS.items()):
             mod = sys.modules[cls.__module__]
             for col, meaning in getattr(mod, "DESCRIPTIONS", {}).items():
-                out.print(f"{name}.{col}\t{meaning}")
+                typer.echo(f"{name}.{col}\t{meaning}")  # plain TSV: greppable, never wrapped
 
 
 def main() -> None:

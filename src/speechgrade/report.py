@@ -77,12 +77,19 @@ def plot_folds(ev: Evaluation, path: Path) -> None:
 
 
 def plot_importance(importance: pd.Series, path: Path, top: int = 20) -> None:
-    """Horizontal bars of the largest global feature importances."""
+    """Importance summed per feature family (left) and the largest single features (right), in percent."""
     plt = _plt()
-    imp = importance.sort_values(ascending=True).tail(top)
-    fig, ax = plt.subplots(figsize=(6, 0.28 * len(imp) + 1))
-    ax.barh(imp.index, imp.values)
-    ax.set_xlabel("importance (share of total)")
+    share = 100 * importance / importance.sum()
+    families = share.groupby(share.index.str.split(".").str[0]).sum().sort_values()
+    single = share.sort_values().tail(top)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 0.28 * len(single) + 1.5),
+                                      gridspec_kw={"width_ratios": [1, 1.4]})
+    left.barh(families.index, families.values, color="#3a7bd5")
+    left.set_xlabel("% of importance, per feature family")
+    right.barh(single.index, single.values, color="#888")
+    right.set_xlabel(f"% of importance, top {len(single)} features")
+    for ax in (left, right):
+        ax.xaxis.set_major_locator(plt.MaxNLocator(4))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
