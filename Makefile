@@ -18,7 +18,7 @@ $(VENV)/.demo: pyproject.toml | $(BIN)/python
 
 $(VENV)/.test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q "$(TORCH)"
-	$(BIN)/pip install -q -e ".[demo,ssl,boost,serve,test]"
+	$(BIN)/pip install -q -e ".[demo,ssl,boost,serve,ray,test]"
 	touch $@
 
 install-demo: $(VENV)/.demo

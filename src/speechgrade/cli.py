@@ -37,6 +37,13 @@ Cache = typer.Option(None, "--cache", envvar="SPEECHGRADE_CACHE",
                      help="Feature cache folder (default ~/.cache/speechgrade).")
 NoGroupDup = typer.Option(False, "--no-group-duplicates", help="Do not keep duplicate recordings in one fold.")
 Folds = typer.Option(5, "--folds", help="Number of CV folds.")
+Engine = typer.Option("local", "--engine", help="`local` (this process) or `ray` (a Ray cluster; speechgrade[ray]).")
+Address = typer.Option(None, "--address", help="Ray cluster: `auto`, `ray://host:port`; default: start a local one.")
+Gpus = typer.Option(0.0, "--num-gpus-per-worker", help="GPUs per Ray worker (fractions share a GPU).")
+
+
+def _engine_options(engine: str, address: Optional[str], gpus: float) -> dict:
+    return {"address": address, "num_gpus_per_worker": gpus} if engine == "ray" else {}
 
 
 def _features(text: Optional[str]) -> str:
@@ -88,17 +95,21 @@ def extract(data: Path = typer.Argument(..., help="CSV with a `filename` column.
             cache: Optional[Path] = Cache,
             output: Path = typer.Option(Path("features.parquet"), "--out", "-o", help="Parquet (or .csv) output."),
             batch_size: int = typer.Option(8, "--batch-size", help="Clips per featurizer batch."),
-            min_samples: int = typer.Option(1024, "--min-samples", help="Shorter clips (at 16 kHz) are skipped.")):
+            min_samples: int = typer.Option(1024, "--min-samples", help="Shorter clips (at 16 kHz) are skipped."),
+            engine: str = Engine, address: Optional[str] = Address, num_gpus_per_worker: float = Gpus):
     """Extract features for every clip of DATA.csv into a table (cached; re-runs compute nothing).
 
-    Example: `speechgrade extract scores.csv --audio-dir wav/ --features acoustic --out feats.parquet`
+    Examples: `speechgrade extract scores.csv --audio-dir wav/ --features acoustic --out feats.parquet`;
+    on a Ray cluster with a shared cache: `speechgrade extract big.csv -a /mnt/audio --engine ray
+    --address auto --num-gpus-per-worker 0.5 --batch-size 16 --cache /mnt/shared/cache`
     """
     from .dataset import load_dataset
-    from .extract import Extractor
+    from .extract import make_extractor
 
     dataset = load_dataset(data, audio_dir, label_column, require_label=label_column is not None)
     _print_problems(dataset)
-    extractor = Extractor(_features(features), cache, batch_size, min_samples, progress=True)
+    extractor = make_extractor(_features(features), cache, batch_size, min_samples, progress=True, engine=engine,
+                               **_engine_options(engine, address, num_gpus_per_worker))
     table, report = extractor.run(dataset)
     if output.suffix == ".csv":
         table.to_csv(output)
@@ -201,7 +212,9 @@ def predict(model: Path = typer.Argument(..., help="Model folder written by `tra
             inputs: List[Path] = typer.Argument(..., help="A CSV with a `filename` column, or audio files."),
             audio_dir: Optional[Path] = AudioDir, cache: Optional[Path] = Cache,
             output: Optional[Path] = typer.Option(None, "--out", "-o", help="CSV `filename,<label>` in input order."),
-            as_json: bool = typer.Option(False, "--json", help="Print one JSON object per file instead.")):
+            as_json: bool = typer.Option(False, "--json", help="Print one JSON object per file instead."),
+            engine: str = Engine, address: Optional[str] = Address, num_gpus_per_worker: float = Gpus,
+            batch_size: int = typer.Option(8, "--batch-size", help="Clips per featurizer batch.")):
     """Score new recordings with a saved model.
 
     Examples: `speechgrade predict grammar-model/ test.csv -a wav/ --out predictions.csv`;
@@ -211,6 +224,8 @@ def predict(model: Path = typer.Argument(..., help="Model folder written by `tra
     from .scorer import Scorer
 
     scorer = Scorer.load(model, cache=cache, progress=not as_json)
+    scorer.engine, scorer.batch_size = engine, batch_size
+    scorer.engine_options = _engine_options(engine, address, num_gpus_per_worker)
     if len(inputs) == 1 and inputs[0].suffix.lower() == ".csv":
         dataset = load_dataset(inputs[0], audio_dir, None, require_label=False)
     else:

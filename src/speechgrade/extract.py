@@ -83,6 +83,7 @@ class ExtractReport:
     skipped: list[Problem] = field(default_factory=list)
     failed: list[Problem] = field(default_factory=list)
     audio: dict[str, dict] = field(default_factory=dict)  # filename -> digest, decoded hash, duration
+    computed: list[str] = field(default_factory=list)  # files whose features were computed (not cached)
 
     def to_dict(self) -> dict:
         """Plain-JSON summary."""
@@ -208,6 +209,7 @@ class Extractor:
                         continue
                     if it.needs:
                         report.processed += 1
+                        report.computed.append(it.name)
                     else:
                         report.cached += 1
                     rows[it.name] = np.concatenate([it.vectors[k] for k in range(len(self.featurizers))])
@@ -258,9 +260,26 @@ class _progress:
         return False
 
 
+def make_extractor(featurizers, cache=None, batch_size: int = 8, min_samples: int = MIN_SAMPLES,
+                   progress: bool = False, engine: str = "local", **engine_options):
+    """The local Extractor, or the Ray one (`engine="ray"`, options: address, num_gpus_per_worker, workers)."""
+    if engine == "local":
+        return Extractor(featurizers, cache, batch_size, min_samples, progress)
+    if engine == "ray":
+        from .engines.ray import RayExtractor
+
+        return RayExtractor(featurizers, cache, batch_size, min_samples, progress, **engine_options)
+    raise ConfigError(f"unknown engine '{engine}' (local or ray)")
+
+
 def extract(dataset: Dataset | Iterable[str | os.PathLike], featurizers="acoustic", cache=None,
-            progress: bool = False, batch_size: int = 8, min_samples: int = MIN_SAMPLES) -> pd.DataFrame:
-    """Feature table (pandas, indexed by filename); `table.attrs["report"]` summarises skips and failures."""
-    table, report = Extractor(featurizers, cache, batch_size, min_samples, progress).run(dataset)
+            progress: bool = False, batch_size: int = 8, min_samples: int = MIN_SAMPLES, engine: str = "local",
+            **engine_options) -> pd.DataFrame:
+    """Feature table (pandas, indexed by filename); `table.attrs["report"]` summarises skips and failures.
+
+    `engine="ray"` runs extraction on a Ray cluster (`address=...`, `num_gpus_per_worker=...`).
+    """
+    table, report = make_extractor(featurizers, cache, batch_size, min_samples, progress, engine,
+                                   **engine_options).run(dataset)
     table.attrs["report"] = report.to_dict()
     return table

@@ -15,7 +15,7 @@ from .bundle import featurizers_from_manifest, read_manifest, write_manifest
 from .dataset import Dataset
 from .errors import BundleError, DatasetError
 from .evaluate import Evaluation, cross_validate
-from .extract import ExtractReport, Extractor, as_cache, as_featurizers, column_prefixes
+from .extract import ExtractReport, Extractor, column_prefixes, make_extractor
 from .duplicates import combine_groups
 from .models import ScoringModel
 from .tuning import tune
@@ -51,7 +51,8 @@ class Scorer:
     def __init__(self, featurizers: "str | Sequence" = "acoustic", regressor: str = "lightgbm", trials: int = 10,
                  timeout: float | None = None, folds: int = 5, pca: int | None = None, seed: int = 0,
                  cache: Any = None, group_duplicates: bool = True, study: str | None = None,
-                 progress: bool = False, batch_size: int = 8, inner_folds: int = 3):
+                 progress: bool = False, batch_size: int = 8, inner_folds: int = 3, engine: str = "local",
+                 engine_options: dict[str, Any] | None = None):
         self.featurizers = featurizers
         self.regressor = regressor
         self.trials = trials
@@ -65,12 +66,15 @@ class Scorer:
         self.progress = progress
         self.batch_size = batch_size
         self.inner_folds = inner_folds
+        self.engine = engine
+        self.engine_options = engine_options
 
     # -- data -----------------------------------------------------------------------------------
     def _extractor(self) -> Extractor:
         if not hasattr(self, "_extractor_"):
-            self._extractor_ = Extractor(getattr(self, "featurizers_", None) or self.featurizers,
-                                         as_cache(self.cache), self.batch_size, progress=self.progress)
+            self._extractor_ = make_extractor(getattr(self, "featurizers_", None) or self.featurizers, self.cache,
+                                              self.batch_size, progress=self.progress, engine=self.engine,
+                                              **(self.engine_options or {}))
         return self._extractor_
 
     def prepare(self, dataset: Dataset) -> Prepared:

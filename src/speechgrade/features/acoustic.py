@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import fft as sfft
 from scipy import signal
+from threadpoolctl import threadpool_limits
 
 from ..audio import SAMPLE_RATE, windows
 from .base import Featurizer, register_featurizer
@@ -160,6 +161,13 @@ def _stats(values: np.ndarray) -> tuple[float, float]:
 
 def acoustic_features(audio: np.ndarray, window_s: float = 30.0) -> np.ndarray:
     """The `acoustic` vector of one clip (see DESCRIPTIONS for the columns)."""
+    # one BLAS thread: the order of additions (and so the last bit of the output) must not depend on the
+    # machine's core count, or cached vectors from a 2-core laptop and a 64-core worker would differ
+    with threadpool_limits(1):
+        return _acoustic_features(audio, window_s)
+
+
+def _acoustic_features(audio: np.ndarray, window_s: float) -> np.ndarray:
     parts = [_frame_tracks(w) for w in windows(audio, window_s)]
     tracks = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     n = len(tracks["rms_db"])

@@ -1,0 +1,118 @@
+"""Feature extraction on a Ray cluster with Ray Data.
+
+The manifest becomes a Ray dataset; `map_batches` runs an actor pool (each actor builds the
+featurizers, and so loads its models, once) that writes into the same content-addressed cache as the
+local engine, which must therefore be on storage every worker can reach. The driver then reads the
+table back through the local engine, so the vectors are those of the local engine by construction,
+and a re-run after a crash computes only what the cache lacks. Ray retries failed tasks and restarts
+killed actors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..dataset import Dataset
+from ..errors import ConfigError
+from ..extract import ExtractReport, Extractor
+from ..features import FEATURIZERS
+
+
+def require_ray() -> None:
+    """ConfigError naming the extra when Ray Data is not installed."""
+    try:
+        import ray  # noqa: F401
+        import ray.data  # noqa: F401
+    except ImportError:
+        raise ConfigError("the ray engine needs Ray Data: pip install 'speechgrade[ray]'") from None
+
+
+class _ExtractActor:
+    """A Ray Data actor: builds the featurizers once, extracts each batch into the shared cache."""
+
+    def __init__(self, identities: list[dict[str, Any]], cache_root: str, min_samples: int, batch_size: int):
+        featurizers = [FEATURIZERS[i["name"]].from_config(i["config"]) for i in identities]
+        self.extractor = Extractor(featurizers, cache_root, batch_size, min_samples, progress=False)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        names = [str(n) for n in batch["filename"]]
+        table = pd.DataFrame({"path": [str(p) for p in batch["path"]]}, index=pd.Index(names, name="filename"))
+        _, report = self.extractor.run(Dataset(table))
+        computed = set(report.computed)
+        return {"filename": np.array(names), "computed": np.array([n in computed for n in names])}
+
+
+class RayExtractor:
+    """Extract with Ray Data into the shared cache, then read the table back like the local engine."""
+
+    def __init__(self, featurizers, cache=None, batch_size: int = 8, min_samples: int = 1024, progress: bool = True,
+                 address: str | None = None, num_gpus_per_worker: float = 0.0, workers: int | None = None):
+        require_ray()
+        self.local = Extractor(featurizers, cache, batch_size, min_samples, progress)
+        if self.local.cache.root.name == "<memory>":
+            raise ConfigError("the ray engine needs a cache folder that every worker can reach (--cache DIR)")
+        self.address, self.num_gpus, self.workers = address, float(num_gpus_per_worker), workers
+
+    @property
+    def featurizers(self):
+        """The featurizers (as the local engine has them)."""
+        return self.local.featurizers
+
+    @property
+    def cache(self):
+        """The shared feature cache."""
+        return self.local.cache
+
+    def columns(self) -> list[str]:
+        """Output column names (as the local engine's)."""
+        return self.local.columns()
+
+    def compute(self, dataset: Dataset) -> set[str]:
+        """Run the actor pool over the rows; returns the names whose features the workers computed."""
+        import ray
+
+        if not ray.is_initialized():
+            ray.init(address=self.address, ignore_reinit_error=True, log_to_driver=False,
+                     runtime_env={"env_vars": {"SPEECHGRADE_CACHE": str(self.cache.root)}})
+        rows = [{"filename": n, "path": str(p)} for n, p in zip(dataset.filenames, dataset.paths)]
+        if not rows:
+            return set()
+        cpus = int(ray.available_resources().get("CPU", 1))
+        workers = self.workers or max(1, min(cpus, len(rows) // max(self.local.batch_size, 1) or 1))
+        ds = ray.data.from_items(rows)
+        # an actor pool: each actor loads its models once; Ray Data restarts lost actors and retries their
+        # batches, and whatever a crashed run finished is already in the cache
+        out = ds.map_batches(
+            _ExtractActor, batch_size=self.local.batch_size, compute=ray.data.ActorPoolStrategy(size=workers),
+            num_gpus=self.num_gpus or None,
+            fn_constructor_kwargs={"identities": [f.identity for f in self.featurizers],
+                                   "cache_root": str(self.cache.root), "min_samples": self.local.min_samples,
+                                   "batch_size": self.local.batch_size})
+        return {str(r["filename"]) for r in out.iter_rows() if r["computed"]}
+
+    def run(self, dataset: Dataset) -> tuple[pd.DataFrame, ExtractReport]:
+        """Features and report, as `Extractor.run` gives them."""
+        if not isinstance(dataset, Dataset):
+            dataset = Dataset.from_paths(dataset)
+        computed = self.compute(dataset)
+        table, report = self.local.run(dataset)  # every entry is now cached: this reads, hashes, assembles
+        report.computed = sorted(computed & set(table.index))
+        report.processed, report.cached = len(report.computed), len(table) - len(report.computed)
+        return table, report
+
+    def duplicates(self, names, report):
+        """Duplicate clusters (as the local engine finds them)."""
+        return self.local.duplicates(names, report)
+
+
+def ray_available() -> bool:
+    """Whether Ray Data can be imported here."""
+    try:
+        require_ray()
+        return True
+    except ConfigError:
+        return False
+

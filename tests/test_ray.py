@@ -1,0 +1,55 @@
+"""The Ray engine on a local Ray instance started in the test: same vectors as local, re-runs are no-ops."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from audiogen import speechlike, write
+
+ray = pytest.importorskip("ray")
+
+import speechgrade as sg  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture
+def data(tmp_path):
+    wav = tmp_path / "wav"
+    names = []
+    for i in range(10):
+        write(wav / f"c{i}.wav", speechlike(1.5, seed=i), "aac" if i % 3 == 0 else "wav")
+        names.append(f"c{i}")
+    (wav / "bad.wav").write_bytes(b"not audio" * 50)
+    pd.DataFrame({"filename": names + ["bad", "missing"], "label": range(12)}).to_csv(tmp_path / "d.csv", index=False)
+    return sg.load_dataset(tmp_path / "d.csv", wav)
+
+
+def test_ray_engine_matches_local_and_reruns_compute_nothing(ray_local, data, tmp_path):
+    local = sg.extract(data, "acoustic", cache=tmp_path / "local-cache")
+    distributed = sg.extract(data, "acoustic", cache=tmp_path / "ray-cache", engine="ray", batch_size=3)
+    assert list(distributed.index) == list(local.index) == [f"c{i}" for i in range(10)]
+    np.testing.assert_array_equal(distributed.to_numpy(), local.to_numpy())
+    report = distributed.attrs["report"]
+    assert report["processed"] == 10 and dict(report["failed"]).keys() == {"bad", "missing"}
+    again = sg.extract(data, "acoustic", cache=tmp_path / "ray-cache", engine="ray", batch_size=3)
+    assert again.attrs["report"]["processed"] == 0 and again.attrs["report"]["cached"] == 10
+    # train/evaluate read what the ray engine wrote, whichever engine they use
+    reread = sg.extract(data, "acoustic", cache=tmp_path / "ray-cache")
+    assert reread.attrs["report"]["cached"] == 10
+
+
+def test_ray_engine_resumes_after_an_interrupted_run(ray_local, data, tmp_path):
+    cache = tmp_path / "cache"
+    sg.extract(data.subset(["c0", "c1", "c2", "c3"]), "acoustic", cache=cache, engine="ray")
+    full = sg.extract(data, "acoustic", cache=cache, engine="ray", batch_size=4)
+    assert full.attrs["report"]["processed"] == 6 and full.attrs["report"]["cached"] == 4
+
+
+def test_ray_engine_needs_a_shared_cache_folder(ray_local, data):
+    with pytest.raises(sg.SpeechgradeError, match="cache folder"):
+        sg.extract(data, "acoustic", cache=False, engine="ray")
