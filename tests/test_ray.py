@@ -53,3 +53,17 @@ def test_ray_engine_resumes_after_an_interrupted_run(ray_local, data, tmp_path):
 def test_ray_engine_needs_a_shared_cache_folder(ray_local, data):
     with pytest.raises(sg.SpeechgradeError, match="cache folder"):
         sg.extract(data, "acoustic", cache=False, engine="ray")
+
+
+def test_extract_command_with_the_ray_engine(data, tmp_path):
+    import subprocess
+    import sys
+
+    csv = tmp_path / "d.csv"
+    proc = subprocess.run([sys.executable, "-m", "speechgrade", "extract", str(csv), "--audio-dir", str(tmp_path / "wav"),
+                           "--features", "acoustic", "--engine", "ray", "--batch-size", "4", "--cache",
+                           str(tmp_path / "cache"), "--out", str(tmp_path / "f.parquet")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert pd.read_parquet(tmp_path / "f.parquet").shape == (10, 78)
+    assert "10 computed" in proc.stderr and "bad" in proc.stderr
