@@ -23,6 +23,8 @@ def test_round_trip_gives_identical_predictions(trained):
     np.testing.assert_array_equal(a.to_numpy(), b.to_numpy())
     assert a.name == "label" and list(a.index) == [p.name for p in ds.paths[:10]]
     assert loaded.label_range_[0] <= a.min() and a.max() <= loaded.label_range_[1]
+    iv = loaded.predict_interval(ds.paths[:10])
+    assert (iv["lo"] <= iv["score"]).all() and (iv["score"] <= iv["hi"]).all() and iv.attrs["coverage"] == 0.8
 
 
 def test_manifest_records_what_a_user_needs(trained):
@@ -34,6 +36,7 @@ def test_manifest_records_what_a_user_needs(trained):
     assert len(m["training_data"]["fingerprint"]) == 64 and "lightgbm" in m["libraries"]
     assert set(m["files"]) == {"preprocess.npz", "model.lgb.txt"}
     assert m["tuning"]["trials"] == 2 and "created" in m
+    assert m["interval"]["coverage"] == 0.8 and m["interval"]["halfwidth"] > 0
 
 
 def _copy(model_dir, tmp_path):

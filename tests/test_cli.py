@@ -45,7 +45,7 @@ def test_extract_evaluate_train_predict(tone_dataset, tmp_path):
                 "pearson_ci95", "baselines", "config"):
         assert key in m
     assert m["n"] == 40 and m["pearson"] > 0.8 and set(m["baselines"]) == {"mean", "ridge"}
-    assert m["config"]["regressor"] == "ridge"
+    assert m["config"]["regressor"] == "ridge" and m["interval_coverage_target"] == 0.8
     page = (tmp_path / "rep" / "index.html").read_text()
     for png in ("scatter.png", "residuals.png", "folds.png", "importance.png"):
         assert (tmp_path / "rep" / png).stat().st_size > 5000 and png in page
@@ -57,6 +57,8 @@ def test_extract_evaluate_train_predict(tone_dataset, tmp_path):
     test_csv = tmp_path / "test.csv"
     pd.DataFrame({"filename": ["clip003", "nope", "clip001"]}).to_csv(test_csv, index=False)
     proc = run("predict", tmp_path / "model", test_csv, "-a", wav, "--out", tmp_path / "p.csv", env_cache=cache)
+    run("predict", tmp_path / "model", test_csv, "-a", wav, "--intervals", "--out", tmp_path / "pi.csv", env_cache=cache)
+    assert list(pd.read_csv(tmp_path / "pi.csv").columns) == ["filename", "label", "label_lo", "label_hi"]
     pred = pd.read_csv(tmp_path / "p.csv", dtype={"filename": str})
     assert list(pred.columns) == ["filename", "label"]
     assert list(pred["filename"]) == ["clip003", "clip001", "nope"]
@@ -66,6 +68,7 @@ def test_extract_evaluate_train_predict(tone_dataset, tmp_path):
     proc = run("predict", tmp_path / "model", wav / "clip002.wav", "--json", env_cache=cache)
     record = json.loads(proc.stdout)
     assert record["filename"] == "clip002.wav" and 1 <= record["label"] <= 5
+    assert record["interval"]["lo"] <= record["label"] <= record["interval"]["hi"]
 
 
 def test_list_explains_every_column():

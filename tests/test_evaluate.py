@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 import speechgrade as sg
-from speechgrade.evaluate import bootstrap_ci, cross_validate, metrics
+from speechgrade.evaluate import bootstrap_ci, conformal_coverage, conformal_halfwidth, cross_validate, metrics
 from speechgrade.folds import make_folds
 from speechgrade.models import register_regressor
 from speechgrade.models.ridge import RidgeRegressor
@@ -90,3 +90,19 @@ def test_nested_tuning_never_sees_the_outer_test_rows():
     cross_validate(X, y, groups, fit_predict, folds=5, repeats=2, baselines={})
     for seen, (tr, te) in zip(handed, make_folds(y, groups, 5, 0) + make_folds(y, groups, 5, 1)):
         assert not seen & {tuple(r) for r in X[te]}
+
+
+def test_conformal_intervals_cover_what_they_claim():
+    assert conformal_halfwidth(np.arange(1, 10), 0.8) == 8  # ceil(10 * 0.8) = 8th smallest of 1..9
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=2000)
+    preds = (y + rng.normal(size=2000))[None]
+    folds = (np.arange(2000) % 5)[None]
+    out = conformal_coverage(y, preds, folds, 0.8)
+    assert abs(out["interval_coverage"] - 0.8) < 0.03 and out["interval_width"] == pytest.approx(2 * 1.28, rel=0.1)
+
+
+def test_evaluate_reports_interval_coverage(tone_dataset, cache_dir):
+    ev = sg.Scorer("acoustic", "ridge", trials=0, coverage=0.9).evaluate(
+        sg.load_dataset(tone_dataset, tone_dataset.parent / 'wav'), folds=5, repeats=2)
+    assert ev.summary["interval_coverage_target"] == 0.9 and 0.7 <= ev.summary["interval_coverage"] <= 1.0

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import List, Optional
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -37,6 +38,7 @@ Cache = typer.Option(None, "--cache", envvar="SPEECHGRADE_CACHE",
                      help="Feature cache folder (default ~/.cache/speechgrade).")
 NoGroupDup = typer.Option(False, "--no-group-duplicates", help="Do not keep duplicate recordings in one fold.")
 Folds = typer.Option(5, "--folds", help="Number of CV folds.")
+Coverage = typer.Option(0.8, "--coverage", help="Target coverage of the prediction intervals (split-conformal).")
 Engine = typer.Option("local", "--engine", help="`local` (this process) or `ray` (a Ray cluster; speechgrade[ray]).")
 Address = typer.Option(None, "--address", help="Ray cluster: `auto`, `ray://host:port`; default: start a local one.")
 Gpus = typer.Option(0.0, "--num-gpus-per-worker", help="GPUs per Ray worker (fractions share a GPU).")
@@ -80,6 +82,10 @@ def metrics_table(summary: dict, title: str = "Out-of-fold metrics (mean ± std 
         table.add_row(name, f"{summary[key]:.3f} ± {summary[key + '_std']:.3f}",
                       *[f"{summary['baselines'][b][key]:.3f} ± {summary['baselines'][b][key + '_std']:.3f}"
                         for b in summary["baselines"]])
+    if "interval_coverage" in summary:
+        table.add_row(f"{summary['interval_coverage_target']:.0%} interval: coverage",
+                      f"{summary['interval_coverage']:.3f} (width {summary['interval_width']:.2f})",
+                      *["" for _ in summary["baselines"]])
     lo, hi = summary["pearson_ci95"]
     table.add_row("Pearson 95% CI", f"[{lo:.3f}, {hi:.3f}]",
                   *[f"[{v['pearson_ci95'][0]:.3f}, {v['pearson_ci95'][1]:.3f}]" for v in summary["baselines"].values()])
@@ -119,11 +125,12 @@ def extract(data: Path = typer.Argument(..., help="CSV with a `filename` column.
     console.print(f"wrote {len(table)} rows x {table.shape[1]} features to {output}")
 
 
-def _scorer(features, regressor, trials, timeout, folds, pca, seed, cache, no_group_duplicates, study):
+def _scorer(features, regressor, trials, timeout, folds, pca, seed, cache, no_group_duplicates, study,
+            coverage: float = 0.8):
     from .scorer import Scorer
 
     return Scorer(_features(features), regressor, trials, timeout, folds, pca, seed, cache,
-                  not no_group_duplicates, study, progress=True)
+                  not no_group_duplicates, study, progress=True, coverage=coverage)
 
 
 @app.command()
@@ -135,6 +142,7 @@ def evaluate(data: Path = typer.Argument(..., help="CSV with `filename` and labe
              inner_folds: int = typer.Option(3, "--inner-folds",
                                              help="Tuning CV folds inside each outer training fold."),
              study: Optional[str] = Study, cache: Optional[Path] = Cache, no_group_duplicates: bool = NoGroupDup,
+             coverage: float = Coverage,
              json_path: Optional[Path] = typer.Option(None, "--json", help="Write the metrics as one flat JSON object."),
              report: Optional[Path] = typer.Option(None, "--report", help="Write plots and an HTML page here."),
              predictions: Optional[Path] = typer.Option(None, "--predictions",
@@ -147,7 +155,8 @@ def evaluate(data: Path = typer.Argument(..., help="CSV with `filename` and labe
 
     dataset = load_dataset(data, audio_dir, label_column)
     _print_problems(dataset)
-    scorer = _scorer(features, regressor, trials, timeout, folds, pca, seed, cache, no_group_duplicates, study)
+    scorer = _scorer(features, regressor, trials, timeout, folds, pca, seed, cache, no_group_duplicates, study,
+                     coverage)
     scorer.inner_folds = inner_folds
     prepared = scorer.prepare(dataset)
     _print_extract_report(prepared.report, len(prepared.X))
@@ -185,7 +194,7 @@ def train(data: Path = typer.Argument(..., help="CSV with `filename` and label c
           audio_dir: Optional[Path] = AudioDir, label_column: str = Label, features: Optional[str] = Features,
           regressor: str = Regressor, trials: int = Trials, timeout: Optional[float] = Timeout, folds: int = Folds,
           seed: int = Seed, pca: Optional[int] = Pca, study: Optional[str] = Study, cache: Optional[Path] = Cache,
-          no_group_duplicates: bool = NoGroupDup,
+          no_group_duplicates: bool = NoGroupDup, coverage: float = Coverage,
           output: Path = typer.Option(..., "--out", "-o", help="Model folder to write.")):
     """Tune with grouped CV on all rows, fit the final model and save it as a bundle.
 
@@ -195,7 +204,8 @@ def train(data: Path = typer.Argument(..., help="CSV with `filename` and label c
 
     dataset = load_dataset(data, audio_dir, label_column)
     _print_problems(dataset)
-    scorer = _scorer(features, regressor, trials, timeout, folds, pca, seed, cache, no_group_duplicates, study)
+    scorer = _scorer(features, regressor, trials, timeout, folds, pca, seed, cache, no_group_duplicates, study,
+                     coverage)
     prepared = scorer.prepare(dataset)
     _print_extract_report(prepared.report, len(prepared.X))
     _print_duplicates(prepared.duplicates)
@@ -213,6 +223,8 @@ def predict(model: Path = typer.Argument(..., help="Model folder written by `tra
             audio_dir: Optional[Path] = AudioDir, cache: Optional[Path] = Cache,
             output: Optional[Path] = typer.Option(None, "--out", "-o", help="CSV `filename,<label>` in input order."),
             as_json: bool = typer.Option(False, "--json", help="Print one JSON object per file instead."),
+            intervals: bool = typer.Option(False, "--intervals",
+                                           help="Add <label>_lo and <label>_hi: the model's conformal interval."),
             engine: str = Engine, address: Optional[str] = Address, num_gpus_per_worker: float = Gpus,
             batch_size: int = typer.Option(8, "--batch-size", help="Clips per featurizer batch.")):
     """Score new recordings with a saved model.
@@ -231,17 +243,24 @@ def predict(model: Path = typer.Argument(..., help="Model folder written by `tra
     else:
         dataset = Dataset.from_paths(inputs)
     scores = scorer.predict(dataset)
+    lo, hi = scorer.interval(scores.to_numpy())
     report = scorer.last_report_
     failures = {p.filename: p.reason for p in [*dataset.problems, *report.failed, *report.skipped]}
     label = scorer.label_
     if as_json:
         for name, value in scores.items():
             record = {"filename": name, label: None if value != value else round(float(value), 4)}
+            if value == value:
+                i = list(scores.index).index(name)
+                record["interval"] = {"lo": round(float(lo[i]), 4), "hi": round(float(hi[i]), 4),
+                                      "coverage": scorer.interval_["coverage"]}
             if name in failures:
                 record["error"] = failures[name]
             out.print_json(json.dumps(record))
     else:
         frame = scores.rename(label).round(4).reset_index()
+        if intervals:
+            frame[f"{label}_lo"], frame[f"{label}_hi"] = np.round(lo, 4), np.round(hi, 4)
         if output:
             frame.to_csv(output, index=False)
             console.print(f"wrote {len(frame)} rows to {output}")

@@ -60,6 +60,33 @@ def bootstrap_ci(y: np.ndarray, preds: np.ndarray, n_boot: int = 1000, seed: int
             "rmse_ci95": [float(np.percentile(rmse_b, 2.5)), float(np.percentile(rmse_b, 97.5))]}
 
 
+def conformal_halfwidth(residuals: np.ndarray, coverage: float = 0.8) -> float:
+    """Split-conformal half-width: the ceil((n+1)c)/n quantile of absolute out-of-fold residuals."""
+    r = np.sort(np.abs(np.asarray(residuals, np.float64)))
+    n = len(r)
+    if n == 0:
+        return float("inf")
+    k = int(np.ceil((n + 1) * coverage)) - 1
+    return float(r[min(max(k, 0), n - 1)])
+
+
+def conformal_coverage(y: np.ndarray, preds: np.ndarray, fold_ids: np.ndarray, coverage: float = 0.8
+                       ) -> dict[str, float]:
+    """Empirical coverage and width of conformal intervals, each fold calibrated on the other folds only.
+
+    `preds` and `fold_ids` have one row per repeat.
+    """
+    hits, widths = [], []
+    for p, folds in zip(np.atleast_2d(preds), np.atleast_2d(fold_ids)):
+        res = np.abs(p - y)
+        for k in np.unique(folds):
+            q = conformal_halfwidth(res[folds != k], coverage)
+            hits.append(res[folds == k] <= q)
+            widths.append(np.full((folds == k).sum(), 2 * q))
+    return {"interval_coverage_target": coverage, "interval_coverage": float(np.mean(np.concatenate(hits))),
+            "interval_width": float(np.mean(np.concatenate(widths)))}
+
+
 def fit_mean(X, y, groups, seed):
     """Baseline: predict the training mean."""
     mean = float(np.mean(y))
@@ -98,8 +125,8 @@ class Evaluation:
 
 def cross_validate(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, fit_predict: FitPredict,
                    names: list[str] | None = None, folds: int = 5, repeats: int = 3, seed: int = 0,
-                   baselines: dict[str, FitPredict] | None = None, progress: Callable[[str], None] | None = None
-                   ) -> Evaluation:
+                   baselines: dict[str, FitPredict] | None = None, progress: Callable[[str], None] | None = None,
+                   coverage: float = 0.8) -> Evaluation:
     """Evaluate `fit_predict` out of fold; it only ever receives the outer training rows."""
     X, y = np.asarray(X, np.float64), np.asarray(y, np.float64)
     names = names if names is not None else [str(i) for i in range(len(y))]
@@ -107,12 +134,14 @@ def cross_validate(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, fit_
     models = {"model": fit_predict, **{f"baseline_{k}": f for k, f in baselines.items()}}
     rows, fold_rows = [], []
     preds = {m: np.zeros((repeats, len(y))) for m in models}
+    fold_ids = np.zeros((repeats, len(y)), dtype=int)
     for r in range(repeats):
         split = make_folds(y, groups, folds, seed + r)
         for k, (tr, te) in enumerate(split):
             if progress:
                 progress(f"repeat {r + 1}/{repeats}, fold {k + 1}/{len(split)}")
             g_tr = None if groups is None else groups[tr]
+            fold_ids[r, te] = k
             for m, fp in models.items():
                 preds[m][r, te] = fp(X[tr], y[tr], g_tr, seed + r)(X[te])
                 fold_rows.append({"model": m, "repeat": r, "fold": k, "n_test": len(te),
@@ -124,6 +153,7 @@ def cross_validate(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, fit_
     summary: dict[str, Any] = {"n": int(len(y)), "folds": int(folds), "repeats": int(repeats)}
     summary.update(summarise([metrics(y, preds["model"][r]) for r in range(repeats)]))
     summary.update(bootstrap_ci(y, preds["model"], seed=seed))
+    summary.update(conformal_coverage(y, preds["model"], fold_ids, coverage))
     summary["baselines"] = {}
     for m in models:
         if m == "model":

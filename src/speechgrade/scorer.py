@@ -14,7 +14,8 @@ import pandas as pd
 from .bundle import featurizers_from_manifest, read_manifest, write_manifest
 from .dataset import Dataset
 from .errors import BundleError, DatasetError
-from .evaluate import Evaluation, cross_validate
+from .evaluate import Evaluation, conformal_halfwidth, cross_validate
+from .folds import make_folds
 from .extract import ExtractReport, Extractor, column_prefixes, make_extractor
 from .duplicates import combine_groups
 from .models import ScoringModel
@@ -52,7 +53,7 @@ class Scorer:
                  timeout: float | None = None, folds: int = 5, pca: int | None = None, seed: int = 0,
                  cache: Any = None, group_duplicates: bool = True, study: str | None = None,
                  progress: bool = False, batch_size: int = 8, inner_folds: int = 3, engine: str = "local",
-                 engine_options: dict[str, Any] | None = None):
+                 engine_options: dict[str, Any] | None = None, coverage: float = 0.8):
         self.featurizers = featurizers
         self.regressor = regressor
         self.trials = trials
@@ -68,6 +69,7 @@ class Scorer:
         self.inner_folds = inner_folds
         self.engine = engine
         self.engine_options = engine_options
+        self.coverage = coverage
 
     # -- data -----------------------------------------------------------------------------------
     def _extractor(self) -> Extractor:
@@ -110,10 +112,19 @@ class Scorer:
         self.label_ = dataset.label
         self.label_range_ = (float(data.y.min()), float(data.y.max()))
         self.tuning_ = {"params": result.params, "selection_cv_rmse": result.cv_rmse, "trials": result.n_trials}
+        self.interval_ = self._calibrate(data.X.to_numpy(np.float64), data.y, data.groups, result.params)
         self.training_ = {"n": len(data.y), "fingerprint": _fingerprint(data), "duplicates": data.duplicates,
                           "groups": None if data.groups is None else int(len(np.unique(data.groups)))}
         self.evaluation_ = getattr(self, "evaluation_", None)
         return self
+
+    def _calibrate(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, params: dict) -> dict[str, float]:
+        """Conformal half-width from out-of-fold residuals of the chosen parameters (grouped CV)."""
+        residuals = np.zeros(len(y))
+        for tr, te in make_folds(y, groups, self.folds, self.seed):
+            model = ScoringModel(self.regressor, params, self.pca, self.seed).fit(X[tr], y[tr])
+            residuals[te] = model.predict(X[te]) - y[te]
+        return {"coverage": self.coverage, "halfwidth": conformal_halfwidth(residuals, self.coverage)}
 
     def evaluate(self, dataset: Dataset, folds: int | None = None, repeats: int = 3,
                  prepared: Prepared | None = None, progress: Callable[[str], None] | None = None) -> Evaluation:
@@ -132,7 +143,7 @@ class Scorer:
             return model.predict
 
         ev = cross_validate(data.X.to_numpy(np.float64), data.y, data.groups, fit_predict, data.names,
-                            folds, repeats, self.seed, progress=progress)
+                            folds, repeats, self.seed, progress=progress, coverage=self.coverage)
         ev.config = self.get_config() | {"label": dataset.label, "folds": folds, "repeats": repeats}
         ev.extra = {"duplicates": data.duplicates, "skipped": [[p.filename, p.reason] for p in data.report.skipped],
                     "failed": [[p.filename, p.reason] for p in data.report.failed]}
@@ -176,6 +187,19 @@ class Scorer:
             scores.loc[X.index] = self.model_.predict(X[self.columns_].to_numpy(np.float64))
         return scores
 
+    def predict_interval(self, data: "Dataset | Iterable[str | os.PathLike]") -> pd.DataFrame:
+        """Scores with their conformal prediction interval (columns score, lo, hi; coverage in attrs)."""
+        scores = self.predict(data)
+        lo, hi = self.interval(scores.to_numpy())
+        out = pd.DataFrame({"score": scores, "lo": lo, "hi": hi}, index=scores.index)
+        out.attrs["coverage"] = self.interval_["coverage"]
+        return out
+
+    def interval(self, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(lo, hi) of the split-conformal interval around scores, clipped to the label range."""
+        q = self.interval_["halfwidth"]
+        return np.clip(scores - q, *self.label_range_), np.clip(scores + q, *self.label_range_)
+
     def score_audio(self, audio: np.ndarray) -> dict[str, Any]:
         """Score one decoded clip (16 kHz mono): the score, its transcript and main features when the model has them."""
         self._check_fitted()
@@ -190,7 +214,9 @@ class Scorer:
                               if c in cols})
         row = pd.DataFrame([np.concatenate(parts)], columns=extractor.columns())
         score = float(self.model_.predict(row[self.columns_].to_numpy(np.float64))[0])
-        out: dict[str, Any] = {"score": score, "features": named}
+        lo, hi = self.interval(np.array([score]))
+        out: dict[str, Any] = {"score": score, "interval": {"lo": float(lo[0]), "hi": float(hi[0]),
+                                                            "coverage": self.interval_["coverage"]}, "features": named}
         whisper = next((f for f in extractor.featurizers if f.name == "whisper"), None)
         if whisper is not None:
             t = whisper.transcriber().transcribe(audio)  # cached by the featurizer above
@@ -213,6 +239,7 @@ class Scorer:
             "model": {"regressor": self.regressor, "params": self.model_.params, "pca": self.pca, "seed": self.seed},
             "config": self.get_config(),
             "tuning": self.tuning_,
+            "interval": self.interval_,
             "cv_metrics": self.evaluation_,
             "training_data": self.training_,
         }
@@ -234,6 +261,7 @@ class Scorer:
         obj.label_ = manifest["label"]["name"]
         obj.label_range_ = (manifest["label"]["min"], manifest["label"]["max"])
         obj.tuning_, obj.training_ = manifest.get("tuning"), manifest.get("training_data")
+        obj.interval_ = manifest["interval"]
         obj.evaluation_ = manifest.get("cv_metrics")
         obj.manifest_ = manifest
         return obj
