@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -59,6 +60,13 @@ def test_extract_evaluate_train_predict(tone_dataset, tmp_path):
     proc = run("predict", tmp_path / "model", test_csv, "-a", wav, "--out", tmp_path / "p.csv", env_cache=cache)
     run("predict", tmp_path / "model", test_csv, "-a", wav, "--intervals", "--out", tmp_path / "pi.csv", env_cache=cache)
     assert list(pd.read_csv(tmp_path / "pi.csv").columns) == ["filename", "label", "label_lo", "label_hi"]
+    run("predict", tmp_path / "model", test_csv, "-a", wav, "--explain", "--out", tmp_path / "pe.csv", env_cache=cache)
+    explained = pd.read_csv(tmp_path / "pe.csv", dtype={"filename": str}).set_index("filename")
+    assert list(explained.columns) == ["label", "explain.acoustic", "explain.base"]
+    ok = explained.dropna()
+    rng = json.loads((tmp_path / "model" / "manifest.json").read_text())["label"]
+    total = ok[["explain.acoustic", "explain.base"]].sum(1).clip(rng["min"], rng["max"])
+    np.testing.assert_allclose(total, ok["label"], atol=1e-3)
     pred = pd.read_csv(tmp_path / "p.csv", dtype={"filename": str})
     assert list(pred.columns) == ["filename", "label"]
     assert list(pred["filename"]) == ["clip003", "clip001", "nope"]

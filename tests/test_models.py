@@ -65,3 +65,21 @@ def test_lightgbm_search_space_is_the_designs():
 def test_unknown_regressor_is_a_clear_error():
     with pytest.raises(ConfigError, match="unknown regressor 'forest'"):
         get_regressor_class("forest")
+
+
+@pytest.mark.parametrize("name,pca", [("lightgbm", None), ("xgboost", None), ("catboost", None), ("ridge", None),
+                                      ("ridge", 3)])
+def test_contributions_add_up_to_the_prediction(name, pca):
+    X, y = _data()
+    small = {"lightgbm": {"n_estimators": 40}, "xgboost": {"n_estimators": 40}, "catboost": {"iterations": 40}}
+    model = ScoringModel(name, small.get(name, {}), pca=pca).fit(X, y)
+    contrib = model.contributions(X[:10])
+    assert contrib.shape == (10, X.shape[1] + 1)
+    raw = model.model_.predict(model.transform(X[:10]))
+    np.testing.assert_allclose(contrib.sum(1), raw, atol=1e-4)
+    assert abs(contrib[:, 0]).mean() > abs(contrib[:, 3]).mean()  # column 0 drives y, column 3 does not
+
+
+def test_svr_has_no_contributions():
+    X, y = _data()
+    assert ScoringModel("svr").fit(X, y).contributions(X[:2]) is None

@@ -75,6 +75,7 @@ def test_score_one_file(server):
     assert body["label"]["name"] == "total" and body["label"]["min"] <= body["score"] <= body["label"]["max"]
     assert body["processing_s"] > 0 and body["model"]["id"] == "model"
     assert "acoustic.speech_ratio" in body["features"]
+    assert "base" in body["explanation"] and "acoustic" in body["explanation"]
     assert body["interval"]["lo"] <= body["score"] <= body["interval"]["hi"] and body["interval"]["coverage"] == 0.8
     if features.startswith("whisper"):
         assert "transcript" in body and "whisper.speech_rate" in body["features"]

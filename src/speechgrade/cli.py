@@ -223,6 +223,8 @@ def predict(model: Path = typer.Argument(..., help="Model folder written by `tra
             audio_dir: Optional[Path] = AudioDir, cache: Optional[Path] = Cache,
             output: Optional[Path] = typer.Option(None, "--out", "-o", help="CSV `filename,<label>` in input order."),
             as_json: bool = typer.Option(False, "--json", help="Print one JSON object per file instead."),
+            explain: bool = typer.Option(False, "--explain",
+                                         help="Add each feature family's contribution to the score (not for svr)."),
             intervals: bool = typer.Option(False, "--intervals",
                                            help="Add <label>_lo and <label>_hi: the model's conformal interval."),
             engine: str = Engine, address: Optional[str] = Address, num_gpus_per_worker: float = Gpus,
@@ -244,6 +246,9 @@ def predict(model: Path = typer.Argument(..., help="Model folder written by `tra
         dataset = Dataset.from_paths(inputs)
     scores = scorer.predict(dataset)
     lo, hi = scorer.interval(scores.to_numpy())
+    explained = scorer.explain(dataset) if explain else None
+    if explain and explained is None:
+        console.print(f"[yellow]--explain: a {scorer.regressor} model has no per-prediction attributions")
     report = scorer.last_report_
     failures = {p.filename: p.reason for p in [*dataset.problems, *report.failed, *report.skipped]}
     label = scorer.label_
@@ -254,6 +259,8 @@ def predict(model: Path = typer.Argument(..., help="Model folder written by `tra
                 i = list(scores.index).index(name)
                 record["interval"] = {"lo": round(float(lo[i]), 4), "hi": round(float(hi[i]), 4),
                                       "coverage": scorer.interval_["coverage"]}
+            if explained is not None and name in explained.index:
+                record["explanation"] = {k: round(float(v), 4) for k, v in explained.loc[name].items()}
             if name in failures:
                 record["error"] = failures[name]
             out.print_json(json.dumps(record))
@@ -261,6 +268,8 @@ def predict(model: Path = typer.Argument(..., help="Model folder written by `tra
         frame = scores.rename(label).round(4).reset_index()
         if intervals:
             frame[f"{label}_lo"], frame[f"{label}_hi"] = np.round(lo, 4), np.round(hi, 4)
+        if explained is not None:
+            frame = frame.join(explained.round(4).add_prefix("explain."), on="filename")
         if output:
             frame.to_csv(output, index=False)
             console.print(f"wrote {len(frame)} rows to {output}")

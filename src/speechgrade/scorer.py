@@ -187,6 +187,23 @@ class Scorer:
             scores.loc[X.index] = self.model_.predict(X[self.columns_].to_numpy(np.float64))
         return scores
 
+    def explain_rows(self, X: pd.DataFrame) -> pd.DataFrame | None:
+        """Contribution of each feature family (column prefix) to each row's score, and the base value."""
+        contrib = self.model_.contributions(X[self.columns_].to_numpy(np.float64))
+        if contrib is None:
+            return None
+        families = pd.Index([c.split(".", 1)[0] for c in self.columns_])
+        per_family = pd.DataFrame(contrib[:, :-1], index=X.index, columns=families).T.groupby(level=0).sum().T
+        per_family["base"] = contrib[:, -1]
+        return per_family
+
+    def explain(self, data: "Dataset | Iterable[str | os.PathLike]") -> pd.DataFrame | None:
+        """Per-prediction attributions grouped by feature family (None for models without them, e.g. svr)."""
+        self._check_fitted()
+        dataset = data if isinstance(data, Dataset) else Dataset.from_paths(data)
+        X, self.last_report_ = self._extractor().run(dataset)
+        return self.explain_rows(X) if len(X) else None
+
     def predict_interval(self, data: "Dataset | Iterable[str | os.PathLike]") -> pd.DataFrame:
         """Scores with their conformal prediction interval (columns score, lo, hi; coverage in attrs)."""
         scores = self.predict(data)
@@ -214,9 +231,12 @@ class Scorer:
                               if c in cols})
         row = pd.DataFrame([np.concatenate(parts)], columns=extractor.columns())
         score = float(self.model_.predict(row[self.columns_].to_numpy(np.float64))[0])
+        explanation = self.explain_rows(row)
         lo, hi = self.interval(np.array([score]))
         out: dict[str, Any] = {"score": score, "interval": {"lo": float(lo[0]), "hi": float(hi[0]),
                                                             "coverage": self.interval_["coverage"]}, "features": named}
+        if explanation is not None:
+            out["explanation"] = {k: round(float(v), 4) for k, v in explanation.iloc[0].items()}
         whisper = next((f for f in extractor.featurizers if f.name == "whisper"), None)
         if whisper is not None:
             t = whisper.transcriber().transcribe(audio)  # cached by the featurizer above

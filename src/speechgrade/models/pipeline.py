@@ -50,6 +50,21 @@ class ScoringModel:
         """Scores, clipped to the label range seen in training."""
         return np.clip(self.model_.predict(self.transform(X)), *self.y_range_)
 
+    def contributions(self, X: np.ndarray) -> np.ndarray | None:
+        """Per-row additive contributions of each input column, plus a last column for the base value.
+
+        SHAP values for tree models, coefficient x standardised value for ridge. With PCA, linear
+        contributions are mapped back to the columns; tree models under PCA and SVR give None.
+        """
+        Z = self.transform(X)
+        if len(self.components_):
+            coef = getattr(self.model_, "coef_", None)
+            if coef is None:
+                return None
+            Zs = (np.asarray(X, np.float64) - self.mean_) / self.scale_
+            return np.column_stack([Zs * (self.components_.T @ coef), np.full(len(Zs), self.model_.intercept_)])
+        return self.model_.contributions(Z)
+
     def save(self, directory: Path) -> list[str]:
         """Write preprocess.npz and the regressor's native files; return the names written."""
         np.savez(directory / PREPROCESS_FILE, mean=self.mean_, scale=self.scale_, components=self.components_,
