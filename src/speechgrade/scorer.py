@@ -281,7 +281,8 @@ class Scorer:
         obj.label_ = manifest["label"]["name"]
         obj.label_range_ = (manifest["label"]["min"], manifest["label"]["max"])
         obj.tuning_, obj.training_ = manifest.get("tuning"), manifest.get("training_data")
-        obj.interval_ = manifest["interval"]
+        # bundles written before intervals existed: an interval spanning the whole label range
+        obj.interval_ = manifest.get("interval") or {"coverage": None, "halfwidth": float("inf")}
         obj.evaluation_ = manifest.get("cv_metrics")
         obj.manifest_ = manifest
         return obj
