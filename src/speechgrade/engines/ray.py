@@ -17,17 +17,14 @@ import pandas as pd
 
 from ..dataset import Dataset
 from ..errors import ConfigError
+from ..extras import require
 from ..extract import ExtractReport, Extractor
 from ..features import FEATURIZERS
 
 
 def require_ray() -> None:
     """ConfigError naming the extra when Ray Data is not installed."""
-    try:
-        import ray  # noqa: F401
-        import ray.data  # noqa: F401
-    except ImportError:
-        raise ConfigError("the ray engine needs Ray Data: pip install 'speechgrade[ray]'") from None
+    require("the ray engine", ("ray", "ray.data"), "'speechgrade[ray]'")
 
 
 class _ExtractActor:

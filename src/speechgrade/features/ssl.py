@@ -18,6 +18,7 @@ import numpy as np
 
 from ..audio import SAMPLE_RATE, windows
 from ..errors import ConfigError, ModelNotFoundError
+from ..extras import require
 from .base import Featurizer, register_featurizer
 
 DEFAULT_MODEL = "microsoft/wavlm-large"
@@ -25,12 +26,7 @@ WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.ind
 
 
 def _require_torch():
-    try:
-        import torch  # noqa: F401
-        import transformers  # noqa: F401
-    except ImportError:
-        raise ConfigError("the 'ssl' featurizer needs torch and transformers: "
-                          "pip install torch==2.13.0 'speechgrade[ssl]'") from None
+    require("the 'ssl' featurizer", ("torch", "transformers"), "torch==2.13.0 'speechgrade[ssl]'")
 
 
 def model_digest(model: str) -> str:
@@ -62,7 +58,6 @@ def resolve_device(device: str = "auto") -> str:
 def load_encoder(model: str, device: str = "cpu") -> tuple[Any, Any, bool]:
     """Load (feature extractor, encoder, is_whisper) once per process from a local dir, cache or hub."""
     _require_torch()
-    import torch
     from transformers import AutoConfig, AutoFeatureExtractor, AutoModel
 
     local = Path(model).is_dir()

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError, ModelNotFoundError
+from ..errors import ModelNotFoundError
+from ..extras import require
 from ..transcribe import Transcriber, WhisperOptions, require_faster_whisper
 from .base import Featurizer, register_featurizer
 
@@ -70,9 +71,7 @@ class TextEmbeddingFeaturizer(Featurizer):
     @classmethod
     def check_available(cls) -> None:
         require_faster_whisper()
-        if importlib.util.find_spec("sentence_transformers") is None:
-            raise ConfigError("the 'text-embedding' featurizer needs sentence-transformers: "
-                              "pip install torch==2.13.0 'speechgrade[text]'")
+        require("the 'text-embedding' featurizer", ("sentence_transformers",), "torch==2.13.0 'speechgrade[text]'")
 
     @classmethod
     def from_spec(cls, arg, options):

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import ConfigError
+from ..extras import require
 
 REGRESSORS: dict[str, type["Regressor"]] = {}
 
@@ -92,7 +93,4 @@ def write_json(path: Path, obj: Any) -> None:
 
 def check_import(module: str, extra: str, name: str) -> None:
     """ConfigError naming the pip extra when `module` cannot be imported."""
-    import importlib.util
-
-    if importlib.util.find_spec(module) is None:
-        raise ConfigError(f"the '{name}' regressor needs {module}: pip install 'speechgrade[{extra}]'")
+    require(f"the '{name}' regressor", (module,), f"'speechgrade[{extra}]'")
