@@ -69,7 +69,7 @@ def test_extract_evaluate_train_predict(tone_dataset, tmp_path):
     np.testing.assert_allclose(total, ok["label"], atol=1e-3)
     pred = pd.read_csv(tmp_path / "p.csv", dtype={"filename": str})
     assert list(pred.columns) == ["filename", "label"]
-    assert list(pred["filename"]) == ["clip003", "clip001", "nope"]
+    assert list(pred["filename"]) == ["clip003", "nope", "clip001"]
     assert pred["label"].notna().sum() == 2
     assert "nope" in proc.stderr and "not found" in proc.stderr
 

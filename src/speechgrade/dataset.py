@@ -34,6 +34,7 @@ class Dataset:
     table: pd.DataFrame
     label: str | None = None
     problems: list[Problem] = field(default_factory=list)
+    order: list[str] | None = None  # every input name (rows and problems) in input order, when known
 
     def __len__(self) -> int:
         return len(self.table)
@@ -42,6 +43,13 @@ class Dataset:
     def filenames(self) -> list[str]:
         """Row names, as written in the CSV."""
         return [str(i) for i in self.table.index]
+
+    @property
+    def input_order(self) -> list[str]:
+        """All names given (usable rows and problems), in the order they were given."""
+        if self.order is not None:
+            return list(self.order)
+        return self.filenames + [p.filename for p in self.problems if p.filename not in self.table.index]
 
     @property
     def paths(self) -> list[Path]:
@@ -69,7 +77,7 @@ class Dataset:
     @classmethod
     def from_paths(cls, paths: Iterable[str | os.PathLike]) -> "Dataset":
         """A label-less dataset of audio files (for predict); missing files become problems."""
-        rows, problems, seen = [], [], set()
+        rows, problems, seen, order = [], [], set(), []
         for p in paths:
             path = Path(p)
             name = path.name
@@ -78,11 +86,12 @@ class Dataset:
             seen.add(name)
             if not path.is_file():
                 problems.append(Problem(str(p), "file not found"))
+            order.append(name if path.is_file() else str(p))
             rows.append({"filename": name, "path": str(path)})
         table = pd.DataFrame(rows, columns=["filename", "path"]).set_index("filename")
         missing = {pr.filename for pr in problems}
         table = table[[str(p) not in missing for p in table["path"]]]
-        return cls(table, None, problems)
+        return cls(table, None, problems, order)
 
     def to_jsonl(self, path: str | os.PathLike) -> None:
         """Write the manifest as JSON lines (one row per clip)."""
@@ -163,6 +172,7 @@ def load_dataset(csv_path: str | os.PathLike, audio_dir: str | os.PathLike | Non
     problems: list[Problem] = []
     rows: list[dict] = []
     seen: set[str] = set()
+    order: list[str] = []
     for record in frame.to_dict("records"):
         name = str(record.get("filename") or "").strip()
         if not name or name == "nan":
@@ -172,6 +182,7 @@ def load_dataset(csv_path: str | os.PathLike, audio_dir: str | os.PathLike | Non
             problems.append(Problem(name, "duplicate filename in the CSV (first row kept)"))
             continue
         seen.add(name)
+        order.append(name)
         if label_column is not None:
             value = pd.to_numeric(pd.Series([record[label_column]]), errors="coerce").iloc[0]
             if pd.isna(value):
@@ -193,4 +204,4 @@ def load_dataset(csv_path: str | os.PathLike, audio_dir: str | os.PathLike | Non
     table = pd.DataFrame(rows).set_index("filename")
     if "group" in table.columns:
         table["group"] = table["group"].astype(str)
-    return Dataset(table, label_column, problems)
+    return Dataset(table, label_column, problems, order)

@@ -189,7 +189,7 @@ class Scorer:
         `intervals` its conformal interval (`<label>_lo`, `<label>_hi`), with `explain` each feature
         family's contribution (`explain.<family>`, `explain.base`; none for models without attributions)."""
         dataset, X = self._extract(data)
-        index = pd.Index(dataset.filenames + [p.filename for p in dataset.problems], name="filename")
+        index = pd.Index(dataset.input_order, name="filename")
         frame = pd.DataFrame({self.label_: np.nan}, index=index, dtype=np.float64)
         if len(X):
             frame.loc[X.index, self.label_] = self.model_.predict(X[self.columns_].to_numpy(np.float64))
