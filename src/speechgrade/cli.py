@@ -36,6 +36,9 @@ Cache = typer.Option(None, "--cache", envvar="SPEECHGRADE_CACHE",
                      help="Feature cache folder (default ~/.cache/speechgrade).")
 NoGroupDup = typer.Option(False, "--no-group-duplicates", help="Do not keep duplicate recordings in one fold.")
 Folds = typer.Option(5, "--folds", help="Number of CV folds.")
+Ensemble = typer.Option(None, "--ensemble",
+                        help="`stack`: one regressor per feature family blended by non-negative ridge on their "
+                             "out-of-fold predictions; `mean`: their average. Needs two or more families.")
 Coverage = typer.Option(0.8, "--coverage", help="Target coverage of the prediction intervals (split-conformal).")
 Engine = typer.Option("local", "--engine", help="`local` (this process) or `ray` (a Ray cluster; speechgrade[ray]).")
 Address = typer.Option(None, "--address", help="Ray cluster: `auto`, `ray://host:port`; default: start a local one.")
@@ -69,24 +72,25 @@ def _print_problems(dataset) -> None:
 
 def metrics_table(summary: dict, title: str = "Out-of-fold metrics (mean ± std over repeats)") -> Table:
     """A rich table of the model's metrics beside the baselines'."""
+    from .evaluate import compared
     from .report import ROWS
 
+    others = compared(summary)
     table = Table(title=title)
     table.add_column("metric")
     table.add_column("model", justify="right")
-    for b in summary["baselines"]:
-        table.add_column(f"baseline: {b}", justify="right")
+    for name in others:
+        table.add_column(name, justify="right")
     for key, name, _ in ROWS:
         table.add_row(name, f"{summary[key]:.3f} ± {summary[key + '_std']:.3f}",
-                      *[f"{summary['baselines'][b][key]:.3f} ± {summary['baselines'][b][key + '_std']:.3f}"
-                        for b in summary["baselines"]])
+                      *[f"{v[key]:.3f} ± {v[key + '_std']:.3f}" for v in others.values()])
     if "interval_coverage" in summary:
         table.add_row(f"{summary['interval_coverage_target']:.0%} interval: coverage",
                       f"{summary['interval_coverage']:.3f} (width {summary['interval_width']:.2f})",
-                      *["" for _ in summary["baselines"]])
+                      *["" for _ in others])
     lo, hi = summary["pearson_ci95"]
     table.add_row("Pearson 95% CI", f"[{lo:.3f}, {hi:.3f}]",
-                  *[f"[{v['pearson_ci95'][0]:.3f}, {v['pearson_ci95'][1]:.3f}]" for v in summary["baselines"].values()])
+                  *[f"[{v['pearson_ci95'][0]:.3f}, {v['pearson_ci95'][1]:.3f}]" for v in others.values()])
     return table
 
 
@@ -123,12 +127,10 @@ def extract(data: Path = typer.Argument(..., help="CSV with a `filename` column.
     console.print(f"wrote {len(table)} rows x {table.shape[1]} features to {output}")
 
 
-def _scorer(features, regressor, trials, timeout, folds, pca, seed, cache, no_group_duplicates, study,
-            coverage: float = 0.8):
+def _scorer(features: Optional[str], no_group_duplicates: bool, **options):
     from .scorer import Scorer
 
-    return Scorer(_features(features), regressor, trials, timeout, folds, pca, seed, cache,
-                  not no_group_duplicates, study, progress=True, coverage=coverage)
+    return Scorer(_features(features), group_duplicates=not no_group_duplicates, progress=True, **options)
 
 
 @app.command()
@@ -140,7 +142,7 @@ def evaluate(data: Path = typer.Argument(..., help="CSV with `filename` and labe
              inner_folds: int = typer.Option(3, "--inner-folds",
                                              help="Tuning CV folds inside each outer training fold."),
              study: Optional[str] = Study, cache: Optional[Path] = Cache, no_group_duplicates: bool = NoGroupDup,
-             coverage: float = Coverage,
+             coverage: float = Coverage, ensemble: Optional[str] = Ensemble,
              json_path: Optional[Path] = typer.Option(None, "--json", help="Write the metrics as one flat JSON object."),
              report: Optional[Path] = typer.Option(None, "--report", help="Write plots and an HTML page here."),
              predictions: Optional[Path] = typer.Option(None, "--predictions",
@@ -153,9 +155,9 @@ def evaluate(data: Path = typer.Argument(..., help="CSV with `filename` and labe
 
     dataset = load_dataset(data, audio_dir, label_column)
     _print_problems(dataset)
-    scorer = _scorer(features, regressor, trials, timeout, folds, pca, seed, cache, no_group_duplicates, study,
-                     coverage)
-    scorer.inner_folds = inner_folds
+    scorer = _scorer(features, no_group_duplicates, regressor=regressor, trials=trials, timeout=timeout, folds=folds,
+                     pca=pca, seed=seed, cache=cache, study=study, coverage=coverage, inner_folds=inner_folds,
+                     ensemble=ensemble)
     prepared = scorer.prepare(dataset)
     _print_extract_report(prepared.report, len(prepared.X))
     _print_duplicates(prepared.duplicates)
@@ -192,7 +194,7 @@ def train(data: Path = typer.Argument(..., help="CSV with `filename` and label c
           audio_dir: Optional[Path] = AudioDir, label_column: str = Label, features: Optional[str] = Features,
           regressor: str = Regressor, trials: int = Trials, timeout: Optional[float] = Timeout, folds: int = Folds,
           seed: int = Seed, pca: Optional[int] = Pca, study: Optional[str] = Study, cache: Optional[Path] = Cache,
-          no_group_duplicates: bool = NoGroupDup, coverage: float = Coverage,
+          no_group_duplicates: bool = NoGroupDup, coverage: float = Coverage, ensemble: Optional[str] = Ensemble,
           output: Path = typer.Option(..., "--out", "-o", help="Model folder to write.")):
     """Tune with grouped CV on all rows, fit the final model and save it as a bundle.
 
@@ -202,8 +204,8 @@ def train(data: Path = typer.Argument(..., help="CSV with `filename` and label c
 
     dataset = load_dataset(data, audio_dir, label_column)
     _print_problems(dataset)
-    scorer = _scorer(features, regressor, trials, timeout, folds, pca, seed, cache, no_group_duplicates, study,
-                     coverage)
+    scorer = _scorer(features, no_group_duplicates, regressor=regressor, trials=trials, timeout=timeout, folds=folds,
+                     pca=pca, seed=seed, cache=cache, study=study, coverage=coverage, ensemble=ensemble)
     prepared = scorer.prepare(dataset)
     _print_extract_report(prepared.report, len(prepared.X))
     _print_duplicates(prepared.duplicates)
@@ -212,6 +214,9 @@ def train(data: Path = typer.Argument(..., help="CSV with `filename` and label c
     scorer.save(output)
     console.print(f"selection CV RMSE {scorer.tuning_['selection_cv_rmse']:.3f} (optimistic: it chose the "
                   f"parameters; `speechgrade evaluate` gives honest figures)")
+    if "weights" in scorer.tuning_:
+        console.print("ensemble members (selection CV RMSE, blend weight): " + ", ".join(
+            f"{m} {scorer.tuning_['member_cv_rmse'][m]:.3f} w {w:.2f}" for m, w in scorer.tuning_["weights"].items()))
     console.print(f"model saved to {output}")
 
 

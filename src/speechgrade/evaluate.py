@@ -13,8 +13,9 @@ from .folds import make_folds
 
 METRICS = ("rmse", "mae", "pearson", "spearman", "within_0.5", "within_1.0")
 
-# fit(X_train, y_train, groups_train, fold_seed) -> predict(X_test)
-FitPredict = Callable[[np.ndarray, np.ndarray, "np.ndarray | None", int], Callable[[np.ndarray], np.ndarray]]
+# fit(X_train, y_train, groups_train, fold_seed) -> predict(X_test), or a model with `predict` (and, for an
+# ensemble, `member_predictions(X) -> {member: predictions}`, whose figures are then reported beside it)
+FitPredict = Callable[[np.ndarray, np.ndarray, "np.ndarray | None", int], Any]
 
 
 def metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
@@ -107,11 +108,19 @@ def fit_ridge(X, y, groups, seed):
 BASELINES: dict[str, FitPredict] = {"mean": fit_mean, "ridge": fit_ridge}
 
 
+def compared(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The figures to show beside the model's: each ensemble member's (with its blend weight), then baselines."""
+    weights = summary.get("ensemble", {}).get("weights", {})
+    return {**{f"member: {m}" + (f" (w {weights[m]:.2f})" if m in weights else ""): v
+               for m, v in summary.get("members", {}).items()},
+            **{f"baseline: {b}": v for b, v in summary["baselines"].items()}}
+
+
 @dataclass
 class Evaluation:
     """Out-of-fold predictions of every repeat, with metrics for the model and the baselines."""
 
-    predictions: pd.DataFrame  # filename, y_true, group, repeat, fold, <model>, baseline_mean, baseline_ridge
+    predictions: pd.DataFrame  # filename, y_true, group, repeat, fold, model, baseline_*, member_*
     summary: dict[str, Any]
     per_fold: pd.DataFrame
     config: dict[str, Any] = field(default_factory=dict)
@@ -134,6 +143,7 @@ def cross_validate(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, fit_
     models = {"model": fit_predict, **{f"baseline_{k}": f for k, f in baselines.items()}}
     rows, fold_rows = [], []
     preds = {m: np.zeros((repeats, len(y))) for m in models}
+    members: dict[str, np.ndarray] = {}
     fold_ids = np.zeros((repeats, len(y)), dtype=int)
     for r in range(repeats):
         split = make_folds(y, groups, folds, seed + r)
@@ -143,22 +153,27 @@ def cross_validate(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, fit_
             g_tr = None if groups is None else groups[tr]
             fold_ids[r, te] = k
             for m, fp in models.items():
-                preds[m][r, te] = fp(X[tr], y[tr], g_tr, seed + r)(X[te])
+                fitted = fp(X[tr], y[tr], g_tr, seed + r)
+                preds[m][r, te] = getattr(fitted, "predict", fitted)(X[te])
                 fold_rows.append({"model": m, "repeat": r, "fold": k, "n_test": len(te),
                                   **metrics(y[te], preds[m][r, te])})
+                if hasattr(fitted, "member_predictions"):
+                    for name, p in fitted.member_predictions(X[te]).items():
+                        members.setdefault(f"member_{name}", np.zeros((repeats, len(y))))[r, te] = p
             for i in te:
                 rows.append({"filename": names[i], "y_true": y[i],
                              "group": None if groups is None else groups[i], "repeat": r, "fold": k,
-                             **{m: preds[m][r, i] for m in models}})
+                             **{m: preds[m][r, i] for m in models}, **{m: p[r, i] for m, p in members.items()}})
     summary: dict[str, Any] = {"n": int(len(y)), "folds": int(folds), "repeats": int(repeats)}
     summary.update(summarise([metrics(y, preds["model"][r]) for r in range(repeats)]))
     summary.update(bootstrap_ci(y, preds["model"], seed=seed))
     summary.update(conformal_coverage(y, preds["model"], fold_ids, coverage))
-    summary["baselines"] = {}
-    for m in models:
-        if m == "model":
-            continue
-        base = summarise([metrics(y, preds[m][r]) for r in range(repeats)])
-        base.update(bootstrap_ci(y, preds[m], seed=seed))
-        summary["baselines"][m.removeprefix("baseline_")] = base
+    for kind, prefix, source in (("baselines", "baseline_", preds), ("members", "member_", members)):
+        summary[kind] = {}
+        for m, p in source.items():
+            if m.startswith(prefix):
+                summary[kind][m.removeprefix(prefix)] = summarise([metrics(y, p[r]) for r in range(repeats)]) | \
+                    bootstrap_ci(y, p, seed=seed)
+    if not summary["members"]:
+        del summary["members"]
     return Evaluation(pd.DataFrame(rows), summary, pd.DataFrame(fold_rows))

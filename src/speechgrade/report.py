@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .evaluate import Evaluation
+from .evaluate import Evaluation, compared
 
 ROWS = (("rmse", "RMSE", "lower is better"), ("mae", "MAE", "lower is better"),
         ("pearson", "Pearson r", "higher is better"), ("spearman", "Spearman rho", "higher is better"),
@@ -96,17 +96,14 @@ def plot_importance(importance: pd.Series, path: Path, top: int = 20) -> None:
 
 
 def _table(ev: Evaluation) -> str:
-    s, base = ev.summary, ev.summary["baselines"]
-    names = ["model", *base]
-    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+    s, others = ev.summary, compared(ev.summary)
+    head = "".join(f"<th>{html.escape(n)}</th>" for n in ["model", *others])
     body = []
     for key, title, hint in ROWS:
-        cells = [f"{s[key]:.3f} ± {s[key + '_std']:.3f}"] + [f"{base[b][key]:.3f} ± {base[b][key + '_std']:.3f}"
-                                                              for b in base]
+        cells = [f"{v[key]:.3f} ± {v[key + '_std']:.3f}" for v in (s, *others.values())]
         body.append(f"<tr><td>{title}</td>{''.join(f'<td>{c}</td>' for c in cells)}<td class=h>{hint}</td></tr>")
-    ci = s["pearson_ci95"]
-    body.append(f"<tr><td>Pearson 95% CI</td><td>[{ci[0]:.3f}, {ci[1]:.3f}]</td>"
-                + "".join(f"<td>[{base[b]['pearson_ci95'][0]:.3f}, {base[b]['pearson_ci95'][1]:.3f}]</td>" for b in base)
+    body.append("<tr><td>Pearson 95% CI</td>" + "".join(f"<td>[{v['pearson_ci95'][0]:.3f}, {v['pearson_ci95'][1]:.3f}]</td>"
+                                                        for v in (s, *others.values()))
                 + "<td class=h>bootstrap over clips</td></tr>")
     return f"<table><tr><th>metric</th>{head}<th></th></tr>{''.join(body)}</table>"
 

@@ -19,7 +19,8 @@ from .folds import make_folds
 from .extract import ExtractReport, Extractor, column_prefixes, make_extractor
 from .duplicates import combine_groups
 from .models import ScoringModel
-from .tuning import tune
+from .models.ensemble import EnsembleModel, check_ensemble, families
+from .tuning import TuneResult, tune
 
 
 # features returned beside a score (all of `whisper`'s; the most readable of `acoustic`)
@@ -53,7 +54,7 @@ class Scorer:
                  timeout: float | None = None, folds: int = 5, pca: int | None = None, seed: int = 0,
                  cache: Any = None, group_duplicates: bool = True, study: str | None = None,
                  progress: bool = False, batch_size: int = 8, inner_folds: int = 3, engine: str = "local",
-                 engine_options: dict[str, Any] | None = None, coverage: float = 0.8):
+                 engine_options: dict[str, Any] | None = None, coverage: float = 0.8, ensemble: str | None = None):
         self.featurizers = featurizers
         self.regressor = regressor
         self.trials = trials
@@ -70,6 +71,7 @@ class Scorer:
         self.engine = engine
         self.engine_options = engine_options
         self.coverage = coverage
+        self.ensemble = ensemble
 
     # -- data -----------------------------------------------------------------------------------
     def _extractor(self) -> Extractor:
@@ -96,22 +98,45 @@ class Scorer:
         return Prepared(X, y, groups, report, clusters)
 
     # -- learning -------------------------------------------------------------------------------
-    def _fit_model(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, seed: int,
-                   study_name: str | None = None, folds: int | None = None) -> tuple[ScoringModel, Any]:
-        result = tune(X, y, groups, self.regressor, self.trials, self.timeout, folds or self.folds, self.pca, seed,
-                      storage=self.study, study_name=study_name)
-        return ScoringModel(self.regressor, result.params, self.pca, seed).fit(X, y), result
+    def _new_model(self, params: dict, columns: Sequence[str], folds: int, seed: int
+                   ) -> "ScoringModel | EnsembleModel":
+        """An unfitted model with these (tuned) parameters: one regressor, or one per family with --ensemble."""
+        if self.ensemble:
+            return EnsembleModel(self.regressor, params, columns, self.ensemble, self.pca, seed, folds)
+        return ScoringModel(self.regressor, params, self.pca, seed)
+
+    def _fit_model(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, columns: Sequence[str],
+                   seed: int, study_name: str | None = None, folds: int | None = None
+                   ) -> tuple["ScoringModel | EnsembleModel", TuneResult]:
+        """Tune (each family's member separately with an ensemble), then fit on all the rows given."""
+        folds = folds or self.folds
+
+        def tuned(cols: Any, suffix: str = "") -> TuneResult:
+            return tune(X[:, cols], y, groups, self.regressor, self.trials, self.timeout, folds, self.pca, seed,
+                        storage=self.study, study_name=study_name and study_name + suffix)
+
+        if not self.ensemble:
+            result = tuned(slice(None))
+            return self._new_model(result.params, columns, folds, seed).fit(X, y, groups), result
+        check_ensemble(self.ensemble, columns)
+        members = {fam: tuned(idx, f"-{fam}") for fam, idx in families(columns).items()}
+        model = self._new_model({f: r.params for f, r in members.items()}, columns, folds, seed).fit(X, y, groups)
+        return model, TuneResult({f: r.params for f, r in members.items()}, model.oof_rmse_,
+                                 sum(r.n_trials for r in members.values()),
+                                 {f: r.cv_rmse for f, r in members.items()})
 
     def fit(self, dataset: Dataset, prepared: Prepared | None = None) -> "Scorer":
         """Tune on all rows with grouped CV, then fit the final model on all of them."""
         data = prepared or self.prepare(dataset)
         self.featurizers_ = self._extractor().featurizers
         self.columns_ = list(data.X.columns)
-        self.model_, result = self._fit_model(data.X.to_numpy(np.float64), data.y, data.groups, self.seed,
-                                              "speechgrade-train" if self.study else None)
+        self.model_, result = self._fit_model(data.X.to_numpy(np.float64), data.y, data.groups, self.columns_,
+                                              self.seed, "speechgrade-train" if self.study else None)
         self.label_ = dataset.label
         self.label_range_ = (float(data.y.min()), float(data.y.max()))
         self.tuning_ = {"params": result.params, "selection_cv_rmse": result.cv_rmse, "trials": result.n_trials}
+        if result.members:
+            self.tuning_ |= {"member_cv_rmse": result.members, "weights": self.model_.weights()}
         self.interval_ = self._calibrate(data.X.to_numpy(np.float64), data.y, data.groups, result.params)
         self.training_ = {"n": len(data.y), "fingerprint": _fingerprint(data), "duplicates": data.duplicates,
                           "groups": None if data.groups is None else int(len(np.unique(data.groups)))}
@@ -122,7 +147,8 @@ class Scorer:
         """Conformal half-width from out-of-fold residuals of the chosen parameters (grouped CV)."""
         residuals = np.zeros(len(y))
         for tr, te in make_folds(y, groups, self.folds, self.seed):
-            model = ScoringModel(self.regressor, params, self.pca, self.seed).fit(X[tr], y[tr])
+            model = self._new_model(params, self.columns_, self.folds, self.seed).fit(
+                X[tr], y[tr], None if groups is None else groups[tr])
             residuals[te] = model.predict(X[te]) - y[te]
         return {"coverage": self.coverage, "halfwidth": conformal_halfwidth(residuals, self.coverage)}
 
@@ -133,20 +159,28 @@ class Scorer:
         folds = folds or self.folds
         counter = iter(range(10**9))
         importances: list[np.ndarray] = []
+        weights: list[dict[str, float]] = []
+        columns = list(data.X.columns)
+        check_ensemble(self.ensemble, columns)
 
         def fit_predict(X, y, groups, seed):
             name = f"speechgrade-eval-{next(counter)}" if self.study else None
-            model, _ = self._fit_model(X, y, groups, seed, name, folds=self.inner_folds)
-            imp = _importance(model)
+            model, _ = self._fit_model(X, y, groups, columns, seed, name, folds=self.inner_folds)
+            imp = model.feature_importance()
             if imp is not None:
                 importances.append(imp)
-            return model.predict
+            if isinstance(model, EnsembleModel):
+                weights.append(model.weights())
+            return model
 
         ev = cross_validate(data.X.to_numpy(np.float64), data.y, data.groups, fit_predict, data.names,
                             folds, repeats, self.seed, progress=progress, coverage=self.coverage)
         ev.config = self.get_config() | {"label": dataset.label, "folds": folds, "repeats": repeats}
         ev.extra = {"duplicates": data.duplicates, "skipped": [[p.filename, p.reason] for p in data.report.skipped],
                     "failed": [[p.filename, p.reason] for p in data.report.failed]}
+        if weights:
+            ev.summary["ensemble"] = {"method": self.ensemble,
+                                      "weights": pd.DataFrame(weights).mean().round(4).to_dict()}
         if importances:
             ev.importance = pd.Series(np.mean(importances, axis=0), index=data.X.columns).sort_values(ascending=False)
         self.evaluation_ = ev.summary
@@ -155,14 +189,14 @@ class Scorer:
     def feature_importance(self) -> pd.Series | None:
         """Share of the fitted model's importance per feature column (None with PCA or no importances)."""
         self._check_fitted()
-        imp = _importance(self.model_)
+        imp = self.model_.feature_importance()
         return None if imp is None else pd.Series(imp, index=self.columns_).sort_values(ascending=False)
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments that define the model (JSON-able)."""
         feats = self.featurizers if isinstance(self.featurizers, str) else \
             [f if isinstance(f, str) else f.spec for f in self.featurizers]
-        return {"featurizers": feats, "regressor": self.regressor, "trials": self.trials,
+        return {"featurizers": feats, "regressor": self.regressor, "ensemble": self.ensemble, "trials": self.trials,
                 "tuning_folds": self.folds, "inner_folds": self.inner_folds,
                 "pca": self.pca, "seed": self.seed, "group_duplicates": self.group_duplicates}
 
@@ -269,7 +303,8 @@ class Scorer:
             "label": {"name": self.label_, "min": self.label_range_[0], "max": self.label_range_[1]},
             "featurizers": [{**f.identity, "spec": f.spec, "prefix": p} for f, p in zip(self.featurizers_, prefixes)],
             "feature_columns": self.columns_,
-            "model": {"regressor": self.regressor, "params": self.model_.params, "pca": self.pca, "seed": self.seed},
+            "model": {"regressor": self.regressor, "params": self.model_.params, "pca": self.pca, "seed": self.seed,
+                      "ensemble": self.ensemble},
             "config": self.get_config(),
             "tuning": self.tuning_,
             "interval": self.interval_,
@@ -287,10 +322,13 @@ class Scorer:
         featurizers = featurizers_from_manifest(manifest)
         m = manifest["model"]
         obj = cls(featurizers=featurizers, regressor=m["regressor"], pca=m["pca"], seed=m["seed"],
-                  cache=cache, progress=progress)
+                  cache=cache, progress=progress, ensemble=m.get("ensemble"))
         obj.featurizers_ = featurizers
-        obj.model_ = ScoringModel.load(directory, m["regressor"], m["params"], m["pca"], m["seed"])
         obj.columns_ = manifest["feature_columns"]
+        if obj.ensemble:
+            obj.model_ = EnsembleModel.load(directory, m["regressor"], m["params"], obj.columns_, m["pca"], m["seed"])
+        else:
+            obj.model_ = ScoringModel.load(directory, m["regressor"], m["params"], m["pca"], m["seed"])
         obj.label_ = manifest["label"]["name"]
         obj.label_range_ = (manifest["label"]["min"], manifest["label"]["max"])
         obj.tuning_, obj.training_ = manifest.get("tuning"), manifest.get("training_data")
@@ -299,16 +337,6 @@ class Scorer:
         obj.evaluation_ = manifest.get("cv_metrics")
         obj.manifest_ = manifest
         return obj
-
-
-def _importance(model: ScoringModel) -> np.ndarray | None:
-    """Normalised importances in input-column space (None when PCA mixes the columns)."""
-    if len(model.components_):
-        return None
-    imp = model.model_.feature_importance()
-    if imp is None or not np.isfinite(imp).all() or imp.sum() <= 0:
-        return None
-    return imp / imp.sum()
 
 
 def _fingerprint(data: Prepared) -> str:

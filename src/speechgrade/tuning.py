@@ -19,6 +19,7 @@ class TuneResult:
     params: dict[str, Any]
     cv_rmse: float
     n_trials: int
+    members: dict[str, float] | None = None  # an ensemble's per-member selection CV RMSE
 
 
 def cv_rmse(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, regressor: str, params: dict,

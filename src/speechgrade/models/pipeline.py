@@ -22,8 +22,8 @@ class ScoringModel:
         self.pca = pca
         self.seed = seed
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> "ScoringModel":
-        """Fit scaling, PCA and the regressor on these rows only."""
+    def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> "ScoringModel":
+        """Fit scaling, PCA and the regressor on these rows only (`groups` is unused; ensembles need it)."""
         X = np.asarray(X, np.float64)
         y = np.asarray(y, np.float64)
         self.mean_ = X.mean(0)
@@ -64,6 +64,15 @@ class ScoringModel:
             Zs = (np.asarray(X, np.float64) - self.mean_) / self.scale_
             return np.column_stack([Zs * (self.components_.T @ coef), np.full(len(Zs), self.model_.intercept_)])
         return self.model_.contributions(Z)
+
+    def feature_importance(self) -> np.ndarray | None:
+        """Normalised importances per input column (None when PCA mixes the columns or there are none)."""
+        if len(self.components_):
+            return None
+        imp = self.model_.feature_importance()
+        if imp is None or not np.isfinite(imp).all() or imp.sum() <= 0:
+            return None
+        return imp / imp.sum()
 
     def save(self, directory: Path) -> list[str]:
         """Write preprocess.npz and the regressor's native files; return the names written."""

@@ -1,0 +1,147 @@
+"""EnsembleModel: one ScoringModel per feature family, blended by a non-negative stacker or a plain mean."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..folds import make_folds
+from .base import write_json
+from .pipeline import ScoringModel
+
+ENSEMBLES = ("stack", "mean")
+ENSEMBLE_FILE = "ensemble.json"
+
+
+def families(columns: Sequence[str]) -> dict[str, list[int]]:
+    """Column indices of each feature family (the column prefix before the first dot), in column order."""
+    out: dict[str, list[int]] = {}
+    for i, c in enumerate(columns):
+        out.setdefault(str(c).split(".", 1)[0], []).append(i)
+    return out
+
+
+def check_ensemble(method: str | None, columns: Sequence[str]) -> None:
+    """ConfigError unless `method` is a known ensemble and the columns hold at least two families."""
+    if method is None:
+        return
+    if method not in ENSEMBLES:
+        raise ConfigError(f"unknown ensemble '{method}' (choose {' or '.join(ENSEMBLES)})")
+    found = families(columns)
+    if len(found) < 2:
+        raise ConfigError(f"--ensemble {method} needs at least two feature families, got {', '.join(found)} "
+                          f"(e.g. --features acoustic,whisper)")
+
+
+class EnsembleModel:
+    """Members fitted on their own family's columns; `stack` learns non-negative blend weights from the members'
+    out-of-fold predictions on the training rows (grouped folds), `mean` averages them."""
+
+    def __init__(self, regressor: str, params: dict[str, dict[str, Any]], columns: Sequence[str],
+                 method: str = "stack", pca: int | None = None, seed: int = 0, folds: int = 5, alpha: float = 1.0):
+        self.regressor = regressor
+        self.params = params
+        self.columns = list(columns)
+        self.method = method
+        self.pca = pca
+        self.seed = seed
+        self.folds = folds
+        self.alpha = alpha
+
+    @property
+    def families(self) -> dict[str, list[int]]:
+        """Column indices per member."""
+        return families(self.columns)
+
+    def _member(self, family: str) -> ScoringModel:
+        return ScoringModel(self.regressor, self.params.get(family, {}), self.pca, self.seed)
+
+    def out_of_fold(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
+        """Each member's out-of-fold predictions on these rows, one column per member."""
+        X = np.asarray(X, np.float64)
+        P = np.zeros((len(y), len(self.families)))
+        for tr, te in make_folds(y, groups, self.folds, self.seed):
+            for j, (fam, idx) in enumerate(self.families.items()):
+                P[te, j] = self._member(fam).fit(X[tr][:, idx], y[tr]).predict(X[te][:, idx])
+        return P
+
+    def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> "EnsembleModel":
+        """Fit every member on all rows and the blend on their out-of-fold predictions."""
+        X, y = np.asarray(X, np.float64), np.asarray(y, np.float64)
+        self.members_ = {fam: self._member(fam).fit(X[:, idx], y) for fam, idx in self.families.items()}
+        P = self.out_of_fold(X, y, groups)
+        if self.method == "mean":
+            self.weights_, self.intercept_ = np.full(P.shape[1], 1.0 / P.shape[1]), 0.0
+        else:
+            from sklearn.linear_model import Ridge
+
+            stacker = Ridge(alpha=self.alpha, positive=True).fit(P, y)
+            self.weights_, self.intercept_ = stacker.coef_.astype(np.float64), float(stacker.intercept_)
+        self.y_range_ = (float(y.min()), float(y.max()))
+        blend = np.clip(P @ self.weights_ + self.intercept_, *self.y_range_)
+        self.oof_rmse_ = float(np.sqrt(np.mean((blend - y) ** 2)))  # optimistic for stack: weights fitted on P
+        return self
+
+    def member_predictions(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        """Each member's own prediction for rows X."""
+        X = np.asarray(X, np.float64)
+        return {fam: m.predict(X[:, self.families[fam]]) for fam, m in self.members_.items()}
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Blended scores, clipped to the label range seen in training."""
+        P = np.column_stack(list(self.member_predictions(X).values()))
+        return np.clip(P @ self.weights_ + self.intercept_, *self.y_range_)
+
+    def weights(self) -> dict[str, float]:
+        """Blend weight per member."""
+        return {fam: float(w) for fam, w in zip(self.members_, self.weights_)}
+
+    def contributions(self, X: np.ndarray) -> np.ndarray | None:
+        """Members' contributions scaled by their weights, in the full column space (+ the base value)."""
+        X = np.asarray(X, np.float64)
+        out = np.zeros((len(X), len(self.columns) + 1))
+        out[:, -1] = self.intercept_
+        for (fam, m), w in zip(self.members_.items(), self.weights_):
+            c = m.contributions(X[:, self.families[fam]])
+            if c is None:
+                return None
+            out[:, self.families[fam]] += w * c[:, :-1]
+            out[:, -1] += w * c[:, -1]
+        return out
+
+    def feature_importance(self) -> np.ndarray | None:
+        """Members' normalised importances weighted by their blend weights (None if a member has none)."""
+        out = np.zeros(len(self.columns))
+        for (fam, m), w in zip(self.members_.items(), self.weights_):
+            imp = m.feature_importance()
+            if imp is None:
+                return None
+            out[self.families[fam]] += w * imp
+        return out / out.sum() if out.sum() > 0 else None
+
+    def save(self, directory: Path) -> list[str]:
+        """Each member in `member-<family>/`, the blend in ensemble.json; returns the relative file names."""
+        files = []
+        for fam, m in self.members_.items():
+            sub = directory / f"member-{fam}"
+            sub.mkdir(parents=True, exist_ok=True)
+            files += [f"member-{fam}/{name}" for name in m.save(sub)]
+        write_json(directory / ENSEMBLE_FILE, {"method": self.method, "weights": self.weights(),
+                                               "intercept": self.intercept_, "y_range": list(self.y_range_)})
+        return [*files, ENSEMBLE_FILE]
+
+    @classmethod
+    def load(cls, directory: Path, regressor: str, params: dict[str, dict[str, Any]], columns: Sequence[str],
+             pca: int | None, seed: int = 0) -> "EnsembleModel":
+        """Read a model written by `save`."""
+        data = json.loads((directory / ENSEMBLE_FILE).read_text(encoding="utf-8"))
+        obj = cls(regressor, params, columns, data["method"], pca, seed)
+        obj.members_ = {fam: ScoringModel.load(directory / f"member-{fam}", regressor, params.get(fam, {}), pca, seed)
+                        for fam in obj.families}
+        obj.weights_ = np.array([data["weights"][fam] for fam in obj.members_], np.float64)
+        obj.intercept_, obj.y_range_ = float(data["intercept"]), tuple(data["y_range"])
+        return obj

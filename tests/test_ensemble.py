@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+
+import speechgrade as sg
+from speechgrade.errors import ConfigError
+from speechgrade.models.ensemble import EnsembleModel, check_ensemble, families
+
+COLUMNS = [f"good.x{i}" for i in range(5)] + [f"noise.x{i}" for i in range(20)]
+
+
+def _data(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, len(COLUMNS)))
+    y = 3 + X[:, :5] @ np.array([1.0, 0.5, -0.5, 0.3, 0.2]) + 0.1 * rng.normal(size=n)
+    return X, y
+
+
+def test_families_follow_the_column_prefix():
+    assert families(["a.x", "b.y", "a.z"]) == {"a": [0, 2], "b": [1]}
+
+
+def test_stack_weights_the_informative_member_and_round_trips(tmp_path):
+    X, y = _data()
+    model = EnsembleModel("ridge", {"good": {"alpha": 1.0}, "noise": {"alpha": 1.0}}, COLUMNS, "stack").fit(X, y)
+    w = model.weights()
+    assert w["good"] > 0.8 and w["noise"] < 0.2 and min(w.values()) >= 0
+    members = model.member_predictions(X[:10])
+    assert set(members) == {"good", "noise"}
+    files = model.save(tmp_path)
+    assert "ensemble.json" in files and "member-good/model.ridge.json" in files
+    loaded = EnsembleModel.load(tmp_path, "ridge", model.params, COLUMNS, None)
+    np.testing.assert_array_equal(model.predict(X), loaded.predict(X))
+
+
+def test_mean_averages_and_contributions_add_up():
+    X, y = _data()
+    model = EnsembleModel("ridge", {}, COLUMNS, "mean").fit(X, y)
+    assert model.weights() == {"good": 0.5, "noise": 0.5}
+    parts = model.member_predictions(X[:5])
+    np.testing.assert_allclose(model.predict(X[:5]), np.clip((parts["good"] + parts["noise"]) / 2, *model.y_range_))
+    contrib = model.contributions(X[:5])
+    assert contrib.shape == (5, len(COLUMNS) + 1)
+    inside = (model.predict(X[:5]) > model.y_range_[0]) & (model.predict(X[:5]) < model.y_range_[1])
+    np.testing.assert_allclose(contrib.sum(1)[inside], model.predict(X[:5])[inside], atol=1e-9)
+
+
+def test_ensemble_needs_two_families_and_a_known_method():
+    with pytest.raises(ConfigError, match="two feature families"):
+        check_ensemble("stack", ["acoustic.a", "acoustic.b"])
+    with pytest.raises(ConfigError, match="unknown ensemble"):
+        check_ensemble("vote", COLUMNS)
+    check_ensemble(None, ["acoustic.a"])
+
+
+def test_scorer_evaluates_members_beside_the_stack_and_saves_it(tone_dataset, cache_dir, tmp_path):
+    ds = sg.load_dataset(tone_dataset, tone_dataset.parent / "wav")
+    scorer = sg.Scorer("acoustic,acoustic?window_s=10", "ridge", trials=2, ensemble="stack", cache=cache_dir)
+    ev = scorer.evaluate(ds, folds=4, repeats=1)
+    assert set(ev.summary["members"]) == {"acoustic", "acoustic-2"}
+    assert set(ev.summary["ensemble"]["weights"]) == {"acoustic", "acoustic-2"}
+    assert {"member_acoustic", "member_acoustic-2"} <= set(ev.predictions.columns)
+    assert ev.summary["pearson"] > 0.7 and ev.config["ensemble"] == "stack"
+    scorer.fit(ds)
+    assert set(scorer.tuning_["weights"]) == {"acoustic", "acoustic-2"}
+    loaded = sg.Scorer.load(scorer.save(tmp_path / "m"), cache=cache_dir)
+    a, b = scorer.predict(ds.paths[:8]), loaded.predict(ds.paths[:8])
+    np.testing.assert_array_equal(a.to_numpy(), b.to_numpy())
+    explained = loaded.explain(ds.paths[:8])
+    assert list(explained.columns) == ["acoustic", "acoustic-2", "base"]
