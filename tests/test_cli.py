@@ -1,5 +1,6 @@
 """The commands as a user runs them: a real subprocess, real files, what it prints and writes."""
 
+import io
 import json
 import os
 import subprocess
@@ -8,6 +9,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from audiogen import write
 
 CLI = [sys.executable, "-m", "speechgrade"]
 
@@ -76,7 +78,26 @@ def test_extract_evaluate_train_predict(tone_dataset, tmp_path):
     proc = run("predict", tmp_path / "model", wav / "clip002.wav", "--json", env_cache=cache)
     record = json.loads(proc.stdout)
     assert record["filename"] == "clip002.wav" and 1 <= record["label"] <= 5
-    assert record["interval"]["lo"] <= record["label"] <= record["interval"]["hi"]
+    assert record["interval"]["lo"] <= record["label"] <= record["interval"]["hi"] and "abstain" not in record
+
+    noise = write(tmp_path / "noise.wav", (0.1 * np.random.default_rng(0).normal(size=48000)).astype(np.float32))
+    proc = run("predict", tmp_path / "model", wav / "clip002.wav", noise, tmp_path / "gone.wav", "--abstain",
+               env_cache=cache)
+    flagged = pd.read_csv(io.StringIO(proc.stdout), keep_default_na=False)
+    assert list(flagged.columns) == ["filename", "label", "abstain", "abstain_reason"]
+    assert list(flagged["abstain"]) == [False, True, True] and flagged["abstain_reason"][1].startswith("mostly noise")
+    assert "flagged noise.wav: mostly noise" in " ".join(proc.stderr.split())
+
+
+def test_snap_and_calibrate_from_the_command_line(tone_dataset, tmp_path):
+    data, wav = tone_dataset, tone_dataset.parent / "wav"
+    proc = run("evaluate", data, "-a", wav, "-f", "acoustic", "-r", "ridge", "--folds", "4", "--repeats", "1",
+               "--trials", "0", "--snap", "0.5", "--calibrate", "--predictions", tmp_path / "oof.csv",
+               env_cache=tmp_path / "cache")
+    oof = pd.read_csv(tmp_path / "oof.csv")
+    assert np.allclose(oof["model"] * 2, np.round(oof["model"] * 2)) and "Pearson r" in proc.stdout
+    proc = run("evaluate", data, "-a", wav, "--snap", "half", ok=False)
+    assert proc.returncode == 1 and "--snap takes a step" in proc.stderr
 
 
 def test_list_explains_every_column():

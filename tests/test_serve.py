@@ -77,8 +77,16 @@ def test_score_one_file(server):
     assert "acoustic.speech_ratio" in body["features"]
     assert "base" in body["explanation"] and "acoustic" in body["explanation"]
     assert body["interval"]["lo"] <= body["score"] <= body["interval"]["hi"] and body["interval"]["coverage"] == 0.8
+    assert body["abstain"] is None  # real speech in English
     if features.startswith("whisper"):
         assert "transcript" in body and "whisper.speech_rate" in body["features"]
+
+
+def test_noise_is_scored_but_flagged(server):
+    url, _, wav = server
+    noise = (0.1 * np.random.default_rng(0).normal(size=16000 * 4)).astype(np.float32)
+    r = httpx.post(f"{url}/v1/score", files={"file": ("noise.wav", encode(noise))}, timeout=60)
+    assert r.status_code == 200 and r.json()["abstain"].startswith("mostly noise")
 
 
 def test_any_container_is_accepted(server):

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .errors import SpeechgradeError
+from .errors import ConfigError, SpeechgradeError
 
 console = Console(stderr=True, soft_wrap=True)  # errors stay on one line
 out = Console()
@@ -36,6 +36,10 @@ Cache = typer.Option(None, "--cache", envvar="SPEECHGRADE_CACHE",
                      help="Feature cache folder (default ~/.cache/speechgrade).")
 NoGroupDup = typer.Option(False, "--no-group-duplicates", help="Do not keep duplicate recordings in one fold.")
 Folds = typer.Option(5, "--folds", help="Number of CV folds.")
+Calibrate = typer.Option(False, "--calibrate",
+                         help="Map raw scores through an isotonic fit of out-of-fold predictions to labels.")
+Snap = typer.Option(None, "--snap", help="Round scores to the label grid: a step such as `0.5`, or `auto` "
+                                         "(the smallest gap between labels). Fitted inside the folds.")
 Ensemble = typer.Option(None, "--ensemble",
                         help="`stack`: one regressor per feature family blended by non-negative ridge on their "
                              "out-of-fold predictions; `mean`: their average. Needs two or more families.")
@@ -127,6 +131,18 @@ def extract(data: Path = typer.Argument(..., help="CSV with a `filename` column.
     console.print(f"wrote {len(table)} rows x {table.shape[1]} features to {output}")
 
 
+def _snap(text: Optional[str]):
+    if text is None or text == "auto":
+        return text
+    try:
+        step = float(text)
+    except ValueError:
+        raise ConfigError(f"--snap takes a step such as 0.5, or auto (got {text!r})") from None
+    if step <= 0:
+        raise ConfigError(f"--snap needs a positive step (got {text})")
+    return step
+
+
 def _scorer(features: Optional[str], no_group_duplicates: bool, **options):
     from .scorer import Scorer
 
@@ -142,7 +158,8 @@ def evaluate(data: Path = typer.Argument(..., help="CSV with `filename` and labe
              inner_folds: int = typer.Option(3, "--inner-folds",
                                              help="Tuning CV folds inside each outer training fold."),
              study: Optional[str] = Study, cache: Optional[Path] = Cache, no_group_duplicates: bool = NoGroupDup,
-             coverage: float = Coverage, ensemble: Optional[str] = Ensemble,
+             coverage: float = Coverage, ensemble: Optional[str] = Ensemble, calibrate: bool = Calibrate,
+             snap: Optional[str] = Snap,
              json_path: Optional[Path] = typer.Option(None, "--json", help="Write the metrics as one flat JSON object."),
              report: Optional[Path] = typer.Option(None, "--report", help="Write plots and an HTML page here."),
              predictions: Optional[Path] = typer.Option(None, "--predictions",
@@ -157,7 +174,7 @@ def evaluate(data: Path = typer.Argument(..., help="CSV with `filename` and labe
     _print_problems(dataset)
     scorer = _scorer(features, no_group_duplicates, regressor=regressor, trials=trials, timeout=timeout, folds=folds,
                      pca=pca, seed=seed, cache=cache, study=study, coverage=coverage, inner_folds=inner_folds,
-                     ensemble=ensemble)
+                     ensemble=ensemble, calibrate=calibrate, snap=_snap(snap))
     prepared = scorer.prepare(dataset)
     _print_extract_report(prepared.report, len(prepared.X))
     _print_duplicates(prepared.duplicates)
@@ -195,6 +212,7 @@ def train(data: Path = typer.Argument(..., help="CSV with `filename` and label c
           regressor: str = Regressor, trials: int = Trials, timeout: Optional[float] = Timeout, folds: int = Folds,
           seed: int = Seed, pca: Optional[int] = Pca, study: Optional[str] = Study, cache: Optional[Path] = Cache,
           no_group_duplicates: bool = NoGroupDup, coverage: float = Coverage, ensemble: Optional[str] = Ensemble,
+          calibrate: bool = Calibrate, snap: Optional[str] = Snap,
           output: Path = typer.Option(..., "--out", "-o", help="Model folder to write.")):
     """Tune with grouped CV on all rows, fit the final model and save it as a bundle.
 
@@ -205,7 +223,8 @@ def train(data: Path = typer.Argument(..., help="CSV with `filename` and label c
     dataset = load_dataset(data, audio_dir, label_column)
     _print_problems(dataset)
     scorer = _scorer(features, no_group_duplicates, regressor=regressor, trials=trials, timeout=timeout, folds=folds,
-                     pca=pca, seed=seed, cache=cache, study=study, coverage=coverage, ensemble=ensemble)
+                     pca=pca, seed=seed, cache=cache, study=study, coverage=coverage, ensemble=ensemble,
+                     calibrate=calibrate, snap=_snap(snap))
     prepared = scorer.prepare(dataset)
     _print_extract_report(prepared.report, len(prepared.X))
     _print_duplicates(prepared.duplicates)
@@ -230,6 +249,9 @@ def predict(model: Path = typer.Argument(..., help="Model folder written by `tra
                                          help="Add each feature family's contribution to the score (not for svr)."),
             intervals: bool = typer.Option(False, "--intervals",
                                            help="Add <label>_lo and <label>_hi: the model's conformal interval."),
+            abstain: bool = typer.Option(False, "--abstain",
+                                         help="Add `abstain` and `abstain_reason`: clips not to trust (noise, too "
+                                              "little speech, not English, unreadable). They are listed anyway."),
             engine: str = Engine, address: Optional[str] = Address, num_gpus_per_worker: float = Gpus,
             batch_size: int = typer.Option(8, "--batch-size", help="Clips per featurizer batch.")):
     """Score new recordings with a saved model.
@@ -263,18 +285,28 @@ def predict(model: Path = typer.Argument(..., help="Model folder written by `tra
                                       "hi": round(float(row[f"{label}_hi"]), 4), "coverage": scorer.interval_["coverage"]}
                 if explain_cols:
                     record["explanation"] = {c.removeprefix("explain."): round(float(row[c]), 4) for c in explain_cols}
+                if f"{label}_raw" in row:
+                    record["raw_score"] = round(float(row[f"{label}_raw"]), 4)
+            if row.get("abstain_reason"):
+                record["abstain"] = row["abstain_reason"]
             if name in failures:
                 record["error"] = failures[name]
             out.print_json(json.dumps(record))
     else:
-        table = frame.round(4).reset_index()
+        keep = [label, *([f"{label}_lo", f"{label}_hi"] if intervals else []),
+                *(["abstain", "abstain_reason"] if abstain and "abstain" in frame else []), *explain_cols]
+        table = frame[keep].round(4).reset_index()
         if output:
             table.to_csv(output, index=False)
             console.print(f"wrote {len(table)} rows to {output}")
         else:
-            out.print(table.to_csv(index=False), end="")
+            sys.stdout.write(table.to_csv(index=False))  # not rich: it would wrap long rows
     for name, reason in failures.items():
         console.print(f"[red]not scored[/] {name}: {reason}")
+    if "abstain_reason" in frame:
+        for name, reason in frame["abstain_reason"].items():
+            if reason and name not in failures:
+                console.print(f"[yellow]flagged[/] {name}: {reason}")
     if failures and len(failures) == len(frame):
         raise typer.Exit(1)
 

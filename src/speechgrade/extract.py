@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
+from rich.console import Console
 from rich.text import Text
 
 from .audio import MIN_SAMPLES, UnusableAudio, audio_digest, check_usable, decode_with_info
@@ -249,7 +250,8 @@ class _progress:
         if not self.enabled:
             return lambda n: None
         self._bar = Progress(TextColumn("[bold]extracting"), BarColumn(), MofNCompleteColumn(), SpeedColumn(),
-                             TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+                             TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                             console=Console(stderr=True))  # stdout carries results (predict writes CSV there)
         self._bar.start()
         task = self._bar.add_task("extract", total=self.total)
         return lambda n: self._bar.advance(task, n)

@@ -11,15 +11,18 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from .abstain import AbstainRules, language_model
 from .bundle import featurizers_from_manifest, read_manifest, write_manifest
 from .dataset import Dataset
 from .errors import BundleError, DatasetError
 from .evaluate import Evaluation, conformal_halfwidth, cross_validate
 from .folds import make_folds
-from .extract import ExtractReport, Extractor, column_prefixes, make_extractor
+from .extract import ExtractReport, Extractor, as_featurizers, column_prefixes, make_extractor
+from .features.screen import ScreenFeaturizer
 from .duplicates import combine_groups
 from .models import ScoringModel
 from .models.ensemble import EnsembleModel, check_ensemble, families
+from .rubric import Rubric, RubricModel
 from .tuning import TuneResult, tune
 
 
@@ -40,6 +43,7 @@ class Prepared:
     groups: np.ndarray | None
     report: ExtractReport
     duplicates: list[list[str]]
+    screen: pd.DataFrame | None = None  # `screen` measures of the same rows (for the abstain rules)
 
     @property
     def names(self) -> list[str]:
@@ -54,7 +58,8 @@ class Scorer:
                  timeout: float | None = None, folds: int = 5, pca: int | None = None, seed: int = 0,
                  cache: Any = None, group_duplicates: bool = True, study: str | None = None,
                  progress: bool = False, batch_size: int = 8, inner_folds: int = 3, engine: str = "local",
-                 engine_options: dict[str, Any] | None = None, coverage: float = 0.8, ensemble: str | None = None):
+                 engine_options: dict[str, Any] | None = None, coverage: float = 0.8, ensemble: str | None = None,
+                 calibrate: bool = False, snap: "float | str | None" = None, abstain: bool = True):
         self.featurizers = featurizers
         self.regressor = regressor
         self.trials = trials
@@ -72,14 +77,31 @@ class Scorer:
         self.engine_options = engine_options
         self.coverage = coverage
         self.ensemble = ensemble
+        self.calibrate = calibrate
+        self.snap = snap
+        self.abstain = abstain
 
     # -- data -----------------------------------------------------------------------------------
     def _extractor(self) -> Extractor:
+        """The model's featurizers, then (with `abstain`) the `screen` featurizer, whose columns come last."""
         if not hasattr(self, "_extractor_"):
-            self._extractor_ = make_extractor(getattr(self, "featurizers_", None) or self.featurizers, self.cache,
-                                              self.batch_size, progress=self.progress, engine=self.engine,
-                                              **(self.engine_options or {}))
+            model = as_featurizers(getattr(self, "featurizers_", None) or self.featurizers)
+            rules = getattr(self, "abstain_", None)
+            screen = [ScreenFeaturizer(rules.language if rules else None)] if self.abstain else []
+            self._extractor_ = make_extractor(model + screen, self.cache, self.batch_size, progress=self.progress,
+                                              engine=self.engine, **(self.engine_options or {}))
+            self._n_model_ = len(model)
         return self._extractor_
+
+    def _model_featurizers(self) -> list:
+        return self._extractor().featurizers[:self._n_model_]
+
+    def _split(self, X: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        """Model columns, and the screen measures (plain column names) when abstaining."""
+        n = sum(len(f.columns()) for f in self._model_featurizers())
+        if not self.abstain:
+            return X, None
+        return X.iloc[:, :n], X.iloc[:, n:].set_axis([c.split(".", 1)[1] for c in X.columns[n:]], axis=1)
 
     def prepare(self, dataset: Dataset) -> Prepared:
         """Extract (or read cached) features; combine user groups with duplicate clusters."""
@@ -87,6 +109,7 @@ class Scorer:
             raise DatasetError("training and evaluation need a label column")
         extractor = self._extractor()
         X, report = extractor.run(dataset)
+        X, screen = self._split(X)
         if len(X) < 4:
             raise DatasetError(f"only {len(X)} usable clips after extraction; need at least 4 to learn "
                                f"({len(report.failed)} failed, {len(report.skipped)} skipped)")
@@ -95,7 +118,7 @@ class Scorer:
         user = dataset.table.loc[names, "group"].astype(str).to_numpy() if "group" in dataset.table else None
         clusters = extractor.duplicates(names, report) if self.group_duplicates else []
         groups = combine_groups(names, user, clusters) if (user is not None or clusters) else None
-        return Prepared(X, y, groups, report, clusters)
+        return Prepared(X, y, groups, report, clusters, screen)
 
     # -- learning -------------------------------------------------------------------------------
     def _new_model(self, params: dict, columns: Sequence[str], folds: int, seed: int
@@ -125,32 +148,43 @@ class Scorer:
                                  sum(r.n_trials for r in members.values()),
                                  {f: r.cv_rmse for f, r in members.items()})
 
+    def _rubric(self) -> Rubric:
+        return Rubric(self.calibrate, self.snap)
+
     def fit(self, dataset: Dataset, prepared: Prepared | None = None) -> "Scorer":
-        """Tune on all rows with grouped CV, then fit the final model on all of them."""
+        """Tune on all rows with grouped CV, then fit the final model on all of them; the rubric and the
+        conformal interval are fitted on out-of-fold predictions, the abstain rules on the screen measures."""
         data = prepared or self.prepare(dataset)
-        self.featurizers_ = self._extractor().featurizers
+        self.featurizers_ = self._model_featurizers()
         self.columns_ = list(data.X.columns)
-        self.model_, result = self._fit_model(data.X.to_numpy(np.float64), data.y, data.groups, self.columns_,
+        X = data.X.to_numpy(np.float64)
+        self.model_, result = self._fit_model(X, data.y, data.groups, self.columns_,
                                               self.seed, "speechgrade-train" if self.study else None)
         self.label_ = dataset.label
         self.label_range_ = (float(data.y.min()), float(data.y.max()))
         self.tuning_ = {"params": result.params, "selection_cv_rmse": result.cv_rmse, "trials": result.n_trials}
         if result.members:
             self.tuning_ |= {"member_cv_rmse": result.members, "weights": self.model_.weights()}
-        self.interval_ = self._calibrate(data.X.to_numpy(np.float64), data.y, data.groups, result.params)
+        oof = self._out_of_fold(X, data.y, data.groups, result.params, self.columns_, self.folds, self.seed)
+        self.rubric_ = self._rubric().fit(oof, data.y)
+        residuals = self.rubric_.transform(oof) - data.y
+        self.interval_ = {"coverage": self.coverage, "halfwidth": conformal_halfwidth(residuals, self.coverage)}
+        if self.abstain:
+            self.abstain_ = AbstainRules(language=language_model(self.featurizers_)).fit(data.screen)
+            del self._extractor_  # scoring screens with the English check, which training did not need
         self.training_ = {"n": len(data.y), "fingerprint": _fingerprint(data), "duplicates": data.duplicates,
                           "groups": None if data.groups is None else int(len(np.unique(data.groups)))}
         self.evaluation_ = getattr(self, "evaluation_", None)
         return self
 
-    def _calibrate(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, params: dict) -> dict[str, float]:
-        """Conformal half-width from out-of-fold residuals of the chosen parameters (grouped CV)."""
-        residuals = np.zeros(len(y))
-        for tr, te in make_folds(y, groups, self.folds, self.seed):
-            model = self._new_model(params, self.columns_, self.folds, self.seed).fit(
-                X[tr], y[tr], None if groups is None else groups[tr])
-            residuals[te] = model.predict(X[te]) - y[te]
-        return {"coverage": self.coverage, "halfwidth": conformal_halfwidth(residuals, self.coverage)}
+    def _out_of_fold(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, params: dict,
+                     columns: Sequence[str], folds: int, seed: int) -> np.ndarray:
+        """Grouped out-of-fold predictions of models with these parameters (for the rubric and the interval)."""
+        pred = np.zeros(len(y))
+        for tr, te in make_folds(y, groups, folds, seed):
+            model = self._new_model(params, columns, folds, seed).fit(X[tr], y[tr], None if groups is None else groups[tr])
+            pred[te] = model.predict(X[te])
+        return pred
 
     def evaluate(self, dataset: Dataset, folds: int | None = None, repeats: int = 3,
                  prepared: Prepared | None = None, progress: Callable[[str], None] | None = None) -> Evaluation:
@@ -165,13 +199,17 @@ class Scorer:
 
         def fit_predict(X, y, groups, seed):
             name = f"speechgrade-eval-{next(counter)}" if self.study else None
-            model, _ = self._fit_model(X, y, groups, columns, seed, name, folds=self.inner_folds)
+            model, result = self._fit_model(X, y, groups, columns, seed, name, folds=self.inner_folds)
             imp = model.feature_importance()
             if imp is not None:
                 importances.append(imp)
             if isinstance(model, EnsembleModel):
                 weights.append(model.weights())
-            return model
+            rubric = self._rubric()
+            if not rubric.active:
+                return model
+            oof = self._out_of_fold(X, y, groups, result.params, columns, self.inner_folds, seed)
+            return RubricModel(model, rubric.fit(oof, y))
 
         ev = cross_validate(data.X.to_numpy(np.float64), data.y, data.groups, fit_predict, data.names,
                             folds, repeats, self.seed, progress=progress, coverage=self.coverage)
@@ -196,7 +234,8 @@ class Scorer:
         """Constructor arguments that define the model (JSON-able)."""
         feats = self.featurizers if isinstance(self.featurizers, str) else \
             [f if isinstance(f, str) else f.spec for f in self.featurizers]
-        return {"featurizers": feats, "regressor": self.regressor, "ensemble": self.ensemble, "trials": self.trials,
+        return {"featurizers": feats, "regressor": self.regressor, "ensemble": self.ensemble,
+                "calibrate": self.calibrate, "snap": self.snap, "abstain": self.abstain, "trials": self.trials,
                 "tuning_folds": self.folds, "inner_folds": self.inner_folds,
                 "pca": self.pca, "seed": self.seed, "group_duplicates": self.group_duplicates}
 
@@ -217,18 +256,44 @@ class Scorer:
                                   f"({len(missing)} missing, e.g. {missing[0]})")
         return dataset, X
 
+    def _score_rows(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Scores of extracted rows on the rubric, `<label>_raw` before it (when a rubric is set), and
+        `abstain_reason` (None, or why the clip is not scoreable) when abstaining."""
+        Xm, screen = self._split(X)
+        raw = self.model_.predict(Xm[self.columns_].to_numpy(np.float64))
+        out = pd.DataFrame({self.label_: self.rubric_.transform(raw)}, index=X.index)
+        if self.rubric_.active:
+            out[f"{self.label_}_raw"] = raw
+        if screen is not None:
+            out["abstain_reason"] = self.abstain_.reasons(screen)
+        return out
+
     def predict_frame(self, data: "Dataset | Iterable[str | os.PathLike]", intervals: bool = False,
                       explain: bool = False) -> pd.DataFrame:
-        """One row per input in input order (NaN where a file failed; see `last_report_`): the score, with
-        `intervals` its conformal interval (`<label>_lo`, `<label>_hi`), with `explain` each feature
-        family's contribution (`explain.<family>`, `explain.base`; none for models without attributions)."""
+        """One row per input in input order (NaN where a file failed; see `last_report_`): the score (on the
+        rubric, with `<label>_raw` before it when calibrating or snapping); with `intervals` its conformal
+        interval (`<label>_lo`, `<label>_hi`); when abstaining, `abstain` and `abstain_reason` (failed files
+        abstain with their failure); with `explain` each feature family's contribution to the raw score
+        (`explain.<family>`, `explain.base`; none for models without attributions)."""
         dataset, X = self._extract(data)
         index = pd.Index(dataset.input_order, name="filename")
+        scored = self._score_rows(X) if len(X) else None
         frame = pd.DataFrame({self.label_: np.nan}, index=index, dtype=np.float64)
-        if len(X):
-            frame.loc[X.index, self.label_] = self.model_.predict(X[self.columns_].to_numpy(np.float64))
+        if scored is not None:
+            frame.loc[X.index, self.label_] = scored[self.label_]
+        if self.rubric_.active:
+            frame[f"{self.label_}_raw"] = np.nan if scored is None else scored[f"{self.label_}_raw"]
         if intervals:
             frame[f"{self.label_}_lo"], frame[f"{self.label_}_hi"] = self.interval(frame[self.label_].to_numpy())
+        if self.abstain:
+            reasons = pd.Series(None, index=index, dtype=object)
+            if scored is not None:
+                reasons[X.index] = scored["abstain_reason"]
+            report = self.last_report_
+            for p in [*dataset.problems, *report.failed, *report.skipped]:
+                if p.filename in reasons.index:
+                    reasons[p.filename] = p.reason
+            frame["abstain"], frame["abstain_reason"] = reasons.notna(), reasons.fillna("")
         explained = self.explain_rows(X) if explain and len(X) else None
         if explained is not None:
             frame = frame.join(explained.add_prefix("explain."))
@@ -255,7 +320,9 @@ class Scorer:
 
     def predict_interval(self, data: "Dataset | Iterable[str | os.PathLike]") -> pd.DataFrame:
         """Scores with their conformal prediction interval (columns score, lo, hi; coverage in attrs)."""
-        out = self.predict_frame(data, intervals=True).set_axis(["score", "lo", "hi"], axis=1)
+        label = self.label_
+        frame = self.predict_frame(data, intervals=True)
+        out = frame[[label, f"{label}_lo", f"{label}_hi"]].set_axis(["score", "lo", "hi"], axis=1)
         out.attrs["coverage"] = self.interval_["coverage"]
         return out
 
@@ -277,11 +344,17 @@ class Scorer:
                 named.update({f"{prefix}.{c}": float(vec[cols.index(c)]) for c in MAIN_FEATURES[f.name] or cols
                               if c in cols})
         row = pd.DataFrame([np.concatenate(parts)], columns=extractor.columns())
-        score = float(self.model_.predict(row[self.columns_].to_numpy(np.float64))[0])
+        scored = self._score_rows(row).iloc[0]
+        score = float(scored[self.label_])
         explanation = self.explain_rows(row)
         lo, hi = self.interval(np.array([score]))
         out: dict[str, Any] = {"score": score, "interval": {"lo": float(lo[0]), "hi": float(hi[0]),
                                                             "coverage": self.interval_["coverage"]}, "features": named}
+        if self.rubric_.active:
+            out["raw_score"] = float(scored[f"{self.label_}_raw"])
+        if self.abstain:
+            reason = scored["abstain_reason"]
+            out["abstain"] = reason if isinstance(reason, str) else None  # or why this clip should not be trusted
         if explanation is not None:
             out["explanation"] = {k: round(float(v), 4) for k, v in explanation.iloc[0].items()}
         whisper = next((f for f in extractor.featurizers if f.name == "whisper"), None)
@@ -308,6 +381,8 @@ class Scorer:
             "config": self.get_config(),
             "tuning": self.tuning_,
             "interval": self.interval_,
+            "rubric": self.rubric_.to_dict(),
+            "abstain": self.abstain_.to_dict() if self.abstain else None,
             "cv_metrics": self.evaluation_,
             "training_data": self.training_,
         }
@@ -334,6 +409,12 @@ class Scorer:
         obj.tuning_, obj.training_ = manifest.get("tuning"), manifest.get("training_data")
         # bundles written before intervals existed: an interval spanning the whole label range
         obj.interval_ = manifest.get("interval") or {"coverage": None, "halfwidth": float("inf")}
+        obj.rubric_ = Rubric.from_dict(manifest.get("rubric") or {"calibrate": False, "snap": None, "points": None,
+                                                                  "step": None, "range": obj.label_range_})
+        obj.calibrate, obj.snap = obj.rubric_.calibrate, obj.rubric_.snap
+        obj.abstain = manifest.get("abstain") is not None  # bundles from before abstaining do not screen
+        if obj.abstain:
+            obj.abstain_ = AbstainRules(**manifest["abstain"])
         obj.evaluation_ = manifest.get("cv_metrics")
         obj.manifest_ = manifest
         return obj

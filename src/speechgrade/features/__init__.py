@@ -1,7 +1,7 @@
 """Featurizers, registered by name: one class per module."""
 
 from .base import FEATURIZERS, Featurizer, get_featurizer, parse_spec, register_featurizer, split_specs
-from . import acoustic, ssl, text, whisper, whisper_encoder  # noqa: F401  (registration)
+from . import acoustic, screen, ssl, text, whisper, whisper_encoder  # noqa: F401  (registration)
 
 __all__ = ["FEATURIZERS", "Featurizer", "get_featurizer", "parse_spec", "register_featurizer", "split_specs"]
 

@@ -1,0 +1,79 @@
+"""`screen`: is this clip scoreable? Speech and voiced time, a noise estimate, and (optionally) English.
+
+Spec: `screen[?language=MODEL]`. With `language`, Whisper's language identification (first 30 s,
+`speechgrade[whisper]`) gives `english_prob`; without it that column is NaN. The scorer adds this
+featurizer on its own to decide when to abstain (see `speechgrade.abstain`); it can also be a feature.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..audio import SAMPLE_RATE
+from .acoustic import HOP, WIN, _f0_track, _frames, _speech_mask
+from .base import Featurizer, register_featurizer
+
+VOICED_STRENGTH = 0.6  # autocorrelation peak above which a speech frame counts as voiced
+
+DESCRIPTIONS = {
+    "duration_s": "clip length, seconds",
+    "speech_s": "time above the adaptive speech energy threshold, seconds",
+    "voiced_s": "speech time with a clear pitch (periodic), seconds",
+    "voiced_share": "voiced time / speech time (near 0 for noise)",
+    "snr_db": "level of loud frames over the noise floor (95th minus 10th percentile of frame dB)",
+    "english_prob": "Whisper language-ID probability of English (NaN unless `language=MODEL`)",
+}
+COLUMNS = list(DESCRIPTIONS)
+
+
+def screen_measures(audio: np.ndarray) -> dict[str, float]:
+    """The measures above (without `english_prob`) for one 16 kHz mono clip."""
+    x = np.asarray(audio, np.float32)
+    raw = _frames(x, WIN)
+    db = 10 * np.log10(np.mean(raw.astype(np.float64) ** 2, axis=1) + 1e-12)
+    speech = _speech_mask(db)
+    _, strength = _f0_track(x)
+    n = min(len(speech), len(strength))
+    voiced = speech[:n] & (strength[:n] > VOICED_STRENGTH)
+    step = HOP / SAMPLE_RATE
+    return {"duration_s": len(x) / SAMPLE_RATE, "speech_s": float(speech.sum() * step),
+            "voiced_s": float(voiced.sum() * step), "voiced_share": float(voiced.sum() / max(speech[:n].sum(), 1)),
+            "snr_db": float(np.percentile(db, 95) - np.percentile(db, 10))}
+
+
+def english_probability(audio: np.ndarray, model: str, device: str = "auto", compute_type: str = "auto") -> float:
+    """Whisper's probability that the first 30 s are English."""
+    from ..transcribe import load_whisper
+
+    _, _, probs = load_whisper(model, device, compute_type).detect_language(audio[: 30 * SAMPLE_RATE])
+    return float(dict(probs).get("en", 0.0))
+
+
+@register_featurizer
+class ScreenFeaturizer(Featurizer):
+    """Scoreability measures: speech and voiced time, voiced share, noise level, and English probability."""
+
+    name = "screen"
+    version = "1"
+
+    def __init__(self, language: str | None = None):
+        self.language = language
+
+    @classmethod
+    def from_spec(cls, arg, options):
+        return cls(options.get("language") or None)
+
+    def config(self) -> dict:
+        return {"language": self.language}
+
+    @property
+    def spec(self) -> str:
+        return f"screen?language={self.language}" if self.language else "screen"
+
+    def columns(self) -> list[str]:
+        return list(COLUMNS)
+
+    def featurize(self, audio: np.ndarray) -> np.ndarray:
+        m = screen_measures(audio)
+        m["english_prob"] = english_probability(audio, self.language) if self.language else np.nan
+        return np.array([m[c] for c in COLUMNS], dtype=np.float32)

@@ -1,0 +1,67 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+import speechgrade as sg
+from audiogen import speechlike, write
+from speechgrade.abstain import AbstainRules
+from speechgrade.rubric import Rubric, grid_step
+
+
+def test_grid_step_and_snapping_to_it():
+    y = np.array([1.0, 1.5, 3.0, 4.5, 5.0])
+    assert grid_step(y) == 0.5
+    rubric = Rubric(snap="auto").fit(np.array([1.2, 1.4, 3.1, 4.4, 5.2]), y)
+    np.testing.assert_array_equal(rubric.transform(np.array([0.2, 1.26, 2.74, 4.9, 9.0])), [1.0, 1.5, 2.5, 5.0, 5.0])
+
+
+def test_isotonic_calibration_is_monotone_and_round_trips():
+    rng = np.random.default_rng(0)
+    y = rng.uniform(1, 5, 200)
+    pred = 3 + 0.4 * (y - 3) + rng.normal(0, 0.2, 200)  # shrunk towards the mean, as regressors are
+    rubric = Rubric(calibrate=True).fit(pred, y)
+    grid = np.linspace(1, 5, 50)
+    out = rubric.transform(grid)
+    assert np.all(np.diff(out) >= 0) and rubric.transform(pred).std() > 1.5 * pred.std()  # stretched back out
+    again = Rubric.from_dict(rubric.to_dict())
+    np.testing.assert_array_equal(again.transform(grid), out)
+
+
+def test_scorer_snaps_inside_the_folds_and_in_the_bundle(tone_dataset, cache_dir, tmp_path):
+    ds = sg.load_dataset(tone_dataset, tone_dataset.parent / "wav")
+    ds.table["label"] = (ds.table["label"] * 2).round() / 2  # a 1-5 scale in 0.5 steps
+    scorer = sg.Scorer("acoustic", "ridge", trials=2, snap="auto", calibrate=True, cache=cache_dir)
+    ev = scorer.evaluate(ds, folds=4, repeats=1)
+    assert np.allclose(ev.predictions["model"] * 2, np.round(ev.predictions["model"] * 2))
+    assert ev.summary["pearson"] > 0.7
+    loaded = sg.Scorer.load(scorer.fit(ds).save(tmp_path / "m"), cache=cache_dir)
+    frame = loaded.predict_frame(ds.paths[:6], intervals=True)
+    assert np.allclose(frame["label"] * 2, np.round(frame["label"] * 2))
+    assert "label_raw" in frame and not np.allclose(frame["label"], frame["label_raw"])
+    assert loaded.rubric_.step_ == 0.5
+
+
+def test_unscoreable_clips_are_flagged_with_a_reason(tone_dataset, cache_dir, tmp_path):
+    ds = sg.load_dataset(tone_dataset, tone_dataset.parent / "wav")
+    scorer = sg.Scorer("acoustic", "ridge", trials=0, cache=cache_dir).fit(ds)
+    assert scorer.abstain_.min_voiced_s > 0.25 and scorer.abstain_.language is None
+    rng = np.random.default_rng(0)
+    noise = write(tmp_path / "noise.wav", (0.1 * rng.normal(size=16000 * 3)).astype(np.float32))
+    little = np.concatenate([speechlike(0.3, seed=1), np.zeros(16000 * 3, np.float32)]) \
+        + (1e-3 * rng.normal(size=16000 * 3 + 4800)).astype(np.float32)
+    short = write(tmp_path / "little.wav", little.astype(np.float32))
+    silent = write(tmp_path / "silent.wav", np.zeros(16000 * 2, np.float32))
+    frame = scorer.predict_frame([ds.paths[0], noise, short, silent, tmp_path / "missing.wav"])
+    reasons = frame["abstain_reason"].to_dict()
+    assert reasons[ds.paths[0].name] == "" and not frame["abstain"].iloc[0]
+    assert reasons["noise.wav"].startswith("mostly noise")
+    assert reasons["little.wav"].startswith("too little speech")
+    assert reasons["silent.wav"].startswith("silent") and "not found" in reasons[str(tmp_path / "missing.wav")]
+    assert frame["abstain"].iloc[1:].all() and np.isfinite(frame["label"].iloc[:3]).all()
+
+
+def test_english_check_only_fires_on_a_near_zero_probability():
+    screen = pd.DataFrame({"snr_db": [30.0, 30.0, 30.0], "voiced_share": [0.6] * 3, "voiced_s": [5.0] * 3,
+                           "english_prob": [0.03, 0.001, np.nan]}, index=["accented", "other", "unchecked"])
+    reasons = AbstainRules().reasons(screen)
+    assert reasons["accented"] is None and reasons["other"].startswith("not English") and reasons["unchecked"] is None
