@@ -40,6 +40,11 @@ Calibrate = typer.Option(False, "--calibrate",
                          help="Map raw scores through an isotonic fit of out-of-fold predictions to labels.")
 Snap = typer.Option(None, "--snap", help="Round scores to the label grid: a step such as `0.5`, or `auto` "
                                          "(the smallest gap between labels). Fitted inside the folds.")
+Augment = typer.Option(0, "--augment", help="Add N augmented copies of each training clip (time stretch, pitch, "
+                                             "noise, gain, telephone), kept in their source's fold; never at "
+                                             "prediction.")
+AugmentOps = typer.Option("stretch,pitch,noise,gain,telephone", "--augment-ops",
+                          help="Which augmentations the copies draw from (comma-separated).")
 Ensemble = typer.Option(None, "--ensemble",
                         help="`stack`: one regressor per feature family blended by non-negative ridge on their "
                              "out-of-fold predictions; `mean`: their average. Needs two or more families.")
@@ -131,6 +136,12 @@ def extract(data: Path = typer.Argument(..., help="CSV with a `filename` column.
     console.print(f"wrote {len(table)} rows x {table.shape[1]} features to {output}")
 
 
+def _ops(text: str) -> tuple:
+    from .augment import check_ops
+
+    return check_ops([o.strip() for o in text.split(",") if o.strip()])
+
+
 def _snap(text: Optional[str]):
     if text is None or text == "auto":
         return text
@@ -159,7 +170,7 @@ def evaluate(data: Path = typer.Argument(..., help="CSV with `filename` and labe
                                              help="Tuning CV folds inside each outer training fold."),
              study: Optional[str] = Study, cache: Optional[Path] = Cache, no_group_duplicates: bool = NoGroupDup,
              coverage: float = Coverage, ensemble: Optional[str] = Ensemble, calibrate: bool = Calibrate,
-             snap: Optional[str] = Snap,
+             snap: Optional[str] = Snap, augment: int = Augment, augment_ops: str = AugmentOps,
              json_path: Optional[Path] = typer.Option(None, "--json", help="Write the metrics as one flat JSON object."),
              report: Optional[Path] = typer.Option(None, "--report", help="Write plots and an HTML page here."),
              predictions: Optional[Path] = typer.Option(None, "--predictions",
@@ -174,7 +185,8 @@ def evaluate(data: Path = typer.Argument(..., help="CSV with `filename` and labe
     _print_problems(dataset)
     scorer = _scorer(features, no_group_duplicates, regressor=regressor, trials=trials, timeout=timeout, folds=folds,
                      pca=pca, seed=seed, cache=cache, study=study, coverage=coverage, inner_folds=inner_folds,
-                     ensemble=ensemble, calibrate=calibrate, snap=_snap(snap))
+                     ensemble=ensemble, calibrate=calibrate, snap=_snap(snap), augment=augment,
+                     augment_ops=_ops(augment_ops))
     prepared = scorer.prepare(dataset)
     _print_extract_report(prepared.report, len(prepared.X))
     _print_duplicates(prepared.duplicates)
@@ -212,7 +224,8 @@ def train(data: Path = typer.Argument(..., help="CSV with `filename` and label c
           regressor: str = Regressor, trials: int = Trials, timeout: Optional[float] = Timeout, folds: int = Folds,
           seed: int = Seed, pca: Optional[int] = Pca, study: Optional[str] = Study, cache: Optional[Path] = Cache,
           no_group_duplicates: bool = NoGroupDup, coverage: float = Coverage, ensemble: Optional[str] = Ensemble,
-          calibrate: bool = Calibrate, snap: Optional[str] = Snap,
+          calibrate: bool = Calibrate, snap: Optional[str] = Snap, augment: int = Augment,
+          augment_ops: str = AugmentOps,
           output: Path = typer.Option(..., "--out", "-o", help="Model folder to write.")):
     """Tune with grouped CV on all rows, fit the final model and save it as a bundle.
 
@@ -224,7 +237,7 @@ def train(data: Path = typer.Argument(..., help="CSV with `filename` and label c
     _print_problems(dataset)
     scorer = _scorer(features, no_group_duplicates, regressor=regressor, trials=trials, timeout=timeout, folds=folds,
                      pca=pca, seed=seed, cache=cache, study=study, coverage=coverage, ensemble=ensemble,
-                     calibrate=calibrate, snap=_snap(snap))
+                     calibrate=calibrate, snap=_snap(snap), augment=augment, augment_ops=_ops(augment_ops))
     prepared = scorer.prepare(dataset)
     _print_extract_report(prepared.report, len(prepared.X))
     _print_duplicates(prepared.duplicates)

@@ -132,11 +132,24 @@ class Evaluation:
         return {**self.summary, "config": self.config, **self.extra}
 
 
+def _with_copies(X_tr: np.ndarray, y_tr: np.ndarray, tr: np.ndarray, groups: np.ndarray | None,
+                 X_aug: np.ndarray, source: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Training rows plus the copies of those rows, each copy in its source's group."""
+    groups = np.arange(len(y)).astype(str) if groups is None else np.asarray(groups)
+    keep = np.isin(source, tr)
+    return (np.vstack([X_tr, X_aug[keep]]), np.concatenate([y_tr, y[source[keep]]]),
+            np.concatenate([groups[tr], groups[source[keep]]]))
+
+
 def cross_validate(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, fit_predict: FitPredict,
                    names: list[str] | None = None, folds: int = 5, repeats: int = 3, seed: int = 0,
                    baselines: dict[str, FitPredict] | None = None, progress: Callable[[str], None] | None = None,
-                   coverage: float = 0.8) -> Evaluation:
-    """Evaluate `fit_predict` out of fold; it only ever receives the outer training rows."""
+                   coverage: float = 0.8, augmented: "tuple[np.ndarray, np.ndarray] | None" = None) -> Evaluation:
+    """Evaluate `fit_predict` out of fold; it only ever receives the outer training rows.
+
+    `augmented` is (features of copies, row index of each copy's source): a training fold gets the copies of its
+    own rows, in their sources' groups; test folds hold original clips only.
+    """
     X, y = np.asarray(X, np.float64), np.asarray(y, np.float64)
     names = names if names is not None else [str(i) for i in range(len(y))]
     baselines = BASELINES if baselines is None else baselines
@@ -150,10 +163,12 @@ def cross_validate(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, fit_
         for k, (tr, te) in enumerate(split):
             if progress:
                 progress(f"repeat {r + 1}/{repeats}, fold {k + 1}/{len(split)}")
-            g_tr = None if groups is None else groups[tr]
+            X_tr, y_tr, g_tr = X[tr], y[tr], None if groups is None else groups[tr]
+            if augmented is not None:
+                X_tr, y_tr, g_tr = _with_copies(X_tr, y_tr, tr, groups, *augmented, y)
             fold_ids[r, te] = k
             for m, fp in models.items():
-                fitted = fp(X[tr], y[tr], g_tr, seed + r)
+                fitted = fp(X_tr, y_tr, g_tr, seed + r)
                 preds[m][r, te] = getattr(fitted, "predict", fitted)(X[te])
                 fold_rows.append({"model": m, "repeat": r, "fold": k, "n_test": len(te),
                                   **metrics(y[te], preds[m][r, te])})

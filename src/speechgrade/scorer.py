@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -12,12 +13,13 @@ import numpy as np
 import pandas as pd
 
 from .abstain import AbstainRules, language_model
+from .augment import NAMESPACE as AUGMENT_NS, OPS as AUGMENT_OPS, Augmenter
 from .bundle import featurizers_from_manifest, read_manifest, write_manifest
 from .dataset import Dataset
 from .errors import BundleError, DatasetError
 from .evaluate import Evaluation, conformal_halfwidth, cross_validate
 from .folds import make_folds
-from .extract import ExtractReport, Extractor, as_featurizers, column_prefixes, make_extractor
+from .extract import ExtractReport, Extractor, MemoryCache, as_featurizers, column_prefixes, make_extractor
 from .features.screen import ScreenFeaturizer
 from .duplicates import combine_groups
 from .models import ScoringModel
@@ -44,11 +46,22 @@ class Prepared:
     report: ExtractReport
     duplicates: list[list[str]]
     screen: pd.DataFrame | None = None  # `screen` measures of the same rows (for the abstain rules)
+    augmented: pd.DataFrame | None = None  # features of augmented copies (training only)
+    source: np.ndarray | None = None  # row of X each augmented copy was made from
 
     @property
     def names(self) -> list[str]:
         """Row names (filenames)."""
         return [str(i) for i in self.X.index]
+
+    def training_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """X, y and groups with the augmented copies appended, each copy in its source's group."""
+        X, y = self.X.to_numpy(np.float64), self.y
+        if self.augmented is None or not len(self.augmented):
+            return X, y, self.groups
+        groups = self.groups if self.groups is not None else np.array(self.names)
+        return (np.vstack([X, self.augmented.to_numpy(np.float64)]), np.concatenate([y, y[self.source]]),
+                np.concatenate([groups, groups[self.source]]))
 
 
 class Scorer:
@@ -59,7 +72,8 @@ class Scorer:
                  cache: Any = None, group_duplicates: bool = True, study: str | None = None,
                  progress: bool = False, batch_size: int = 8, inner_folds: int = 3, engine: str = "local",
                  engine_options: dict[str, Any] | None = None, coverage: float = 0.8, ensemble: str | None = None,
-                 calibrate: bool = False, snap: "float | str | None" = None, abstain: bool = True):
+                 calibrate: bool = False, snap: "float | str | None" = None, abstain: bool = True,
+                 augment: int = 0, augment_ops: Sequence[str] = AUGMENT_OPS):
         self.featurizers = featurizers
         self.regressor = regressor
         self.trials = trials
@@ -80,6 +94,8 @@ class Scorer:
         self.calibrate = calibrate
         self.snap = snap
         self.abstain = abstain
+        self.augment = augment
+        self.augment_ops = augment_ops
 
     # -- data -----------------------------------------------------------------------------------
     def _extractor(self) -> Extractor:
@@ -118,7 +134,26 @@ class Scorer:
         user = dataset.table.loc[names, "group"].astype(str).to_numpy() if "group" in dataset.table else None
         clusters = extractor.duplicates(names, report) if self.group_duplicates else []
         groups = combine_groups(names, user, clusters) if (user is not None or clusters) else None
-        return Prepared(X, y, groups, report, clusters, screen)
+        data = Prepared(X, y, groups, report, clusters, screen)
+        if self.augment:
+            data.augmented, data.source = self._augment(dataset, data)
+        return data
+
+    def _augment(self, dataset: Dataset, data: Prepared) -> tuple[pd.DataFrame, np.ndarray]:
+        """Features of `augment` copies of every usable clip (files made once, in the cache folder)."""
+        extractor = self._extractor()
+        cache = extractor.cache
+        root = Path(tempfile.mkdtemp(prefix="speechgrade-")) if isinstance(cache, MemoryCache) else cache.root
+        augmenter = Augmenter(self.augment, self.augment_ops, self.seed)
+        rows = []
+        for i, name in enumerate(data.names):
+            path, digest = Path(dataset.table.loc[name, "path"]), data.report.audio[name]["digest"]
+            for k, (copy, _) in enumerate(augmenter.copies_of(path, digest, root / AUGMENT_NS), 1):
+                rows.append({"filename": f"{name}#aug{k}", "path": str(copy), "source": i})
+        table = pd.DataFrame(rows).set_index("filename")
+        X, _ = extractor.run(Dataset(table))
+        X, _ = self._split(X)
+        return X, table.loc[X.index, "source"].to_numpy(int)
 
     # -- learning -------------------------------------------------------------------------------
     def _new_model(self, params: dict, columns: Sequence[str], folds: int, seed: int
@@ -157,22 +192,24 @@ class Scorer:
         data = prepared or self.prepare(dataset)
         self.featurizers_ = self._model_featurizers()
         self.columns_ = list(data.X.columns)
-        X = data.X.to_numpy(np.float64)
-        self.model_, result = self._fit_model(X, data.y, data.groups, self.columns_,
+        X, y, groups = data.training_rows()
+        self.model_, result = self._fit_model(X, y, groups, self.columns_,
                                               self.seed, "speechgrade-train" if self.study else None)
         self.label_ = dataset.label
         self.label_range_ = (float(data.y.min()), float(data.y.max()))
         self.tuning_ = {"params": result.params, "selection_cv_rmse": result.cv_rmse, "trials": result.n_trials}
         if result.members:
             self.tuning_ |= {"member_cv_rmse": result.members, "weights": self.model_.weights()}
-        oof = self._out_of_fold(X, data.y, data.groups, result.params, self.columns_, self.folds, self.seed)
+        # out-of-fold predictions of the original clips only (their copies share their fold)
+        oof = self._out_of_fold(X, y, groups, result.params, self.columns_, self.folds, self.seed)[:len(data.y)]
         self.rubric_ = self._rubric().fit(oof, data.y)
         residuals = self.rubric_.transform(oof) - data.y
         self.interval_ = {"coverage": self.coverage, "halfwidth": conformal_halfwidth(residuals, self.coverage)}
         if self.abstain:
             self.abstain_ = AbstainRules(language=language_model(self.featurizers_)).fit(data.screen)
             del self._extractor_  # scoring screens with the English check, which training did not need
-        self.training_ = {"n": len(data.y), "fingerprint": _fingerprint(data), "duplicates": data.duplicates,
+        self.training_ = {"n": len(data.y), "augmented_copies": len(y) - len(data.y),
+                          "fingerprint": _fingerprint(data), "duplicates": data.duplicates,
                           "groups": None if data.groups is None else int(len(np.unique(data.groups)))}
         self.evaluation_ = getattr(self, "evaluation_", None)
         return self
@@ -208,11 +245,13 @@ class Scorer:
             rubric = self._rubric()
             if not rubric.active:
                 return model
+            # with --augment these rows include the copies (grouped with their sources, so still out of fold)
             oof = self._out_of_fold(X, y, groups, result.params, columns, self.inner_folds, seed)
             return RubricModel(model, rubric.fit(oof, y))
 
+        extra = None if data.augmented is None else (data.augmented.to_numpy(np.float64), data.source)
         ev = cross_validate(data.X.to_numpy(np.float64), data.y, data.groups, fit_predict, data.names,
-                            folds, repeats, self.seed, progress=progress, coverage=self.coverage)
+                            folds, repeats, self.seed, progress=progress, coverage=self.coverage, augmented=extra)
         ev.config = self.get_config() | {"label": dataset.label, "folds": folds, "repeats": repeats}
         ev.extra = {"duplicates": data.duplicates, "skipped": [[p.filename, p.reason] for p in data.report.skipped],
                     "failed": [[p.filename, p.reason] for p in data.report.failed]}
@@ -235,7 +274,8 @@ class Scorer:
         feats = self.featurizers if isinstance(self.featurizers, str) else \
             [f if isinstance(f, str) else f.spec for f in self.featurizers]
         return {"featurizers": feats, "regressor": self.regressor, "ensemble": self.ensemble,
-                "calibrate": self.calibrate, "snap": self.snap, "abstain": self.abstain, "trials": self.trials,
+                "calibrate": self.calibrate, "snap": self.snap, "abstain": self.abstain, "augment": self.augment,
+                "augment_ops": list(self.augment_ops), "trials": self.trials,
                 "tuning_folds": self.folds, "inner_folds": self.inner_folds,
                 "pca": self.pca, "seed": self.seed, "group_duplicates": self.group_duplicates}
 
