@@ -1,6 +1,7 @@
 """The `ssl` featurizer on tiny randomly initialised encoders saved with save_pretrained (offline)."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from audiogen import speechlike, write
 
@@ -117,3 +118,23 @@ def test_wav2vec2_and_data2vec_work_too(tmp_path_factory, kind):
                  _w2v_extractor())
     vec = get_featurizer(f"ssl:{path}?pooling=mean+std&layers=all").featurize(speechlike(1.5))
     assert vec.shape == (64,) and np.isfinite(vec).all()
+
+
+def test_learned_pooling_keeps_layer_segment_blocks_and_a_model_learns_on_them(wavlm, tmp_path):
+    f = get_featurizer(f"ssl:{wavlm}?layers=1+2&pooling=learned&segments=4")
+    cols = f.columns()
+    assert len(cols) == 2 * 4 * 32 and cols[0] == "l1.t0.d0" and cols[-1] == "l2.t3.d31"
+    audio = speechlike(2.0)
+    block = f.featurize(audio).reshape(2, 4, 32)
+    mean_l1 = get_featurizer(f"ssl:{wavlm}?layers=1").featurize(audio)
+    np.testing.assert_allclose(block[0].mean(0), mean_l1, atol=0.05)  # segments of ~equal length
+    clips = [write(tmp_path / f"c{i}.wav", speechlike(1.5, f0=100 + 20 * i, seed=i)) for i in range(12)]
+    pd.DataFrame({"filename": [c.name for c in clips], "label": np.arange(12) / 3.0}).to_csv(tmp_path / "d.csv",
+                                                                                             index=False)
+    ds = sg.load_dataset(tmp_path / "d.csv", tmp_path)
+    scorer = sg.Scorer(f"ssl:{wavlm}?layers=1+2&pooling=learned&segments=4,acoustic", "ridge", trials=0,
+                       cache=tmp_path / "cache").fit(ds)
+    assert set(scorer.model_.pooling_) == {"ssl"}
+    loaded = sg.Scorer.load(scorer.save(tmp_path / "m"), cache=tmp_path / "cache")
+    np.testing.assert_allclose(loaded.predict(clips[:4]), scorer.predict(clips[:4]))
+    assert list(loaded.explain(clips[:2]).columns) == ["acoustic", "ssl", "base"]

@@ -66,6 +66,11 @@ def test_encoder_pools_only_frames_that_hold_audio(tiny_ct2):
     f = get_featurizer(f"whisper-encoder:{tiny_ct2}")
     assert f.frames(speechlike(3.0)).shape == (150, 32)        # 50 frames per second, not 1500
     assert f.frames(speechlike(45.0)).shape == (2250, 32)      # two 30 s windows, the second partly padded
+    learned = get_featurizer(f"whisper-encoder:{tiny_ct2}?pooling=learned&segments=5")
+    audio = speechlike(3.0)
+    assert learned.columns()[:2] == ["l0.t0.d0", "l0.t0.d1"] and len(learned.columns()) == 5 * 32
+    block = learned.featurize(audio).reshape(5, 32)  # 150 frames -> 5 segments of 30
+    np.testing.assert_allclose(block.mean(0), f.featurize(audio), rtol=1e-4, atol=1e-5)
 
 
 def test_missing_whisper_model_is_a_clear_error(tmp_path, monkeypatch):

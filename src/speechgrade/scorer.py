@@ -161,7 +161,7 @@ class Scorer:
         """An unfitted model with these (tuned) parameters: one regressor, or one per family with --ensemble."""
         if self.ensemble:
             return EnsembleModel(self.regressor, params, columns, self.ensemble, self.pca, seed, folds)
-        return ScoringModel(self.regressor, params, self.pca, seed)
+        return ScoringModel(self.regressor, params, self.pca, seed, columns)
 
     def _fit_model(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, columns: Sequence[str],
                    seed: int, study_name: str | None = None, folds: int | None = None
@@ -169,12 +169,13 @@ class Scorer:
         """Tune (each family's member separately with an ensemble), then fit on all the rows given."""
         folds = folds or self.folds
 
-        def tuned(cols: Any, suffix: str = "") -> TuneResult:
+        def tuned(cols: Sequence[int], suffix: str = "") -> TuneResult:
             return tune(X[:, cols], y, groups, self.regressor, self.trials, self.timeout, folds, self.pca, seed,
-                        storage=self.study, study_name=study_name and study_name + suffix)
+                        storage=self.study, study_name=study_name and study_name + suffix,
+                        columns=[columns[i] for i in cols])
 
         if not self.ensemble:
-            result = tuned(slice(None))
+            result = tuned(list(range(len(columns))))
             return self._new_model(result.params, columns, folds, seed).fit(X, y, groups), result
         check_ensemble(self.ensemble, columns)
         members = {fam: tuned(idx, f"-{fam}") for fam, idx in families(columns).items()}
@@ -443,7 +444,7 @@ class Scorer:
         if obj.ensemble:
             obj.model_ = EnsembleModel.load(directory, m["regressor"], m["params"], obj.columns_, m["pca"], m["seed"])
         else:
-            obj.model_ = ScoringModel.load(directory, m["regressor"], m["params"], m["pca"], m["seed"])
+            obj.model_ = ScoringModel.load(directory, m["regressor"], m["params"], m["pca"], m["seed"], obj.columns_)
         obj.label_ = manifest["label"]["name"]
         obj.label_range_ = (manifest["label"]["min"], manifest["label"]["max"])
         obj.tuning_, obj.training_ = manifest.get("tuning"), manifest.get("training_data")

@@ -23,11 +23,11 @@ class TuneResult:
 
 
 def cv_rmse(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, regressor: str, params: dict,
-            pca: int | None, folds: int, seed: int, trial=None) -> float:
+            pca: int | None, folds: int, seed: int, trial=None, columns: list[str] | None = None) -> float:
     """Mean RMSE over grouped K folds of these rows; with a trial, reports each fold so bad trials are pruned."""
     errors = []
     for k, (tr, te) in enumerate(make_folds(y, groups, folds, seed)):
-        pred = ScoringModel(regressor, params, pca, seed).fit(X[tr], y[tr]).predict(X[te])
+        pred = ScoringModel(regressor, params, pca, seed, columns).fit(X[tr], y[tr]).predict(X[te])
         errors.append(float(np.sqrt(np.mean((pred - y[te]) ** 2))))
         if trial is not None:
             trial.report(float(np.mean(errors)), k)
@@ -40,11 +40,12 @@ def cv_rmse(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, regressor: 
 
 def tune(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None, regressor: str = "lightgbm",
          trials: int = 10, timeout: float | None = None, folds: int = 5, pca: int | None = None, seed: int = 0,
-         storage: str | None = None, study_name: str | None = None) -> TuneResult:
+         storage: str | None = None, study_name: str | None = None, columns: list[str] | None = None) -> TuneResult:
     """Search the regressor's space for `trials` trials (resuming a stored study); 0 trials = defaults."""
     cls = get_regressor_class(regressor)
     if trials <= 0:
-        return TuneResult(cls.default_params(), cv_rmse(X, y, groups, regressor, {}, pca, folds, seed), 0)
+        return TuneResult(cls.default_params(), cv_rmse(X, y, groups, regressor, {}, pca, folds, seed,
+                                                        columns=columns), 0)
     import optuna
 
     optuna.logging.set_verbosity(logging.WARNING)
@@ -55,7 +56,7 @@ def tune(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None, regress
     done = sum(t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED) for t in study.trials)
 
     def objective(trial: "optuna.Trial") -> float:
-        return cv_rmse(X, y, groups, regressor, cls.search_space(trial), pca, folds, seed, trial)
+        return cv_rmse(X, y, groups, regressor, cls.search_space(trial), pca, folds, seed, trial, columns)
 
     if trials - done > 0:
         study.optimize(objective, n_trials=trials - done, timeout=timeout)

@@ -19,9 +19,11 @@ import numpy as np
 from ..audio import SAMPLE_RATE, windows
 from ..errors import ConfigError, ModelNotFoundError
 from ..extras import require
+from ..pooling import SEGMENTS, frame_columns, segment_means
 from .base import Featurizer, register_featurizer
 
 DEFAULT_MODEL = "microsoft/wavlm-large"
+POOLINGS = ("mean", "mean+std", "learned")
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json")
 
 
@@ -105,16 +107,18 @@ def parse_layers(text: str | int | list) -> str | list[int]:
 
 @register_featurizer
 class SSLFeaturizer(Featurizer):
-    """Mean (or mean+std) pooled hidden states of a self-supervised speech encoder."""
+    """Mean (or mean+std) pooled hidden states of a self-supervised speech encoder; `pooling=learned` keeps
+    per-layer segment means for a pooling head fitted with the model (see `speechgrade.pooling`)."""
 
     name = "ssl"
     version = "1"
     extra = "ssl"
 
     def __init__(self, model: str = DEFAULT_MODEL, layers: str | list[int] = "last", pooling: str = "mean",
-                 window_s: float | None = None, batch_size: int = 4, device: str = "auto"):
-        if pooling not in ("mean", "mean+std"):
-            raise ConfigError(f"pooling must be 'mean' or 'mean+std' (got {pooling!r})")
+                 window_s: float | None = None, batch_size: int = 4, device: str = "auto", segments: int = SEGMENTS):
+        if pooling not in POOLINGS:
+            raise ConfigError(f"pooling must be one of {', '.join(POOLINGS)} (got {pooling!r})")
+        self.segments = int(segments)
         self.model = str(model)
         self.layers = parse_layers(layers)
         self.pooling = pooling
@@ -128,15 +132,16 @@ class SSLFeaturizer(Featurizer):
 
     @classmethod
     def from_spec(cls, arg, options):
-        known = {"layers", "pooling", "window_s", "batch_size", "device"}
+        known = {"layers", "pooling", "window_s", "batch_size", "device", "segments"}
         unknown = set(options) - known
         if unknown:
             raise ConfigError(f"unknown ssl option(s) {sorted(unknown)} (known: {sorted(known)})")
         kwargs: dict[str, Any] = dict(options)
         if "window_s" in kwargs:
             kwargs["window_s"] = float(kwargs["window_s"])
-        if "batch_size" in kwargs:
-            kwargs["batch_size"] = int(kwargs["batch_size"])
+        for key in ("batch_size", "segments"):
+            if key in kwargs:
+                kwargs[key] = int(kwargs[key])
         return cls(model=arg or DEFAULT_MODEL, **kwargs)
 
     @classmethod
@@ -152,12 +157,14 @@ class SSLFeaturizer(Featurizer):
     def config(self) -> dict:
         # batch size and device do not change the output beyond float noise, so they stay out of the key
         return {"model": self.model, "model_digest": model_digest(self.model), "layers": self.layers,
-                "pooling": self.pooling, "window_s": self.window_s}
+                "pooling": self.pooling, "window_s": self.window_s,
+                **({"segments": self.segments} if self.pooling == "learned" else {})}
 
     @property
     def spec(self) -> str:
         layers = self.layers if isinstance(self.layers, str) else "+".join(map(str, self.layers))
-        return f"ssl:{self.model}?layers={layers}&pooling={self.pooling}"
+        extra = f"&segments={self.segments}" if self.pooling == "learned" else ""
+        return f"ssl:{self.model}?layers={layers}&pooling={self.pooling}{extra}"
 
     def _loaded(self):
         return load_encoder(self.model, resolve_device(self.device))
@@ -167,8 +174,14 @@ class SSLFeaturizer(Featurizer):
         cfg = net.config
         return int(getattr(cfg, "d_model", None) or cfg.hidden_size)
 
+    def _n_states(self) -> int:
+        cfg = self._loaded()[1].config
+        return int(getattr(cfg, "encoder_layers", None) or cfg.num_hidden_layers) + 1
+
     def columns(self) -> list[str]:
         d = self._hidden_size()
+        if self.pooling == "learned":
+            return frame_columns(self._layer_indices(self._n_states()), self.segments, d)
         cols = [f"mean{i}" for i in range(d)]
         if self.pooling == "mean+std":
             cols += [f"std{i}" for i in range(d)]
@@ -185,7 +198,7 @@ class SSLFeaturizer(Featurizer):
         return list(self.layers)
 
     def _encode(self, batch: list[np.ndarray]) -> list[np.ndarray]:
-        """Frame states (T, D) per window, averaged over the selected layers."""
+        """Frame states (L, T, D) of the selected layers, per window."""
         import torch
 
         extractor, net, is_whisper = self._loaded()
@@ -200,12 +213,12 @@ class SSLFeaturizer(Featurizer):
         with torch.inference_mode():
             states = net(x, output_hidden_states=True).hidden_states
         idx = self._layer_indices(len(states))
-        stacked = torch.stack([states[i] for i in idx]).float().mean(0).cpu().numpy()
+        stacked = torch.stack([states[i] for i in idx]).float().cpu().numpy()  # (L, B, T, D)
         out = []
         for k, audio in enumerate(batch):
-            frames = stacked[k]
+            frames = stacked[:, k]
             if is_whisper:  # 50 encoder frames per second; the rest is padding of the 30 s input
-                frames = frames[: max(1, int(np.ceil(len(audio) / 320)))]
+                frames = frames[:, : max(1, int(np.ceil(len(audio) / 320)))]
             out.append(frames)
         return out
 
@@ -217,16 +230,24 @@ class SSLFeaturizer(Featurizer):
         sums = np.zeros((len(audios), d), np.float64)
         sq = np.zeros((len(audios), d), np.float64)
         counts = np.zeros(len(audios), np.int64)
-        by_len: dict[int, list[tuple[int, np.ndarray]]] = {}
-        for i, w in pieces:
-            by_len.setdefault(len(w), []).append((i, w))
+        kept: dict[int, list[tuple[int, np.ndarray]]] = {i: [] for i in range(len(audios))}  # for learned pooling
+        by_len: dict[int, list[tuple[int, int, np.ndarray]]] = {}
+        for order, (i, w) in enumerate(pieces):
+            by_len.setdefault(len(w), []).append((order, i, w))
         for group in by_len.values():
             for start in range(0, len(group), self.batch_size):
                 chunk = group[start:start + self.batch_size]
-                for (i, _), frames in zip(chunk, self._encode([w for _, w in chunk])):
+                for (order, i, _), layered in zip(chunk, self._encode([w for _, _, w in chunk])):
+                    if self.pooling == "learned":
+                        kept[i].append((order, layered))
+                        continue
+                    frames = layered.mean(0)
                     sums[i] += frames.sum(0)
                     sq[i] += np.square(frames, dtype=np.float64).sum(0)
                     counts[i] += len(frames)
+        if self.pooling == "learned":  # windows back in time order, then segment means per layer
+            return [segment_means(np.concatenate([f for _, f in sorted(kept[i], key=lambda p: p[0])], axis=1),
+                                  self.segments).astype(np.float32).ravel() for i in range(len(audios))]
         mean = sums / counts[:, None]
         parts = [mean]
         if self.pooling == "mean+std":

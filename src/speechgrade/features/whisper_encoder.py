@@ -2,7 +2,8 @@
 
 The log-mel spectrogram of the whole clip is cut into 30 s windows; each is padded to 30 s as
 Whisper requires, and only the encoder frames that hold audio (2 mel frames each) are pooled, never
-the padding. Frames of all windows are pooled as one sequence. Spec: `whisper-encoder[:MODEL][?pooling=mean+std]`.
+the padding. Frames of all windows are pooled as one sequence. Spec:
+`whisper-encoder[:MODEL][?pooling=mean+std]`; `pooling=learned` keeps 16 segment means for a learned head.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError
+from ..pooling import SEGMENTS, frame_columns, segment_means
 from ..transcribe import load_whisper, model_fingerprint, require_faster_whisper
 from .base import Featurizer, register_featurizer
 
@@ -23,10 +25,11 @@ class WhisperEncoderFeaturizer(Featurizer):
     extra = "whisper"
 
     def __init__(self, model: str = "base", pooling: str = "mean", device: str = "auto",
-                 compute_type: str = "auto"):
-        if pooling not in ("mean", "mean+std"):
-            raise ConfigError(f"pooling must be 'mean' or 'mean+std' (got {pooling!r})")
+                 compute_type: str = "auto", segments: int = SEGMENTS):
+        if pooling not in ("mean", "mean+std", "learned"):
+            raise ConfigError(f"pooling must be 'mean', 'mean+std' or 'learned' (got {pooling!r})")
         self.model, self.pooling, self.device, self.compute_type = model, pooling, device, compute_type
+        self.segments = int(segments)
 
     @classmethod
     def check_available(cls) -> None:
@@ -34,9 +37,10 @@ class WhisperEncoderFeaturizer(Featurizer):
 
     @classmethod
     def from_spec(cls, arg, options):
-        unknown = set(options) - {"pooling", "device", "compute_type"}
+        unknown = set(options) - {"pooling", "device", "compute_type", "segments"}
         if unknown:
             raise ConfigError(f"unknown whisper-encoder option(s) {sorted(unknown)}")
+        options = {**options, **({"segments": int(options["segments"])} if "segments" in options else {})}
         return cls(arg or "base", **options)
 
     @classmethod
@@ -45,11 +49,12 @@ class WhisperEncoderFeaturizer(Featurizer):
 
     def config(self) -> dict:
         return {"model": self.model, "model_fingerprint": model_fingerprint(self.model), "pooling": self.pooling,
-                "compute_type": self.compute_type}
+                "compute_type": self.compute_type, **({"segments": self.segments} if self.pooling == "learned" else {})}
 
     @property
     def spec(self) -> str:
-        return f"whisper-encoder:{self.model}?pooling={self.pooling}"
+        extra = f"&segments={self.segments}" if self.pooling == "learned" else ""
+        return f"whisper-encoder:{self.model}?pooling={self.pooling}{extra}"
 
     def _whisper(self):
         return load_whisper(self.model, self.device, self.compute_type)
@@ -68,6 +73,8 @@ class WhisperEncoderFeaturizer(Featurizer):
 
     def columns(self) -> list[str]:
         d = self._dim()
+        if self.pooling == "learned":  # the encoder's output layer only (CTranslate2 gives no inner layers)
+            return frame_columns([0], self.segments, d)
         return [f"mean{i}" for i in range(d)] + ([f"std{i}" for i in range(d)] if self.pooling == "mean+std" else [])
 
     def frames(self, audio: np.ndarray) -> np.ndarray:
@@ -86,5 +93,7 @@ class WhisperEncoderFeaturizer(Featurizer):
 
     def featurize(self, audio: np.ndarray) -> np.ndarray:
         states = self.frames(audio)
+        if self.pooling == "learned":
+            return segment_means(states, self.segments).astype(np.float32).ravel()
         parts = [states.mean(0)] + ([states.std(0)] if self.pooling == "mean+std" else [])
         return np.concatenate(parts).astype(np.float32)

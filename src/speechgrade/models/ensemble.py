@@ -58,7 +58,8 @@ class EnsembleModel:
         return families(self.columns)
 
     def _member(self, family: str) -> ScoringModel:
-        return ScoringModel(self.regressor, self.params.get(family, {}), self.pca, self.seed)
+        return ScoringModel(self.regressor, self.params.get(family, {}), self.pca, self.seed,
+                            [self.columns[i] for i in self.families[family]])
 
     def out_of_fold(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
         """Each member's out-of-fold predictions on these rows, one column per member."""
@@ -140,8 +141,8 @@ class EnsembleModel:
         """Read a model written by `save`."""
         data = json.loads((directory / ENSEMBLE_FILE).read_text(encoding="utf-8"))
         obj = cls(regressor, params, columns, data["method"], pca, seed)
-        obj.members_ = {fam: ScoringModel.load(directory / f"member-{fam}", regressor, params.get(fam, {}), pca, seed)
-                        for fam in obj.families}
+        obj.members_ = {fam: ScoringModel.load(directory / f"member-{fam}", regressor, params.get(fam, {}), pca, seed,
+                                               [obj.columns[i] for i in idx]) for fam, idx in obj.families.items()}
         obj.weights_ = np.array([data["weights"][fam] for fam in obj.members_], np.float64)
         obj.intercept_, obj.y_range_ = float(data["intercept"]), tuple(data["y_range"])
         return obj
