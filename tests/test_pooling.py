@@ -29,7 +29,7 @@ def _task(n=160, seed=0):
 
 def test_head_learns_layer_and_time_weights_that_beat_mean_pooling():
     H, y = _task()
-    head = AttentionPooling(steps=300).fit(H[:120], y[:120])
+    head = AttentionPooling(steps=300, lr=0.05, l2=1e-2).fit(H[:120], y[:120])
     assert head.layer_weights()[1] > 0.6
     pooled = head.transform(H[120:])
     learned = abs(np.corrcoef(pooled[:, 1], y[120:])[0, 1])
