@@ -77,3 +77,18 @@ def test_scorer_trains_on_copies_and_predicts_originals(tone_dataset, cache_dir,
     scorer.fit(ds, prepared=data)
     assert scorer.training_["augmented_copies"] == 40 and scorer.training_["n"] == 40
     assert scorer.predict(ds.paths[:3]).notna().all()
+
+
+def test_a_clip_that_will_not_augment_is_listed_and_training_goes_on(tone_dataset, cache_dir, monkeypatch):
+    original = Augmenter.copies_of
+
+    def flaky(self, path, digest, directory):
+        if path.name == "clip000.wav":
+            raise ValueError("boom")
+        return original(self, path, digest, directory)
+
+    monkeypatch.setattr(Augmenter, "copies_of", flaky)
+    ds = sg.load_dataset(tone_dataset, tone_dataset.parent / "wav")
+    data = sg.Scorer("acoustic", "ridge", trials=0, augment=1, augment_ops=["gain"], cache=cache_dir).prepare(ds)
+    assert len(data.augmented) == 39
+    assert any(p.filename == "clip000#aug" and "boom" in p.reason for p in data.report.failed)

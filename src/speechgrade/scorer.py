@@ -15,7 +15,7 @@ import pandas as pd
 from .abstain import AbstainRules, language_model
 from .augment import NAMESPACE as AUGMENT_NS, OPS as AUGMENT_OPS, Augmenter
 from .bundle import featurizers_from_manifest, read_manifest, write_manifest
-from .dataset import Dataset
+from .dataset import Dataset, Problem
 from .errors import BundleError, DatasetError
 from .evaluate import Evaluation, conformal_halfwidth, cross_validate
 from .folds import make_folds
@@ -114,9 +114,9 @@ class Scorer:
 
     def _split(self, X: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         """Model columns, and the screen measures (plain column names) when abstaining."""
-        n = sum(len(f.columns()) for f in self._model_featurizers())
         if not self.abstain:
             return X, None
+        n = sum(len(f.columns()) for f in self._model_featurizers())
         return X.iloc[:, :n], X.iloc[:, n:].set_axis([c.split(".", 1)[1] for c in X.columns[n:]], axis=1)
 
     def prepare(self, dataset: Dataset) -> Prepared:
@@ -148,9 +148,13 @@ class Scorer:
         rows = []
         for i, name in enumerate(data.names):
             path, digest = Path(dataset.table.loc[name, "path"]), data.report.audio[name]["digest"]
-            for k, (copy, _) in enumerate(augmenter.copies_of(path, digest, root / AUGMENT_NS), 1):
-                rows.append({"filename": f"{name}#aug{k}", "path": str(copy), "source": i})
-        table = pd.DataFrame(rows).set_index("filename")
+            try:
+                copies = augmenter.copies_of(path, digest, root / AUGMENT_NS)
+            except Exception as exc:  # one clip that will not augment must not stop training
+                data.report.failed.append(Problem(f"{name}#aug", f"augmentation failed: {type(exc).__name__}: {exc}"))
+                continue
+            rows += [{"filename": f"{name}#aug{k}", "path": str(c), "source": i} for k, (c, _) in enumerate(copies, 1)]
+        table = pd.DataFrame(rows, columns=["filename", "path", "source"]).set_index("filename")
         X, _ = extractor.run(Dataset(table))
         X, _ = self._split(X)
         return X, table.loc[X.index, "source"].to_numpy(int)
