@@ -11,36 +11,22 @@ transformers = pytest.importorskip("transformers")
 import speechgrade as sg  # noqa: E402
 from speechgrade.errors import ConfigError, ModelNotFoundError  # noqa: E402
 from speechgrade.features import get_featurizer  # noqa: E402
-
-CONV = dict(conv_dim=(16,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2)
-SMALL = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+from tinymodels import CONV, SMALL, save_tiny, save_tiny_wavlm, w2v_extractor  # noqa: E402
 
 
 def _save(tmp_path_factory, name, config, model_cls, extractor):
-    import torch
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp(name)
-    model_cls(config).save_pretrained(path)
-    extractor.save_pretrained(path)
-    return str(path)
-
-
-def _w2v_extractor():
-    return transformers.Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, do_normalize=True,
-                                                 return_attention_mask=True)
+    return save_tiny(tmp_path_factory.mktemp(name), config, model_cls, extractor)
 
 
 @pytest.fixture(scope="module")
 def wavlm(tmp_path_factory):
-    return _save(tmp_path_factory, "wavlm", transformers.WavLMConfig(**SMALL, **CONV, num_buckets=32),
-                 transformers.WavLMModel, _w2v_extractor())
+    return save_tiny_wavlm(tmp_path_factory.mktemp("wavlm"))
 
 
 @pytest.fixture(scope="module")
 def hubert(tmp_path_factory):
     return _save(tmp_path_factory, "hubert", transformers.HubertConfig(**SMALL, **CONV),
-                 transformers.HubertModel, _w2v_extractor())
+                 transformers.HubertModel, w2v_extractor())
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +101,7 @@ def test_wav2vec2_and_data2vec_work_too(tmp_path_factory, kind):
     extra = {"num_conv_pos_embeddings": 16, "num_conv_pos_embedding_groups": 2} if kind == "wav2vec2" else \
         {"num_conv_pos_embeddings": 5, "num_conv_pos_embedding_groups": 2}
     path = _save(tmp_path_factory, kind, config_cls(**SMALL, conv_dim=(16,) * 7, **extra), model_cls,
-                 _w2v_extractor())
+                 w2v_extractor())
     vec = get_featurizer(f"ssl:{path}?pooling=mean+std&layers=all").featurize(speechlike(1.5))
     assert vec.shape == (64,) and np.isfinite(vec).all()
 
