@@ -11,7 +11,7 @@ import time
 import httpx
 import numpy as np
 import pytest
-from audiogen import encode, speechlike
+from audiogen import encode, speechlike, write
 
 pytest.importorskip("fastapi")
 
@@ -167,7 +167,14 @@ def test_page_uploads_a_file_and_shows_the_score(server, tmp_path):
         page.set_input_files("#file", str(wav / f"{CLIPS[4]}.wav"))
         page.wait_for_selector("[data-testid=score]:not(:empty)", timeout=60000)
         text = page.inner_text("[data-testid=score]")
+        clean = page.is_hidden("[data-testid=abstain]")
         page.screenshot(path=str(tmp_path / "page.png"))
+        noise = (0.1 * np.random.default_rng(1).normal(size=16000 * 3)).astype(np.float32)
+        write(tmp_path / "noise.wav", noise)
+        page.set_input_files("#file", str(tmp_path / "noise.wav"))
+        page.wait_for_selector("[data-testid=abstain]:visible", timeout=60000)
+        warning = page.inner_text("[data-testid=abstain]")
         browser.close()
     value = float(text.split(":")[1])
-    assert text.startswith("total:") and 0 <= value <= 10
+    assert text.startswith("total:") and 0 <= value <= 10 and clean
+    assert warning.startswith("Do not trust this score: mostly noise")
