@@ -132,6 +132,7 @@ def test_health_model_docs_and_page(server):
     assert httpx.get(f"{url}/v1/health").json()["status"] == "ok"
     m = httpx.get(f"{url}/v1/model").json()
     assert m["regressor"] == "ridge" and m["limits"]["max_upload_mb"] == 1 and len(m["featurizers"]) >= 1
+    assert m["ensemble"] is None and m["abstain"]["min_snr_db"] == 8.0 and m["interval"]["coverage"] == 0.8
     assert "/v1/score" in httpx.get(f"{url}/openapi.json").json()["paths"]
     assert httpx.get(f"{url}/docs").status_code == 200
     assert "Record" in httpx.get(f"{url}/").text

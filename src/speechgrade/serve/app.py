@@ -131,7 +131,9 @@ def create_app(config: ServeConfig) -> FastAPI:
     @app.get("/v1/model", summary="What the loaded model is")
     async def model():
         return {**model_info, "label": label, "featurizers": [f["spec"] for f in manifest["featurizers"]],
-                "regressor": manifest["model"]["regressor"], "n_features": len(manifest["feature_columns"]),
+                "regressor": manifest["model"]["regressor"], "ensemble": manifest["model"].get("ensemble"),
+                "rubric": manifest.get("rubric"), "abstain": manifest.get("abstain"),
+                "interval": manifest.get("interval"), "n_features": len(manifest["feature_columns"]),
                 "training_data": manifest.get("training_data"), "cv_metrics": manifest.get("cv_metrics"),
                 "limits": {"max_upload_mb": config.max_upload_mb, "max_audio_s": config.max_audio_s,
                            "timeout_s": config.timeout_s}}
