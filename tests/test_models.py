@@ -83,3 +83,16 @@ def test_contributions_add_up_to_the_prediction(name, pca):
 def test_svr_has_no_contributions():
     X, y = _data()
     assert ScoringModel("svr").fit(X, y).contributions(X[:2]) is None
+
+
+def test_missing_values_become_the_training_mean():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 4))
+    y = X[:, 0] * 2 + rng.normal(0, 0.1, 60)
+    X[:, 3] = np.nan  # a column a featurizer could not compute (e.g. screen's english_prob)
+    X[5, 1] = np.inf
+    model = ScoringModel("ridge", {"alpha": 1.0}).fit(X, y)
+    row = X[:1].copy()
+    row[0, 0] = np.nan
+    assert np.isfinite(model.predict(X)).all() and np.isfinite(model.contributions(X)).all()
+    assert model.predict(row)[0] == pytest.approx(model.predict(np.where(np.arange(4) == 0, model.mean_, X[0])[None])[0])

@@ -98,11 +98,12 @@ def fit_ridge(X, y, groups, seed):
     """Baseline: standardised ridge regression, alpha chosen by efficient leave-one-out on the training rows."""
     from sklearn.linear_model import RidgeCV
 
-    mu, sd = X.mean(0), X.std(0)
-    sd = np.where(sd > 1e-12, sd, 1.0)
-    model = RidgeCV(alphas=np.logspace(-2, 5, 30)).fit((X - mu) / sd, y)
+    from .models.pipeline import scaling, standardise
+
+    mu, sd = scaling(X)
+    model = RidgeCV(alphas=np.logspace(-2, 5, 30)).fit(standardise(X, mu, sd), y)
     lo, hi = float(np.min(y)), float(np.max(y))
-    return lambda Xt: np.clip(model.predict((Xt - mu) / sd), lo, hi)
+    return lambda Xt: np.clip(model.predict(standardise(Xt, mu, sd)), lo, hi)
 
 
 BASELINES: dict[str, FitPredict] = {"mean": fit_mean, "ridge": fit_ridge}

@@ -3,6 +3,7 @@ training label range."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -13,6 +14,20 @@ from .base import get_regressor_class
 
 PREPROCESS_FILE = "preprocess.npz"
 POOLING_FILE = "pooling.npz"
+
+
+def scaling(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and scales over the finite values (an all-missing or constant column: 0 and 1)."""
+    finite = np.where(np.isfinite(X), X, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-missing columns
+        mean, std = np.nan_to_num(np.nanmean(finite, 0)), np.nan_to_num(np.nanstd(finite, 0))
+    return mean, np.where(std > 1e-12, std, 1.0)
+
+
+def standardise(X: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Scaled columns; a missing or infinite value (e.g. a NaN a featurizer gave) becomes the training mean."""
+    return np.nan_to_num((X - mean) / scale, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 class ScoringModel:
@@ -70,10 +85,8 @@ class ScoringModel:
         y = np.asarray(y, np.float64)
         self._fit_pooling(X, y)
         X = self._pool(X)
-        self.mean_ = X.mean(0)
-        std = X.std(0)
-        self.scale_ = np.where(std > 1e-12, std, 1.0)
-        Z = (X - self.mean_) / self.scale_
+        self.mean_, self.scale_ = scaling(X)
+        Z = standardise(X, self.mean_, self.scale_)
         self.components_ = np.zeros((0, X.shape[1]))
         if self.pca:
             from sklearn.decomposition import PCA
@@ -87,7 +100,7 @@ class ScoringModel:
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """Pooled, standardised (and projected) inputs."""
-        Z = (self._pool(np.asarray(X, np.float64)) - self.mean_) / self.scale_
+        Z = standardise(self._pool(np.asarray(X, np.float64)), self.mean_, self.scale_)
         return Z @ self.components_.T if len(self.components_) else Z
 
     def predict(self, X: np.ndarray) -> np.ndarray:
@@ -105,7 +118,7 @@ class ScoringModel:
             coef = getattr(self.model_, "coef_", None)
             if coef is None:
                 return None
-            Zs = (self._pool(np.asarray(X, np.float64)) - self.mean_) / self.scale_
+            Zs = standardise(self._pool(np.asarray(X, np.float64)), self.mean_, self.scale_)
             out = np.column_stack([Zs * (self.components_.T @ coef), np.full(len(Zs), self.model_.intercept_)])
         else:
             out = self.model_.contributions(Z)
