@@ -91,11 +91,12 @@ def test_extract_evaluate_train_predict(tone_dataset, tmp_path):
 
 def test_snap_and_calibrate_from_the_command_line(tone_dataset, tmp_path):
     data, wav = tone_dataset, tone_dataset.parent / "wav"
-    proc = run("evaluate", data, "-a", wav, "-f", "acoustic", "-r", "ridge", "--folds", "4", "--repeats", "1",
+    proc = run("evaluate", data, "-a", wav, "-f", "acoustic", "-r", "ridge,svr", "--folds", "4", "--repeats", "1",
                "--trials", "0", "--snap", "0.5", "--calibrate", "--predictions", tmp_path / "oof.csv",
-               env_cache=tmp_path / "cache")
+               "--json", tmp_path / "m.json", env_cache=tmp_path / "cache")
     oof = pd.read_csv(tmp_path / "oof.csv")
     assert np.allclose(oof["model"] * 2, np.round(oof["model"] * 2)) and "Pearson r" in proc.stdout
+    assert sum(json.loads((tmp_path / "m.json").read_text())["regressor_choices"].values()) == 4
     proc = run("evaluate", data, "-a", wav, "--snap", "half", ok=False)
     assert proc.returncode == 1 and "--snap takes a step" in proc.stderr
 

@@ -67,3 +67,25 @@ def test_scorer_evaluates_members_beside_the_stack_and_saves_it(tone_dataset, ca
     np.testing.assert_array_equal(a.to_numpy(), b.to_numpy())
     explained = loaded.explain(ds.paths[:8])
     assert list(explained.columns) == ["acoustic", "acoustic-2", "base"]
+
+
+def test_several_regressors_let_the_data_choose_per_member(tone_dataset, cache_dir, tmp_path):
+    ds = sg.load_dataset(tone_dataset, tone_dataset.parent / "wav")
+    scorer = sg.Scorer("acoustic,acoustic?window_s=10", "ridge,svr", trials=1, ensemble="stack", cache=cache_dir)
+    ev = scorer.evaluate(ds, folds=4, repeats=1)
+    choices = ev.summary["regressor_choices"]
+    assert set(choices) == {"acoustic", "acoustic-2"} and all(sum(c.values()) == 4 for c in choices.values())
+    scorer.fit(ds)
+    chosen = scorer.tuning_["member_regressors"]
+    assert set(chosen.values()) <= {"ridge", "svr"}
+    loaded = sg.Scorer.load(scorer.save(tmp_path / "m"), cache=cache_dir)
+    assert loaded.model_.regressor == chosen and loaded.regressor == "ridge,svr"
+    np.testing.assert_array_equal(loaded.predict(ds.paths[:5]), scorer.predict(ds.paths[:5]))
+
+
+def test_a_single_model_keeps_the_better_candidate(tone_dataset, cache_dir):
+    ds = sg.load_dataset(tone_dataset, tone_dataset.parent / "wav")
+    scorer = sg.Scorer("acoustic", ["ridge", "svr"], trials=1, cache=cache_dir).fit(ds)
+    assert scorer.tuning_["regressor"] in ("ridge", "svr") and scorer.model_.regressor == scorer.tuning_["regressor"]
+    with pytest.raises(ConfigError, match="unknown regressor"):
+        sg.Scorer("acoustic", "ridge,forest", trials=0, cache=cache_dir).fit(ds)

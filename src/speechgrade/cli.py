@@ -26,7 +26,9 @@ Label = typer.Option("label", "--label-column", "-l", help="CSV column holding t
 Features = typer.Option(None, "--features", "-f",
                         help="Comma-separated featurizers, e.g. `acoustic,ssl:microsoft/wavlm-large` or "
                              "`ssl:DIR?layers=6-12&pooling=mean+std`. Default: the best set installed.")
-Regressor = typer.Option("lightgbm", "--regressor", "-r", help="lightgbm, xgboost, catboost, ridge or svr.")
+Regressor = typer.Option("lightgbm", "--regressor", "-r",
+                         help="lightgbm, xgboost, catboost, ridge or svr; several (`ridge,svr`): each is tuned and "
+                              "the lower tuning CV RMSE wins (per member with --ensemble), inside the folds.")
 Trials = typer.Option(10, "--trials", help="Optuna trials per tuning (0 = default parameters).")
 Timeout = typer.Option(None, "--timeout", help="Stop each tuning after this many seconds.")
 Seed = typer.Option(0, "--seed", help="Random seed for folds and models.")
@@ -246,9 +248,12 @@ def train(data: Path = typer.Argument(..., help="CSV with `filename` and label c
     scorer.save(output)
     console.print(f"selection CV RMSE {scorer.tuning_['selection_cv_rmse']:.3f} (optimistic: it chose the "
                   f"parameters; `speechgrade evaluate` gives honest figures)")
-    if "weights" in scorer.tuning_:
-        console.print("ensemble members (selection CV RMSE, blend weight): " + ", ".join(
-            f"{m} {scorer.tuning_['member_cv_rmse'][m]:.3f} w {w:.2f}" for m, w in scorer.tuning_["weights"].items()))
+    t = scorer.tuning_
+    if "weights" in t:
+        console.print("ensemble members (regressor, selection CV RMSE, blend weight): " + ", ".join(
+            f"{m} {t['member_regressors'][m]} {t['member_cv_rmse'][m]:.3f} w {w:.2f}" for m, w in t["weights"].items()))
+    elif "," in regressor:
+        console.print(f"chosen regressor: {t['regressor']}")
     console.print(f"model saved to {output}")
 
 
@@ -286,7 +291,7 @@ def predict(model: Path = typer.Argument(..., help="Model folder written by `tra
     frame = scorer.predict_frame(dataset, intervals=intervals or as_json, explain=explain)
     explain_cols = [c for c in frame.columns if c.startswith("explain.")]
     if explain and not explain_cols and frame[label].notna().any():
-        console.print(f"[yellow]--explain: a {scorer.regressor} model has no per-prediction attributions")
+        console.print(f"[yellow]--explain: a {scorer.model_.regressor} model has no per-prediction attributions")
     report = scorer.last_report_
     failures = {p.filename: p.reason for p in [*dataset.problems, *report.failed, *report.skipped]}
     if as_json:

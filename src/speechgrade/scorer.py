@@ -22,7 +22,7 @@ from .folds import make_folds
 from .extract import ExtractReport, Extractor, MemoryCache, as_featurizers, column_prefixes, make_extractor
 from .features.screen import ScreenFeaturizer
 from .duplicates import combine_groups
-from .models import ScoringModel
+from .models import ScoringModel, get_regressor_class
 from .models.ensemble import EnsembleModel, check_ensemble, families
 from .rubric import Rubric, RubricModel
 from .tuning import TuneResult, tune
@@ -123,6 +123,7 @@ class Scorer:
         """Extract (or read cached) features; combine user groups with duplicate clusters."""
         if dataset.label is None:
             raise DatasetError("training and evaluation need a label column")
+        self._candidates()  # an unknown regressor is an error before, not after, extraction
         extractor = self._extractor()
         X, report = extractor.run(dataset)
         X, screen = self._split(X)
@@ -160,33 +161,46 @@ class Scorer:
         return X, table.loc[X.index, "source"].to_numpy(int)
 
     # -- learning -------------------------------------------------------------------------------
-    def _new_model(self, params: dict, columns: Sequence[str], folds: int, seed: int
+    def _candidates(self) -> list[str]:
+        """The regressors to choose from (`"ridge,svr"`: the one with the lower tuning CV RMSE wins)."""
+        names = [r.strip() for r in self.regressor.split(",") if r.strip()] if isinstance(self.regressor, str) \
+            else list(self.regressor)
+        for name in names:
+            get_regressor_class(name)
+        return names
+
+    def _new_model(self, tuned: TuneResult, columns: Sequence[str], folds: int, seed: int
                    ) -> "ScoringModel | EnsembleModel":
-        """An unfitted model with these (tuned) parameters: one regressor, or one per family with --ensemble."""
+        """An unfitted model with tuned parameters: one regressor, or one per family with --ensemble."""
         if self.ensemble:
-            return EnsembleModel(self.regressor, params, columns, self.ensemble, self.pca, seed, folds)
-        return ScoringModel(self.regressor, params, self.pca, seed, columns)
+            return EnsembleModel(tuned.regressor, tuned.params, columns, self.ensemble, self.pca, seed, folds)
+        return ScoringModel(tuned.regressor, tuned.params, self.pca, seed, columns)
 
     def _fit_model(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, columns: Sequence[str],
                    seed: int, study_name: str | None = None, folds: int | None = None
                    ) -> tuple["ScoringModel | EnsembleModel", TuneResult]:
-        """Tune (each family's member separately with an ensemble), then fit on all the rows given."""
+        """Tune each candidate regressor (for each family's member with an ensemble), keep the one with the lower
+        tuning CV RMSE, then fit on all the rows given."""
         folds = folds or self.folds
+        candidates = self._candidates()
 
         def tuned(cols: Sequence[int], suffix: str = "") -> TuneResult:
-            return tune(X[:, cols], y, groups, self.regressor, self.trials, self.timeout, folds, self.pca, seed,
-                        storage=self.study, study_name=study_name and study_name + suffix,
-                        columns=[columns[i] for i in cols])
+            results = [tune(X[:, cols], y, groups, name, self.trials, self.timeout, folds, self.pca, seed,
+                            storage=self.study, columns=[columns[i] for i in cols],
+                            study_name=study_name and study_name + suffix + (f"-{name}" if len(candidates) > 1 else ""))
+                       for name in candidates]
+            return min(results, key=lambda r: r.cv_rmse)
 
         if not self.ensemble:
             result = tuned(list(range(len(columns))))
-            return self._new_model(result.params, columns, folds, seed).fit(X, y, groups), result
+            return self._new_model(result, columns, folds, seed).fit(X, y, groups), result
         check_ensemble(self.ensemble, columns)
         members = {fam: tuned(idx, f"-{fam}") for fam, idx in families(columns).items()}
-        model = self._new_model({f: r.params for f, r in members.items()}, columns, folds, seed).fit(X, y, groups)
-        return model, TuneResult({f: r.params for f, r in members.items()}, model.oof_rmse_,
-                                 sum(r.n_trials for r in members.values()),
-                                 {f: r.cv_rmse for f, r in members.items()})
+        result = TuneResult({f: r.params for f, r in members.items()}, 0.0, sum(r.n_trials for r in members.values()),
+                            {f: r.cv_rmse for f, r in members.items()}, {f: r.regressor for f, r in members.items()})
+        model = self._new_model(result, columns, folds, seed).fit(X, y, groups)
+        result.cv_rmse = model.oof_rmse_
+        return model, result
 
     def _rubric(self) -> Rubric:
         return Rubric(self.calibrate, self.snap)
@@ -204,9 +218,12 @@ class Scorer:
         self.label_range_ = (float(data.y.min()), float(data.y.max()))
         self.tuning_ = {"params": result.params, "selection_cv_rmse": result.cv_rmse, "trials": result.n_trials}
         if result.members:
-            self.tuning_ |= {"member_cv_rmse": result.members, "weights": self.model_.weights()}
+            self.tuning_ |= {"member_cv_rmse": result.members, "weights": self.model_.weights(),
+                             "member_regressors": result.regressor}
+        else:
+            self.tuning_["regressor"] = result.regressor
         # out-of-fold predictions of the original clips only (their copies share their fold)
-        oof = self._out_of_fold(X, y, groups, result.params, self.columns_, self.folds, self.seed)[:len(data.y)]
+        oof = self._out_of_fold(X, y, groups, result, self.columns_, self.folds, self.seed)[:len(data.y)]
         self.rubric_ = self._rubric().fit(oof, data.y)
         residuals = self.rubric_.transform(oof) - data.y
         self.interval_ = {"coverage": self.coverage, "halfwidth": conformal_halfwidth(residuals, self.coverage)}
@@ -219,12 +236,12 @@ class Scorer:
         self.evaluation_ = getattr(self, "evaluation_", None)
         return self
 
-    def _out_of_fold(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, params: dict,
+    def _out_of_fold(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, tuned: TuneResult,
                      columns: Sequence[str], folds: int, seed: int) -> np.ndarray:
         """Grouped out-of-fold predictions of models with these parameters (for the rubric and the interval)."""
         pred = np.zeros(len(y))
         for tr, te in make_folds(y, groups, folds, seed):
-            model = self._new_model(params, columns, folds, seed).fit(X[tr], y[tr], None if groups is None else groups[tr])
+            model = self._new_model(tuned, columns, folds, seed).fit(X[tr], y[tr], None if groups is None else groups[tr])
             pred[te] = model.predict(X[te])
         return pred
 
@@ -236,6 +253,7 @@ class Scorer:
         counter = iter(range(10**9))
         importances: list[np.ndarray] = []
         weights: list[dict[str, float]] = []
+        chosen: list = []
         columns = list(data.X.columns)
         check_ensemble(self.ensemble, columns)
 
@@ -247,11 +265,12 @@ class Scorer:
                 importances.append(imp)
             if isinstance(model, EnsembleModel):
                 weights.append(model.weights())
+            chosen.append(result.regressor)
             rubric = self._rubric()
             if not rubric.active:
                 return model
             # with --augment these rows include the copies (grouped with their sources, so still out of fold)
-            oof = self._out_of_fold(X, y, groups, result.params, columns, self.inner_folds, seed)
+            oof = self._out_of_fold(X, y, groups, result, columns, self.inner_folds, seed)
             return RubricModel(model, rubric.fit(oof, y))
 
         extra = None if data.augmented is None else (data.augmented.to_numpy(np.float64), data.source)
@@ -260,6 +279,8 @@ class Scorer:
         ev.config = self.get_config() | {"label": dataset.label, "folds": folds, "repeats": repeats}
         ev.extra = {"duplicates": data.duplicates, "skipped": [[p.filename, p.reason] for p in data.report.skipped],
                     "failed": [[p.filename, p.reason] for p in data.report.failed]}
+        if len(self._candidates()) > 1:  # how often each candidate won the tuning in the outer folds
+            ev.summary["regressor_choices"] = _tally(chosen)
         if weights:
             ev.summary["ensemble"] = {"method": self.ensemble,
                                       "weights": pd.DataFrame(weights).mean().round(4).to_dict()}
@@ -421,7 +442,8 @@ class Scorer:
             "label": {"name": self.label_, "min": self.label_range_[0], "max": self.label_range_[1]},
             "featurizers": [{**f.identity, "spec": f.spec, "prefix": p} for f, p in zip(self.featurizers_, prefixes)],
             "feature_columns": self.columns_,
-            "model": {"regressor": self.regressor, "params": self.model_.params, "pca": self.pca, "seed": self.seed,
+            "model": {"regressor": self.model_.regressor, "params": self.model_.params, "pca": self.pca,
+                      "seed": self.seed,
                       "ensemble": self.ensemble},
             "config": self.get_config(),
             "tuning": self.tuning_,
@@ -441,7 +463,8 @@ class Scorer:
         manifest = read_manifest(directory)
         featurizers = featurizers_from_manifest(manifest)
         m = manifest["model"]
-        obj = cls(featurizers=featurizers, regressor=m["regressor"], pca=m["pca"], seed=m["seed"],
+        candidates = manifest.get("config", {}).get("regressor") or m["regressor"]  # m: what was chosen
+        obj = cls(featurizers=featurizers, regressor=candidates, pca=m["pca"], seed=m["seed"],
                   cache=cache, progress=progress, ensemble=m.get("ensemble"))
         obj.featurizers_ = featurizers
         obj.columns_ = manifest["feature_columns"]
@@ -463,6 +486,13 @@ class Scorer:
         obj.evaluation_ = manifest.get("cv_metrics")
         obj.manifest_ = manifest
         return obj
+
+
+def _tally(chosen: list) -> dict:
+    """How often each regressor was chosen (per member for ensembles)."""
+    if chosen and isinstance(chosen[0], dict):
+        return {fam: _tally([c[fam] for c in chosen]) for fam in chosen[0]}
+    return {name: chosen.count(name) for name in sorted(set(chosen))}
 
 
 def _fingerprint(data: Prepared) -> str:

@@ -20,6 +20,7 @@ class TuneResult:
     cv_rmse: float
     n_trials: int
     members: dict[str, float] | None = None  # an ensemble's per-member selection CV RMSE
+    regressor: Any = None  # the regressor these parameters are for (per member for an ensemble)
 
 
 def cv_rmse(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, regressor: str, params: dict,
@@ -45,7 +46,7 @@ def tune(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None, regress
     cls = get_regressor_class(regressor)
     if trials <= 0:
         return TuneResult(cls.default_params(), cv_rmse(X, y, groups, regressor, {}, pca, folds, seed,
-                                                        columns=columns), 0)
+                                                        columns=columns), 0, regressor=regressor)
     import optuna
 
     optuna.logging.set_verbosity(logging.WARNING)
@@ -61,4 +62,5 @@ def tune(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None, regress
     if trials - done > 0:
         study.optimize(objective, n_trials=trials - done, timeout=timeout)
     best = study.best_trial
-    return TuneResult({**cls.default_params(), **best.params}, float(best.value), len(study.trials))
+    return TuneResult({**cls.default_params(), **best.params}, float(best.value), len(study.trials),
+                      regressor=regressor)

@@ -41,7 +41,7 @@ class EnsembleModel:
     """Members fitted on their own family's columns; `stack` learns non-negative blend weights from the members'
     out-of-fold predictions on the training rows (grouped folds), `mean` averages them."""
 
-    def __init__(self, regressor: str, params: dict[str, dict[str, Any]], columns: Sequence[str],
+    def __init__(self, regressor: "str | dict[str, str]", params: dict[str, dict[str, Any]], columns: Sequence[str],
                  method: str = "stack", pca: int | None = None, seed: int = 0, folds: int = 5, alpha: float = 1.0):
         self.regressor = regressor
         self.params = params
@@ -57,8 +57,12 @@ class EnsembleModel:
         """Column indices per member."""
         return families(self.columns)
 
+    def _regressor(self, family: str) -> str:
+        """The member's regressor (one for all, or chosen per family)."""
+        return self.regressor[family] if isinstance(self.regressor, dict) else self.regressor
+
     def _member(self, family: str) -> ScoringModel:
-        return ScoringModel(self.regressor, self.params.get(family, {}), self.pca, self.seed,
+        return ScoringModel(self._regressor(family), self.params.get(family, {}), self.pca, self.seed,
                             [self.columns[i] for i in self.families[family]])
 
     def out_of_fold(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
@@ -132,17 +136,19 @@ class EnsembleModel:
             sub.mkdir(parents=True, exist_ok=True)
             files += [f"member-{fam}/{name}" for name in m.save(sub)]
         write_json(directory / ENSEMBLE_FILE, {"method": self.method, "weights": self.weights(),
+                                               "regressors": {fam: self._regressor(fam) for fam in self.members_},
                                                "intercept": self.intercept_, "y_range": list(self.y_range_)})
         return [*files, ENSEMBLE_FILE]
 
     @classmethod
-    def load(cls, directory: Path, regressor: str, params: dict[str, dict[str, Any]], columns: Sequence[str],
-             pca: int | None, seed: int = 0) -> "EnsembleModel":
+    def load(cls, directory: Path, regressor: "str | dict[str, str]", params: dict[str, dict[str, Any]],
+             columns: Sequence[str], pca: int | None, seed: int = 0) -> "EnsembleModel":
         """Read a model written by `save`."""
         data = json.loads((directory / ENSEMBLE_FILE).read_text(encoding="utf-8"))
-        obj = cls(regressor, params, columns, data["method"], pca, seed)
-        obj.members_ = {fam: ScoringModel.load(directory / f"member-{fam}", regressor, params.get(fam, {}), pca, seed,
-                                               [obj.columns[i] for i in idx]) for fam, idx in obj.families.items()}
+        obj = cls(data.get("regressors", regressor), params, columns, data["method"], pca, seed)
+        obj.members_ = {fam: ScoringModel.load(directory / f"member-{fam}", obj._regressor(fam), params.get(fam, {}),
+                                               pca, seed, [obj.columns[i] for i in idx])
+                        for fam, idx in obj.families.items()}
         obj.weights_ = np.array([data["weights"][fam] for fam in obj.members_], np.float64)
         obj.intercept_, obj.y_range_ = float(data["intercept"]), tuple(data["y_range"])
         return obj
