@@ -92,3 +92,12 @@ def test_a_clip_that_will_not_augment_is_listed_and_training_goes_on(tone_datase
     data = sg.Scorer("acoustic", "ridge", trials=0, augment=1, augment_ops=["gain"], cache=cache_dir).prepare(ds)
     assert len(data.augmented) == 39
     assert any(p.filename == "clip000#aug" and "boom" in p.reason for p in data.report.failed)
+
+
+def test_copies_made_without_a_cache_folder_leave_nothing_behind(tone_dataset, tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    ds = sg.load_dataset(tone_dataset, tone_dataset.parent / "wav")
+    data = sg.Scorer("acoustic", "ridge", trials=0, augment=1, augment_ops=["gain"], cache=False).prepare(ds)
+    assert len(data.augmented) == 40 and list(tmp_path.iterdir()) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -141,22 +142,26 @@ class Scorer:
         return data
 
     def _augment(self, dataset: Dataset, data: Prepared) -> tuple[pd.DataFrame, np.ndarray]:
-        """Features of `augment` copies of every usable clip (files made once, in the cache folder)."""
+        """Features of `augment` copies of every usable clip (files made once, in the cache folder; with an
+        in-memory cache, in a temporary folder removed once their features are extracted)."""
         extractor = self._extractor()
-        cache = extractor.cache
-        root = Path(tempfile.mkdtemp(prefix="speechgrade-")) if isinstance(cache, MemoryCache) else cache.root
-        augmenter = Augmenter(self.augment, self.augment_ops, self.seed)
-        rows = []
-        for i, name in enumerate(data.names):
-            path, digest = Path(dataset.table.loc[name, "path"]), data.report.audio[name]["digest"]
-            try:
-                copies = augmenter.copies_of(path, digest, root / AUGMENT_NS)
-            except Exception as exc:  # one clip that will not augment must not stop training
-                data.report.failed.append(Problem(f"{name}#aug", f"augmentation failed: {type(exc).__name__}: {exc}"))
-                continue
-            rows += [{"filename": f"{name}#aug{k}", "path": str(c), "source": i} for k, (c, _) in enumerate(copies, 1)]
-        table = pd.DataFrame(rows, columns=["filename", "path", "source"]).set_index("filename")
-        X, _ = extractor.run(Dataset(table))
+        with contextlib.ExitStack() as stack:
+            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="speechgrade-"))) \
+                if isinstance(extractor.cache, MemoryCache) else extractor.cache.root
+            augmenter = Augmenter(self.augment, self.augment_ops, self.seed)
+            rows = []
+            for i, name in enumerate(data.names):
+                path, digest = Path(dataset.table.loc[name, "path"]), data.report.audio[name]["digest"]
+                try:
+                    copies = augmenter.copies_of(path, digest, root / AUGMENT_NS)
+                except Exception as exc:  # one clip that will not augment must not stop training
+                    data.report.failed.append(Problem(f"{name}#aug",
+                                                      f"augmentation failed: {type(exc).__name__}: {exc}"))
+                    continue
+                rows += [{"filename": f"{name}#aug{k}", "path": str(c), "source": i}
+                         for k, (c, _) in enumerate(copies, 1)]
+            table = pd.DataFrame(rows, columns=["filename", "path", "source"]).set_index("filename")
+            X, _ = extractor.run(Dataset(table))
         X, _ = self._split(X)
         return X, table.loc[X.index, "source"].to_numpy(int)
 
