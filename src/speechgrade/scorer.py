@@ -128,6 +128,7 @@ class Scorer:
         extractor = self._extractor()
         X, report = extractor.run(dataset)
         X, screen = self._split(X)
+        check_ensemble(self.ensemble, X.columns)  # before any tuning: fit and evaluate both start here
         if len(X) < 4:
             raise DatasetError(f"only {len(X)} usable clips after extraction; need at least 4 to learn "
                                f"({len(report.failed)} failed, {len(report.skipped)} skipped)")
@@ -199,7 +200,6 @@ class Scorer:
         if not self.ensemble:
             result = tuned(list(range(len(columns))))
             return self._new_model(result, columns, folds, seed).fit(X, y, groups), result
-        check_ensemble(self.ensemble, columns)
         members = {fam: tuned(idx, f"-{fam}") for fam, idx in families(columns).items()}
         result = TuneResult({f: r.params for f, r in members.items()}, 0.0, sum(r.n_trials for r in members.values()),
                             {f: r.cv_rmse for f, r in members.items()}, {f: r.regressor for f, r in members.items()})
@@ -260,7 +260,6 @@ class Scorer:
         weights: list[dict[str, float]] = []
         chosen: list = []
         columns = list(data.X.columns)
-        check_ensemble(self.ensemble, columns)
 
         def fit_predict(X, y, groups, seed):
             name = f"speechgrade-eval-{next(counter)}" if self.study else None

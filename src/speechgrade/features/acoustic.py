@@ -90,6 +90,11 @@ def _frames(x: np.ndarray, size: int, hop: int = HOP) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(padded, size)[::hop][:n]
 
 
+def frame_db(x: np.ndarray) -> np.ndarray:
+    """RMS level of each 25 ms frame (10 ms hop), dBFS."""
+    return 10 * np.log10(np.mean(_frames(x, WIN).astype(np.float64) ** 2, axis=1) + 1e-12)
+
+
 def _frame_tracks(x: np.ndarray) -> dict[str, np.ndarray]:
     """Per-frame tracks of one window: mfcc, spectral shape, energy, band energy, F0 and its strength."""
     pre = np.append(x[:1], x[1:] - 0.97 * x[:-1]).astype(np.float32)
@@ -102,8 +107,7 @@ def _frame_tracks(x: np.ndarray) -> dict[str, np.ndarray]:
     flatness = np.exp(np.mean(np.log(spec + 1e-12), axis=1)) / (power / spec.shape[1])
     cum = np.cumsum(spec, axis=1)
     rolloff = FREQS[np.minimum((cum < 0.85 * cum[:, -1:]).sum(axis=1), len(FREQS) - 1)]
-    raw = _frames(x, WIN)
-    rms_db = 10 * np.log10(np.mean(raw.astype(np.float64) ** 2, axis=1) + 1e-12)
+    rms_db = frame_db(x)
     band_db = 10 * np.log10(spec[:, BAND].sum(axis=1) + 1e-12)
     f0, strength = _f0_track(x)
     return {"mfcc": mfcc, "centroid": centroid, "bandwidth": bandwidth, "flatness": flatness,

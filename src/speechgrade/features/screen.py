@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..audio import SAMPLE_RATE
-from .acoustic import HOP, WIN, _f0_track, _frames, _speech_mask
+from .acoustic import HOP, _f0_track, _speech_mask, frame_db
 from .base import Featurizer, register_featurizer
 
 VOICED_STRENGTH = 0.6  # autocorrelation peak above which a speech frame counts as voiced
@@ -29,8 +29,7 @@ COLUMNS = list(DESCRIPTIONS)
 def screen_measures(audio: np.ndarray) -> dict[str, float]:
     """The measures above (without `english_prob`) for one 16 kHz mono clip."""
     x = np.asarray(audio, np.float32)
-    raw = _frames(x, WIN)
-    db = 10 * np.log10(np.mean(raw.astype(np.float64) ** 2, axis=1) + 1e-12)
+    db = frame_db(x)
     speech = _speech_mask(db)
     _, strength = _f0_track(x)
     n = min(len(speech), len(strength))
