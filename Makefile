@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # The CPU build of PyTorch; a plain `torch` requirement would pull GBs of CUDA packages.
 TORCH  ?= torch==2.13.0
 
-.PHONY: demo test install-demo install-test clean
+.PHONY: demo test test-all install-demo install-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,11 @@ install-test: $(VENV)/.test
 demo: $(VENV)/.demo
 	$(BIN)/speechgrade demo
 
+# the quick suite (slow tests left out); `make test-all` runs everything, as CI does
 test: $(VENV)/.test
+	$(BIN)/python -m pytest -q -m "not slow"
+
+test-all: $(VENV)/.test
 	$(BIN)/python -m pytest -q
 
 clean:

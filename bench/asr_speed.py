@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import machine  # noqa: E402
 
 import speechgrade as sg  # noqa: E402
-from speechgrade.extract import MemoryCache  # noqa: E402
+from speechgrade.cache import MemoryCache  # noqa: E402
 from speechgrade.features import get_featurizer  # noqa: E402
 from speechgrade.transcribe import WhisperOptions, transcribe_audio  # noqa: E402
 

@@ -32,6 +32,7 @@ def test_help_is_complete_with_examples(cmd):
         assert "Example" in out
 
 
+@pytest.mark.slow
 def test_extract_evaluate_train_predict(tone_dataset, tmp_path):
     data, wav = tone_dataset, tone_dataset.parent / "wav"
     cache = tmp_path / "cache"

@@ -72,7 +72,7 @@ def test_nested_tuning_never_sees_the_outer_test_rows():
     outer = make_folds(y, groups, 5, 0)
     for tr, te in outer:
         SpyRegressor.seen.clear()
-        model, _ = scorer._fit_model(X[tr], y[tr], groups[tr], [f"f.{i}" for i in range(4)], 0)
+        model = scorer.search(seed=0).fit(X[tr], y[tr], groups[tr], [f"f.{i}" for i in range(4)]).best_estimator_
         assert len(SpyRegressor.seen) == 2 * 3 + 1  # trials x inner folds + the final fit
         # every row a fit saw was standardised train data: map back through the fitted scaler
         test_rows = {tuple(np.round(r, 8)) for r in X[te]}

@@ -7,7 +7,7 @@ from audiogen import encode, speechlike, tone, write
 
 import speechgrade as sg
 from speechgrade.cache import FeatureCache
-from speechgrade.extract import Extractor
+from speechgrade.extraction import Extractor
 from speechgrade.features import get_featurizer
 
 
@@ -46,7 +46,7 @@ def test_rerun_computes_nothing_and_config_change_recomputes_only_that(mixed_dir
     calls = []
     import importlib
 
-    ex = importlib.import_module("speechgrade.extract")
+    ex = importlib.import_module("speechgrade.extraction.local")
 
     real = ex.decode_with_info
     monkeypatch.setattr(ex, "decode_with_info", lambda *a, **k: calls.append(a) or real(*a, **k))

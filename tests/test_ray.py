@@ -9,6 +9,8 @@ ray = pytest.importorskip("ray")
 
 import speechgrade as sg  # noqa: E402
 
+pytestmark = pytest.mark.slow  # a local Ray cluster starts per module: tens of seconds
+
 
 @pytest.fixture(scope="module")
 def ray_local():

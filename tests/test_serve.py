@@ -17,6 +17,8 @@ pytest.importorskip("fastapi")
 
 import speechgrade as sg  # noqa: E402
 
+pytestmark = pytest.mark.slow  # a real server scoring with Whisper: minutes
+
 WHISPER = sg.features.base.FEATURIZERS["whisper"]
 
 

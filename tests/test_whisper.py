@@ -51,6 +51,7 @@ def tiny_ct2(tmp_path_factory):
     return str(out)
 
 
+@pytest.mark.slow
 def test_tiny_converted_model_runs_through_the_public_api(tiny_ct2, tmp_path):
     assert resolve_whisper_model(tiny_ct2) == tiny_ct2
     clips = [write(tmp_path / f"c{i}.wav", speechlike(2.0, seed=i)) for i in range(2)]
@@ -105,6 +106,7 @@ def test_base_model_hears_real_speech_with_word_times(tmp_path):
 
 
 @needs_base
+@pytest.mark.slow
 def test_transcribe_command_writes_jsonl(tmp_path):
     data = sg.datasets.sample_dir()
     clip = data / "wav" / "000010011.wav"

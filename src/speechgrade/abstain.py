@@ -55,9 +55,4 @@ class AbstainRules:
 
 def language_model(featurizers: list) -> str | None:
     """The Whisper model a scorer already uses (so the English check costs no new model), if any."""
-    for f in featurizers:
-        if f.name == "whisper":
-            return f.options.model
-        if f.name == "whisper-encoder":
-            return f.model
-    return None
+    return next((m for m in (f.language_model() for f in featurizers) if m), None)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from .errors import BundleError, ConfigError
 from .features import FEATURIZERS, Featurizer
@@ -16,14 +17,13 @@ from .features import FEATURIZERS, Featurizer
 FORMAT = "speechgrade-bundle"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-LIBRARIES = ("numpy", "scikit-learn", "lightgbm", "xgboost-cpu", "catboost", "torch", "transformers",
-             "faster-whisper", "ctranslate2")
+BASE_LIBRARIES = ("numpy", "scikit-learn")
 
 
-def library_versions() -> dict[str, str]:
-    """Versions of the installed libraries a model may depend on."""
+def library_versions(libraries: Iterable[str] = ()) -> dict[str, str]:
+    """Versions of speechgrade, numpy, scikit-learn and the given libraries (those installed)."""
     out = {"python": platform.python_version()}
-    for name in ("speechgrade", *LIBRARIES):
+    for name in dict.fromkeys(("speechgrade", *BASE_LIBRARIES, *libraries)):
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -40,11 +40,12 @@ def _checksum(manifest: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def write_manifest(directory: Path, manifest: dict[str, Any], files: list[str]) -> dict[str, Any]:
+def write_manifest(directory: Path, manifest: dict[str, Any], files: list[str],
+                   libraries: Iterable[str] = ()) -> dict[str, Any]:
     """Complete the manifest (format, versions, file hashes, checksum) and write it."""
     manifest = {"format": FORMAT, "format_version": FORMAT_VERSION,
                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "libraries": library_versions(), **manifest}
+                "libraries": library_versions(libraries), **manifest}
     manifest["files"] = {f: _sha256(directory / f) for f in files}
     manifest["checksum"] = _checksum(manifest)
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
@@ -78,10 +79,53 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
     return manifest
 
 
-def featurizers_from_manifest(manifest: dict[str, Any]) -> list[Featurizer]:
+@dataclass
+class Manifest:
+    """What a bundle's manifest.json holds: the model's description; `meta` is what saving adds (format,
+    versions, file hashes, checksum)."""
+
+    label: dict[str, Any]
+    featurizers: list[dict[str, Any]]
+    feature_columns: list[str]
+    model: dict[str, Any]
+    config: dict[str, Any] = field(default_factory=dict)
+    tuning: dict[str, Any] | None = None
+    interval: dict[str, Any] | None = None
+    rubric: dict[str, Any] | None = None
+    abstain: dict[str, Any] | None = None
+    cv_metrics: dict[str, Any] | None = None
+    training_data: dict[str, Any] | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The manifest as one JSON object (meta's keys at the top level)."""
+        body = asdict(self)
+        return {**body.pop("meta"), **body}
+
+    def save(self, directory: str | Path, files: list[str], libraries: Iterable[str] = ()) -> "Manifest":
+        """Write manifest.json beside the model files it lists; `meta` gets what was written."""
+        body = {k: v for k, v in self.to_dict().items() if k not in self.meta}
+        written = write_manifest(Path(directory), body, files, libraries)
+        self.meta = {k: v for k, v in written.items() if k not in body}
+        return self
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "Manifest":
+        """Read and verify a bundle's manifest (see `read_manifest`)."""
+        data = read_manifest(directory)
+        names = {f.name for f in fields(cls)} - {"meta"}
+        missing = {"label", "featurizers", "feature_columns", "model"} - set(data)
+        if missing:
+            raise BundleError(f"{directory}: manifest lacks {', '.join(sorted(missing))}")
+        return cls(**{k: v for k, v in data.items() if k in names},
+                   meta={k: v for k, v in data.items() if k not in names})
+
+
+def featurizers_from_manifest(manifest: "Manifest | dict[str, Any]") -> list[Featurizer]:
     """Rebuild the featurizers a bundle was trained with, or say clearly what is missing."""
     out = []
-    for ident in manifest["featurizers"]:
+    idents = manifest.featurizers if isinstance(manifest, Manifest) else manifest["featurizers"]
+    for ident in idents:
         name = ident["name"]
         cls = FEATURIZERS.get(name)
         if cls is None:
@@ -95,3 +139,26 @@ def featurizers_from_manifest(manifest: dict[str, Any]) -> list[Featurizer]:
         except ConfigError as exc:
             raise BundleError(f"this model needs the '{name}' featurizer: {exc}") from None
     return out
+
+
+def load_model(directory: str | Path, manifest: Manifest):
+    """The fitted model a bundle holds, in its libraries' own formats (a ScoringModel or an EnsembleModel)."""
+    from .models import ScoringModel
+    from .models.ensemble import EnsembleModel
+
+    m, columns = manifest.model, manifest.feature_columns
+    if m.get("ensemble"):
+        return EnsembleModel.load(Path(directory), m["regressor"], m["params"], columns, m["pca"], m["seed"])
+    return ScoringModel.load(Path(directory), m["regressor"], m["params"], m["pca"], m["seed"], columns)
+
+
+def scorer_config(manifest: Manifest, rubric: dict[str, Any], coverage: float | None, abstain: bool) -> dict[str, Any]:
+    """The Scorer's constructor arguments as saved; bundles from before a setting existed get it from the rest
+    of the manifest (older ones wrote `tuning_folds` for `folds`)."""
+    m, config = manifest.model, dict(manifest.config)
+    if "tuning_folds" in config:
+        config["folds"] = config.pop("tuning_folds")
+    found = {"featurizers": [f["spec"] for f in manifest.featurizers], "regressor": m["regressor"], "pca": m["pca"],
+             "seed": m["seed"], "ensemble": m.get("ensemble"), "calibrate": rubric["calibrate"],
+             "snap": rubric["snap"], "abstain": abstain, "coverage": 0.8 if coverage is None else coverage}
+    return found | config

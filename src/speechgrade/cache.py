@@ -104,3 +104,32 @@ class FeatureCache:
         """Store a JSON value atomically."""
         data = json.dumps(value, separators=(",", ":")).encode("utf-8")
         _atomic_write(self._path(namespace, key, ".json"), lambda fh: fh.write(data))
+
+
+class MemoryCache(FeatureCache):
+    """A FeatureCache that keeps everything in memory (for `cache=False`)."""
+
+    def __init__(self):
+        self.root = Path("<memory>")
+        self._store: dict[tuple[str, str], Any] = {}
+
+    def get_array(self, namespace, key):
+        return self._store.get((namespace, key))
+
+    def put_array(self, namespace, key, array):
+        self._store[(namespace, key)] = np.asarray(array)
+
+    def get_json(self, namespace, key):
+        return self._store.get((namespace, key))
+
+    def put_json(self, namespace, key, value):
+        self._store[(namespace, key)] = value
+
+
+def as_cache(cache: "FeatureCache | str | os.PathLike | None | bool") -> FeatureCache:
+    """A FeatureCache from a cache, a folder, None (the default folder) or False (in memory)."""
+    if isinstance(cache, FeatureCache):
+        return cache
+    if cache is False:
+        return MemoryCache()
+    return FeatureCache(None if cache in (None, True) else cache)

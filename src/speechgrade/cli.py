@@ -27,7 +27,7 @@ Features = typer.Option(None, "--features", "-f",
                         help="Comma-separated featurizers, e.g. `acoustic,ssl:microsoft/wavlm-large` or "
                              "`ssl:DIR?layers=6-12&pooling=mean+std`. Default: the best set installed.")
 Regressor = typer.Option("lightgbm", "--regressor", "-r",
-                         help="lightgbm, xgboost, catboost, ridge or svr; several (`ridge,svr`): each is tuned and "
+                         help="A registered regressor (`speechgrade list`); several (`ridge,svr`): each is tuned and "
                               "the lower tuning CV RMSE wins (per member with --ensemble), inside the folds.")
 Trials = typer.Option(10, "--trials", help="Optuna trials per tuning (0 = default parameters).")
 Timeout = typer.Option(None, "--timeout", help="Stop each tuning after this many seconds.")
@@ -67,42 +67,15 @@ def _features(text: Optional[str]) -> str:
 
 
 def _print_extract_report(report, n_rows: int) -> None:
-    console.print(f"[bold]{n_rows}[/] usable clips: {report.processed} computed, {report.cached} from cache, "
-                  f"{len(report.skipped)} skipped, {len(report.failed)} failed")
-    for kind, items in (("skipped", report.skipped), ("failed", report.failed)):
-        for p in items:
-            console.print(f"  [yellow]{kind}[/] {p.filename}: {p.reason}")
+    from .render import print_extract_report
+
+    print_extract_report(console, report, n_rows)
 
 
 def _print_problems(dataset) -> None:
-    if dataset.problems:
-        console.print(f"[yellow]{len(dataset.problems)} CSV rows left out:")
-        for p in dataset.problems:
-            console.print(f"  {p}")
+    from .render import print_problems
 
-
-def metrics_table(summary: dict, title: str = "Out-of-fold metrics (mean ± std over repeats)") -> Table:
-    """A rich table of the model's metrics beside the baselines'."""
-    from .evaluate import compared
-    from .report import ROWS
-
-    others = compared(summary)
-    table = Table(title=title)
-    table.add_column("metric")
-    table.add_column("model", justify="right")
-    for name in others:
-        table.add_column(name, justify="right")
-    for key, name, _ in ROWS:
-        table.add_row(name, f"{summary[key]:.3f} ± {summary[key + '_std']:.3f}",
-                      *[f"{v[key]:.3f} ± {v[key + '_std']:.3f}" for v in others.values()])
-    if "interval_coverage" in summary:
-        table.add_row(f"{summary['interval_coverage_target']:.0%} interval: coverage",
-                      f"{summary['interval_coverage']:.3f} (width {summary['interval_width']:.2f})",
-                      *["" for _ in others])
-    lo, hi = summary["pearson_ci95"]
-    table.add_row("Pearson 95% CI", f"[{lo:.3f}, {hi:.3f}]",
-                  *[f"[{v['pearson_ci95'][0]:.3f}, {v['pearson_ci95'][1]:.3f}]" for v in others.values()])
-    return table
+    print_problems(console, dataset)
 
 
 @app.command()
@@ -123,7 +96,7 @@ def extract(data: Path = typer.Argument(..., help="CSV with a `filename` column.
     --address auto --num-gpus-per-worker 0.5 --batch-size 16 --cache /mnt/shared/cache`
     """
     from .dataset import load_dataset
-    from .extract import make_extractor
+    from .extraction import make_extractor
 
     dataset = load_dataset(data, audio_dir, label_column, require_label=label_column is not None)
     _print_problems(dataset)
@@ -195,15 +168,16 @@ def evaluate(data: Path = typer.Argument(..., help="CSV with `filename` and labe
     with console.status("cross-validating") as status:
         ev = scorer.evaluate(dataset, folds, repeats, prepared=prepared,
                              progress=lambda m: status.update(f"cross-validating: {m}"))
+    from .render import metrics_table
+
     out.print(metrics_table(ev.summary))
     _write_evaluation(ev, label_column, json_path, report, predictions)
 
 
 def _print_duplicates(clusters) -> None:
-    if clusters:
-        console.print(f"[yellow]{len(clusters)} duplicate recording clusters kept in one fold each:")
-        for c in clusters:
-            console.print(f"  {', '.join(c)}")
+    from .render import print_duplicates
+
+    print_duplicates(console, clusters)
 
 
 def _write_evaluation(ev, label, json_path, report, predictions) -> None:
@@ -262,7 +236,7 @@ def predict(model: Path = typer.Argument(..., help="Model folder written by `tra
             inputs: List[Path] = typer.Argument(..., help="A CSV with a `filename` column, or audio files."),
             audio_dir: Optional[Path] = AudioDir, cache: Optional[Path] = Cache,
             output: Optional[Path] = typer.Option(None, "--out", "-o", help="CSV `filename,<label>` in input order."),
-            as_json: bool = typer.Option(False, "--json", help="Print one JSON object per file instead."),
+            as_json: bool = typer.Option(False, "--json", help="Print JSON Lines instead: one object per file."),
             explain: bool = typer.Option(False, "--explain",
                                          help="Add each feature family's contribution to the score (not for svr)."),
             intervals: bool = typer.Option(False, "--intervals",
@@ -278,54 +252,28 @@ def predict(model: Path = typer.Argument(..., help="Model folder written by `tra
     `speechgrade predict grammar-model/ answer.m4a --json`
     """
     from .dataset import Dataset, load_dataset
+    from .render import print_failures, write_csv, write_json
     from .scorer import Scorer
 
-    scorer = Scorer.load(model, cache=cache, progress=not as_json)
-    scorer.engine, scorer.batch_size = engine, batch_size
-    scorer.engine_options = _engine_options(engine, address, num_gpus_per_worker)
+    scorer = Scorer.load(model, cache=cache, progress=not as_json, batch_size=batch_size, engine=engine,
+                         engine_options=_engine_options(engine, address, num_gpus_per_worker))
     if len(inputs) == 1 and inputs[0].suffix.lower() == ".csv":
         dataset = load_dataset(inputs[0], audio_dir, None, require_label=False)
     else:
         dataset = Dataset.from_paths(inputs)
-    label = scorer.label_
-    frame = scorer.predict_frame(dataset, intervals=intervals or as_json, explain=explain)
-    explain_cols = [c for c in frame.columns if c.startswith("explain.")]
-    if explain and not explain_cols and frame[label].notna().any():
+    scores = scorer.score(dataset, intervals=intervals or as_json, explain=explain)
+    if explain and not scores.explain_columns() and scores.frame[scores.label].notna().any():
         console.print(f"[yellow]--explain: a {scorer.model_.regressor} model has no per-prediction attributions")
-    report = scorer.last_report_
-    failures = {p.filename: p.reason for p in [*dataset.problems, *report.failed, *report.skipped]}
     if as_json:
-        for name, row in frame.iterrows():
-            value = row[label]
-            record = {"filename": name, label: None if value != value else round(float(value), 4)}
-            if value == value:
-                record["interval"] = {"lo": round(float(row[f"{label}_lo"]), 4),
-                                      "hi": round(float(row[f"{label}_hi"]), 4), "coverage": scorer.interval_["coverage"]}
-                if explain_cols:
-                    record["explanation"] = {c.removeprefix("explain."): round(float(row[c]), 4) for c in explain_cols}
-                if f"{label}_raw" in row:
-                    record["raw_score"] = round(float(row[f"{label}_raw"]), 4)
-            if row.get("abstain_reason"):
-                record["abstain"] = row["abstain_reason"]
-            if name in failures:
-                record["error"] = failures[name]
-            out.print_json(json.dumps(record))
+        write_json(scores, sys.stdout)
+    elif output:
+        with open(output, "w", encoding="utf-8", newline="") as fh:
+            n = write_csv(scores, fh, intervals, abstain)
+        console.print(f"wrote {n} rows to {output}")
     else:
-        keep = [label, *([f"{label}_lo", f"{label}_hi"] if intervals else []),
-                *(["abstain", "abstain_reason"] if abstain and "abstain" in frame else []), *explain_cols]
-        table = frame[keep].round(4).reset_index()
-        if output:
-            table.to_csv(output, index=False)
-            console.print(f"wrote {len(table)} rows to {output}")
-        else:
-            sys.stdout.write(table.to_csv(index=False))  # not rich: it would wrap long rows
-    for name, reason in failures.items():
-        console.print(f"[red]not scored[/] {name}: {reason}")
-    if "abstain_reason" in frame:
-        for name, reason in frame["abstain_reason"].items():
-            if reason and name not in failures:
-                console.print(f"[yellow]flagged[/] {name}: {reason}")
-    if failures and len(failures) == len(frame):
+        write_csv(scores, sys.stdout, intervals, abstain)
+    print_failures(console, scores)
+    if scores.problems and len(scores.problems) == len(scores.frame):
         raise typer.Exit(1)
 
 
@@ -359,7 +307,7 @@ def transcribe(data: Path = typer.Argument(..., help="CSV with a `filename` colu
     Example: `speechgrade transcribe scores.csv --audio-dir wav/ --out transcripts.jsonl`
     """
     from .dataset import Dataset, load_dataset
-    from .extract import Extractor
+    from .extraction import Extractor
     from .features.whisper import WhisperFeaturizer
     from .transcribe import WhisperOptions
 
@@ -420,8 +368,7 @@ def list_plugins(columns: bool = typer.Option(False, "--columns", help="Also lis
         out.print(table)
     if columns:
         for name, cls in sorted(FEATURIZERS.items()):
-            mod = sys.modules[cls.__module__]
-            for col, meaning in getattr(mod, "DESCRIPTIONS", {}).items():
+            for col, meaning in cls.descriptions.items():
                 typer.echo(f"{name}.{col}\t{meaning}")  # plain TSV: greppable, never wrapped
 
 

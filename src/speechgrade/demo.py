@@ -10,6 +10,7 @@ from rich.table import Table
 
 from . import datasets
 from .errors import ConfigError
+from .render import metrics_table
 from .report import write_report
 from .scorer import Scorer
 
@@ -30,8 +31,6 @@ def run_demo(label: str, output: Path, features: str, regressor: str, trials: in
     """Run the demo and print what it finds; returns the evaluation summary."""
     if label not in datasets.SAMPLE_LABELS:
         raise ConfigError(f"--label must be one of {', '.join(datasets.SAMPLE_LABELS)} (got {label!r})")
-    from .cli import metrics_table
-
     data = datasets.sample(label)
     train_set, held_out = split_speakers(data)
     console.print(f"[bold]speechgrade demo[/]: {len(data)} clips of non-native read English (speechocean762 "

@@ -10,6 +10,8 @@ import pandas as pd
 from scipy import stats
 
 from .folds import make_folds
+from .rubric import Rubric, RubricModel
+from .tuning import regressor_names
 
 METRICS = ("rmse", "mae", "pearson", "spearman", "within_0.5", "within_1.0")
 
@@ -193,3 +195,52 @@ def cross_validate(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, fit_
     if not summary["members"]:
         del summary["members"]
     return Evaluation(pd.DataFrame(rows), summary, pd.DataFrame(fold_rows))
+
+
+def evaluate_scorer(scorer, data, label: str | None, folds: int, repeats: int = 3,
+                    progress: Callable[[str], None] | None = None) -> Evaluation:
+    """Nested, repeated, grouped CV of a scorer's configuration on prepared data: the model search (and the
+    rubric, on inner out-of-fold predictions) runs inside each outer training fold only."""
+    counter = iter(range(10**9))
+    importances: list[np.ndarray] = []
+    weights: list[dict[str, float]] = []
+    chosen: list = []
+    columns = list(data.X.columns)
+
+    def fit_predict(X, y, groups, seed):
+        name = f"speechgrade-eval-{next(counter)}" if scorer.study else None
+        search = scorer.search(scorer.inner_folds, seed, name).fit(X, y, groups, columns)
+        model = search.best_estimator_
+        imp = model.feature_importance()
+        if imp is not None:
+            importances.append(imp)
+        if hasattr(model, "weights"):
+            weights.append(model.weights())
+        chosen.append(search.result_.regressor)
+        rubric = Rubric(scorer.calibrate, scorer.snap)
+        if not rubric.active:
+            return model
+        # with --augment these rows include the copies (grouped with their sources, so still out of fold)
+        return RubricModel(model, rubric.fit(search.out_of_fold(X, y, groups, columns), y))
+
+    extra = None if data.augmented is None else (data.augmented.to_numpy(np.float64), data.source)
+    ev = cross_validate(data.X.to_numpy(np.float64), data.y, data.groups, fit_predict, data.names,
+                        folds, repeats, scorer.seed, progress=progress, coverage=scorer.coverage, augmented=extra)
+    ev.config = scorer.get_config() | {"label": label, "folds": folds, "repeats": repeats}
+    ev.extra = {"duplicates": data.duplicates, "skipped": [[p.filename, p.reason] for p in data.report.skipped],
+                "failed": [[p.filename, p.reason] for p in data.report.failed]}
+    if len(regressor_names(scorer.regressor)) > 1:  # how often each candidate won the tuning in the outer folds
+        ev.summary["regressor_choices"] = _tally(chosen)
+    if weights:
+        ev.summary["ensemble"] = {"method": scorer.ensemble,
+                                  "weights": pd.DataFrame(weights).mean().round(4).to_dict()}
+    if importances:
+        ev.importance = pd.Series(np.mean(importances, axis=0), index=data.X.columns).sort_values(ascending=False)
+    return ev
+
+
+def _tally(chosen: list) -> dict:
+    """How often each regressor was chosen (per member for ensembles)."""
+    if chosen and isinstance(chosen[0], dict):
+        return {fam: _tally([c[fam] for c in chosen]) for fam in chosen[0]}
+    return {name: chosen.count(name) for name in sorted(set(chosen))}

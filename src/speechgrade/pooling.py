@@ -11,13 +11,13 @@ fitted by Adam on the regularised squared error, in numpy, so it needs neither t
 from __future__ import annotations
 
 import hashlib
-import re
 from collections import OrderedDict
 from typing import Sequence
 
 import numpy as np
 
-FRAME_COLUMN = re.compile(r"^(?P<family>[^.]+)\.l(?P<l>\d+)\.t(?P<t>\d+)\.d(?P<d>\d+)$")
+from .columns import frame_features as frame_columns, parse_frame  # noqa: F401  (frame_columns: featurizers)
+
 SEGMENTS = 16
 
 
@@ -34,18 +34,13 @@ def segment_means(frames: np.ndarray, segments: int = SEGMENTS) -> np.ndarray:
     return np.stack(out, axis=-2)
 
 
-def frame_columns(layers: Sequence[int], segments: int, dim: int) -> list[str]:
-    """Column names of a frame-summary block, layer-major then segment then dimension."""
-    return [f"l{l}.t{t}.d{d}" for l in layers for t in range(segments) for d in range(dim)]
-
-
 def frame_blocks(columns: Sequence[str]) -> dict[str, tuple[np.ndarray, tuple[int, int, int]]]:
     """Per family with frame-summary columns: their indices (in L, T, D order) and the shape (L, T, D)."""
     found: dict[str, list[tuple[int, int, int, int]]] = {}
     for i, c in enumerate(columns):
-        m = FRAME_COLUMN.match(str(c))
-        if m:
-            found.setdefault(m["family"], []).append((int(m["l"]), int(m["t"]), int(m["d"]), i))
+        parsed = parse_frame(c)
+        if parsed:
+            found.setdefault(parsed[0], []).append((*parsed[1:], i))
     out = {}
     for fam, items in found.items():
         items.sort()

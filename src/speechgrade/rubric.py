@@ -39,7 +39,7 @@ class Rubric:
             from sklearn.isotonic import IsotonicRegression
 
             iso = IsotonicRegression(out_of_bounds="clip").fit(np.asarray(pred, np.float64), y)
-            self.points_ = (iso.X_thresholds_.tolist(), iso.y_thresholds_.tolist())
+            self.points_ = [iso.X_thresholds_.tolist(), iso.y_thresholds_.tolist()]  # as JSON gives it back
         self.step_ = None
         if self.snap:
             self.step_ = grid_step(y) if self.snap == "auto" else float(self.snap)

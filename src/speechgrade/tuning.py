@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
+from .columns import families
 from .folds import make_folds
 from .models import ScoringModel, get_regressor_class
+from .models.ensemble import EnsembleModel
 
 
 @dataclass
@@ -64,3 +66,80 @@ def tune(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None, regress
     best = study.best_trial
     return TuneResult({**cls.default_params(), **best.params}, float(best.value), len(study.trials),
                       regressor=regressor)
+
+
+def regressor_names(regressor: "str | Sequence[str]") -> list[str]:
+    """Candidate regressors from `"ridge,svr"` or a list; each one is checked to exist and be installed."""
+    names = [r.strip() for r in regressor.split(",") if r.strip()] if isinstance(regressor, str) else list(regressor)
+    for name in names:
+        get_regressor_class(name)
+    return names
+
+
+class ModelSearch:
+    """Tune each candidate regressor (per feature family with `ensemble`), keep the lower tuning CV RMSE, and fit
+    it on all rows given: `ModelSearch("ridge,svr", trials=10).fit(X, y, groups, columns).best_estimator_`."""
+
+    def __init__(self, regressor: "str | Sequence[str]" = "lightgbm", trials: int = 10, timeout: float | None = None,
+                 folds: int = 5, pca: int | None = None, seed: int = 0, ensemble: str | None = None,
+                 storage: str | None = None, study_name: str | None = None):
+        self.regressor = regressor
+        self.trials = trials
+        self.timeout = timeout
+        self.folds = folds
+        self.pca = pca
+        self.seed = seed
+        self.ensemble = ensemble
+        self.storage = storage
+        self.study_name = study_name
+
+    def _tune(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, columns: Sequence[str],
+              idx: Sequence[int], suffix: str = "") -> TuneResult:
+        candidates = regressor_names(self.regressor)
+        results = [tune(X[:, idx], y, groups, name, self.trials, self.timeout, self.folds, self.pca, self.seed,
+                        storage=self.storage, columns=[columns[i] for i in idx],
+                        study_name=self.study_name and self.study_name + suffix +
+                        (f"-{name}" if len(candidates) > 1 else ""))
+                   for name in candidates]
+        return min(results, key=lambda r: r.cv_rmse)
+
+    def new_model(self, columns: Sequence[str], result: TuneResult | None = None) -> "ScoringModel | EnsembleModel":
+        """An unfitted model with the tuned parameters (the best ones when `result` is None)."""
+        result = result or self.result_
+        if self.ensemble:
+            return EnsembleModel(result.regressor, result.params, columns, self.ensemble, self.pca, self.seed,
+                                 self.folds)
+        return ScoringModel(result.regressor, result.params, self.pca, self.seed, columns)
+
+    def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, columns: Sequence[str]) -> "ModelSearch":
+        """Tune on these rows (grouped folds), then fit the winner on all of them (`best_estimator_`)."""
+        columns = list(columns)
+        if not self.ensemble:
+            self.result_ = self._tune(X, y, groups, columns, list(range(len(columns))))
+            self.best_estimator_ = self.new_model(columns).fit(X, y, groups)
+            return self
+        members = {fam: self._tune(X, y, groups, columns, idx, f"-{fam}") for fam, idx in families(columns).items()}
+        self.result_ = TuneResult({f: r.params for f, r in members.items()}, 0.0,
+                                  sum(r.n_trials for r in members.values()), {f: r.cv_rmse for f, r in members.items()},
+                                  {f: r.regressor for f, r in members.items()})
+        self.best_estimator_ = self.new_model(columns).fit(X, y, groups)
+        self.result_.cv_rmse = self.best_estimator_.oof_rmse_
+        return self
+
+    def out_of_fold(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None,
+                    columns: Sequence[str]) -> np.ndarray:
+        """Grouped out-of-fold predictions of models with the tuned parameters (no tuning inside)."""
+        pred = np.zeros(len(y))
+        for tr, te in make_folds(y, groups, self.folds, self.seed):
+            model = self.new_model(columns).fit(X[tr], y[tr], None if groups is None else groups[tr])
+            pred[te] = model.predict(X[te])
+        return pred
+
+    def summary(self) -> dict[str, Any]:
+        """What the search chose, JSON-able (the bundle's `tuning`)."""
+        r = self.result_
+        out: dict[str, Any] = {"params": r.params, "selection_cv_rmse": r.cv_rmse, "trials": r.n_trials}
+        if r.members:
+            return out | {"member_cv_rmse": r.members, "weights": self.best_estimator_.weights(),
+                          "member_regressors": r.regressor}
+        return out | {"regressor": r.regressor}

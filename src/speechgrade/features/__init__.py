@@ -1,27 +1,27 @@
-"""Featurizers, registered by name: one class per module."""
+"""Featurizers, registered by name: one class per module, one import line here registers it."""
 
-from .base import FEATURIZERS, Featurizer, get_featurizer, parse_spec, register_featurizer, split_specs
+from .base import (FEATURIZERS, Featurizer, as_featurizers, get_featurizer, parse_spec, register_featurizer,
+                   split_specs)
 from . import acoustic, screen, ssl, text, whisper, whisper_encoder  # noqa: F401  (registration)
 
-__all__ = ["FEATURIZERS", "Featurizer", "get_featurizer", "parse_spec", "register_featurizer", "split_specs"]
+__all__ = ["FEATURIZERS", "Featurizer", "as_featurizers", "default_features", "get_featurizer", "parse_spec",
+           "register_featurizer", "split_specs"]
 
 
 def default_features(announce=None) -> str:
-    """The best feature set this machine can compute offline: whisper + whisper-encoder + text-embedding
-    + acoustic, dropping (and saying so once) what an uninstalled extra or missing model rules out."""
+    """The best feature set this machine can compute offline: every featurizer with a `default_rank`, in rank
+    order, dropping (and saying so once) what an uninstalled extra or missing model rules out."""
     from ..errors import SpeechgradeError
 
     chosen, missing = [], []
-    for spec in ("whisper", "whisper-encoder", "text-embedding", "acoustic"):
+    ranked = sorted((cls for cls in FEATURIZERS.values() if cls.default_rank is not None),
+                    key=lambda cls: cls.default_rank)
+    for cls in ranked:
         try:
-            f = get_featurizer(spec)
-            if spec != "acoustic":
-                from ..transcribe import resolve_whisper_model
-
-                resolve_whisper_model(getattr(f, "model", None) if spec == "whisper-encoder" else "base")
-            chosen.append(spec)
+            cls.check_default()
+            chosen.append(cls.name)
         except SpeechgradeError as exc:
-            missing.append(f"{spec} ({exc})")
+            missing.append(f"{cls.name} ({exc})")
     if missing and announce:
         announce("default features: " + ", ".join(chosen) + "; not available: " + "; ".join(missing))
     return ",".join(chosen)

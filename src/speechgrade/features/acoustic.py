@@ -222,6 +222,12 @@ class AcousticFeaturizer(Featurizer):
 
     name = "acoustic"
     version = "1"
+    descriptions = DESCRIPTIONS
+    default_rank = 3
+
+    def summary_columns(self) -> list[str]:
+        return ["duration_s", "speech_ratio", "pause_count", "long_pause_count", "pause_mean_s", "syllable_rate",
+                "articulation_rate", "f0_mean_hz", "f0_range_st"]
 
     def __init__(self, window_s: float = 30.0):
         self.window_s = float(window_s)

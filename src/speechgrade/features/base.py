@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Sequence
 from urllib.parse import unquote
 
 import numpy as np
@@ -25,7 +25,27 @@ class Featurizer:
     name: ClassVar[str] = ""
     version: ClassVar[str] = "1"
     extra: ClassVar[str | None] = None  # the pip extra that provides its dependencies
+    libraries: ClassVar[tuple[str, ...]] = ()  # distributions whose versions a bundle records
+    descriptions: ClassVar[dict[str, str]] = {}  # column -> meaning (`speechgrade list --columns`)
+    default_rank: ClassVar[int | None] = None  # place in the default feature set (None: not in it)
     batch_size: int = 1
+
+    def summary_columns(self) -> list[str]:
+        """Columns worth showing beside a score (the server's `features`)."""
+        return []
+
+    def language_model(self) -> str | None:
+        """The Whisper model this featurizer already loads (the abstain rules' English check reuses it)."""
+        return None
+
+    def transcript(self, decoded_sha256: str) -> dict[str, Any] | None:
+        """What was said (`transcript`, timed `words`) when this featurizer transcribes; read from the cache."""
+        return None
+
+    @classmethod
+    def check_default(cls) -> None:
+        """Raise a SpeechgradeError when the default configuration cannot run offline here."""
+        cls.check_available()
 
     def config(self) -> dict[str, Any]:
         """Everything that changes the output, JSON-able (goes into the cache key and the bundle)."""
@@ -107,6 +127,16 @@ def get_featurizer(spec: "str | Featurizer") -> Featurizer:
     cls = FEATURIZERS[name]
     cls.check_available()
     return cls.from_spec(arg, options)
+
+
+def as_featurizers(featurizers: "str | Featurizer | Sequence[str | Featurizer]") -> list[Featurizer]:
+    """Featurizer objects from specs (`"acoustic,ssl:DIR"`), objects, or a list of either."""
+    if isinstance(featurizers, (str, Featurizer)):
+        featurizers = split_specs(featurizers) if isinstance(featurizers, str) else [featurizers]
+    out = [get_featurizer(f) for f in featurizers]
+    if not out:
+        raise ConfigError("no featurizer given")
+    return out
 
 
 def split_specs(text: str) -> list[str]:

@@ -54,6 +54,7 @@ class ScreenFeaturizer(Featurizer):
 
     name = "screen"
     version = "1"
+    descriptions = DESCRIPTIONS
 
     def __init__(self, language: str | None = None):
         self.language = language

@@ -113,6 +113,7 @@ class SSLFeaturizer(Featurizer):
     name = "ssl"
     version = "1"
     extra = "ssl"
+    libraries = ("torch", "transformers")
 
     def __init__(self, model: str = DEFAULT_MODEL, layers: str | list[int] = "last", pooling: str = "mean",
                  window_s: float | None = None, batch_size: int = 4, device: str = "auto", segments: int = SEGMENTS):

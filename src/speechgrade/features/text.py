@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import ModelNotFoundError
 from ..extras import require
-from ..transcribe import Transcriber, WhisperOptions, require_faster_whisper
+from ..transcribe import Transcriber, WhisperOptions, require_faster_whisper, resolve_whisper_model
 from .base import Featurizer, register_featurizer
 
 HUB_DEFAULT = "sentence-transformers/all-MiniLM-L6-v2"
@@ -62,6 +62,8 @@ class TextEmbeddingFeaturizer(Featurizer):
     name = "text-embedding"
     version = "1"
     extra = "text"
+    libraries = ("torch", "sentence-transformers", "faster-whisper", "ctranslate2")
+    default_rank = 2
 
     def __init__(self, model: str | None = None, asr: WhisperOptions = WhisperOptions()):
         self.model = model or packaged_minilm() or HUB_DEFAULT
@@ -72,6 +74,11 @@ class TextEmbeddingFeaturizer(Featurizer):
     def check_available(cls) -> None:
         require_faster_whisper()
         require("the 'text-embedding' featurizer", ("sentence_transformers",), "torch==2.13.0 'speechgrade[text]'")
+
+    @classmethod
+    def check_default(cls) -> None:
+        cls.check_available()
+        resolve_whisper_model("base")
 
     @classmethod
     def from_spec(cls, arg, options):

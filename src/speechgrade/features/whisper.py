@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..language import COLUMNS, DESCRIPTIONS, transcript_features  # noqa: F401  (DESCRIPTIONS: `list --columns`)
-from ..transcribe import Transcriber, WhisperOptions, require_faster_whisper
+from ..language import COLUMNS, DESCRIPTIONS, transcript_features
+from ..transcribe import Transcriber, WhisperOptions, require_faster_whisper, resolve_whisper_model
 from .base import Featurizer, register_featurizer
 
 
@@ -21,6 +21,9 @@ class WhisperFeaturizer(Featurizer):
     name = "whisper"
     version = "1"
     extra = "whisper"
+    libraries = ("faster-whisper", "ctranslate2")
+    descriptions = DESCRIPTIONS
+    default_rank = 0
 
     def __init__(self, options: WhisperOptions = WhisperOptions()):
         self.options = options
@@ -29,6 +32,16 @@ class WhisperFeaturizer(Featurizer):
     @classmethod
     def check_available(cls) -> None:
         require_faster_whisper()
+
+    @classmethod
+    def check_default(cls) -> None:
+        resolve_whisper_model("base")
+
+    def summary_columns(self) -> list[str]:
+        return list(COLUMNS)
+
+    def language_model(self) -> str | None:
+        return self.options.model
 
     @classmethod
     def from_spec(cls, arg, options):
@@ -53,6 +66,10 @@ class WhisperFeaturizer(Featurizer):
     def transcriber(self) -> Transcriber:
         """The transcriber this featurizer uses (shares the feature cache)."""
         return Transcriber(self.options, self.cache)
+
+    def transcript(self, decoded_sha256: str) -> dict | None:
+        t = self.transcriber().cached(decoded_sha256)
+        return None if t is None else {"transcript": t.text, "words": [vars(w) for w in t.words]}
 
     def columns(self) -> list[str]:
         return list(COLUMNS)

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..pooling import SEGMENTS, frame_columns, segment_means
-from ..transcribe import load_whisper, model_fingerprint, require_faster_whisper
+from ..transcribe import load_whisper, model_fingerprint, require_faster_whisper, resolve_whisper_model
 from .base import Featurizer, register_featurizer
 
 
@@ -23,6 +23,8 @@ class WhisperEncoderFeaturizer(Featurizer):
     name = "whisper-encoder"
     version = "1"
     extra = "whisper"
+    libraries = ("faster-whisper", "ctranslate2")
+    default_rank = 1
 
     def __init__(self, model: str = "base", pooling: str = "mean", device: str = "auto",
                  compute_type: str = "auto", segments: int = SEGMENTS):
@@ -34,6 +36,13 @@ class WhisperEncoderFeaturizer(Featurizer):
     @classmethod
     def check_available(cls) -> None:
         require_faster_whisper()
+
+    @classmethod
+    def check_default(cls) -> None:
+        resolve_whisper_model(cls().model)
+
+    def language_model(self) -> str | None:
+        return self.model
 
     @classmethod
     def from_spec(cls, arg, options):

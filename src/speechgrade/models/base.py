@@ -41,6 +41,7 @@ class Regressor:
     name: ClassVar[str] = ""
     extra: ClassVar[str | None] = None
     files: ClassVar[tuple[str, ...]] = ()
+    libraries: ClassVar[tuple[str, ...]] = ()  # distributions whose versions a bundle records
 
     def __init__(self, seed: int = 0, **params: Any):
         self.seed = seed
@@ -79,6 +80,10 @@ class Regressor:
 
     def feature_importance(self) -> np.ndarray | None:
         """Importance per input column, when the model has one."""
+        return None
+
+    def linear(self) -> tuple[np.ndarray, float] | None:
+        """(coefficients, intercept) when the fitted model is linear in its inputs (explanations under PCA)."""
         return None
 
     def contributions(self, X: np.ndarray) -> np.ndarray | None:

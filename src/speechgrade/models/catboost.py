@@ -13,6 +13,7 @@ class CatBoostRegressor(Regressor):
 
     name = "catboost"
     extra = "boost"
+    libraries = ("catboost",)
     files = ("model.cbm",)
 
     @classmethod

@@ -8,6 +8,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..columns import families
 from ..errors import ConfigError
 from ..folds import make_folds
 from .base import write_json
@@ -15,14 +16,6 @@ from .pipeline import ScoringModel
 
 ENSEMBLES = ("stack", "mean")
 ENSEMBLE_FILE = "ensemble.json"
-
-
-def families(columns: Sequence[str]) -> dict[str, list[int]]:
-    """Column indices of each feature family (the column prefix before the first dot), in column order."""
-    out: dict[str, list[int]] = {}
-    for i, c in enumerate(columns):
-        out.setdefault(str(c).split(".", 1)[0], []).append(i)
-    return out
 
 
 def check_ensemble(method: str | None, columns: Sequence[str]) -> None:

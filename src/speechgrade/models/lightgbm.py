@@ -14,6 +14,7 @@ class LightGBMRegressor(Regressor):
     """LightGBM with the original design's search space."""
 
     name = "lightgbm"
+    libraries = ("lightgbm",)
     files = ("model.lgb.txt",)
 
     @staticmethod

@@ -115,11 +115,12 @@ class ScoringModel:
         """
         Z = self.transform(X)
         if len(self.components_):
-            coef = getattr(self.model_, "coef_", None)
-            if coef is None:
+            linear = self.model_.linear()
+            if linear is None:
                 return None
+            coef, intercept = linear
             Zs = standardise(self._pool(np.asarray(X, np.float64)), self.mean_, self.scale_)
-            out = np.column_stack([Zs * (self.components_.T @ coef), np.full(len(Zs), self.model_.intercept_)])
+            out = np.column_stack([Zs * (self.components_.T @ coef), np.full(len(Zs), intercept)])
         else:
             out = self.model_.contributions(Z)
         return None if out is None else self._to_inputs(out)

@@ -14,6 +14,7 @@ class RidgeRegressor(Regressor):
     """Ridge regression on standardised features (alpha tuned on a log scale)."""
 
     name = "ridge"
+    libraries = ("scikit-learn",)
     files = ("model.ridge.json",)
 
     @staticmethod
@@ -47,6 +48,9 @@ class RidgeRegressor(Regressor):
 
     def feature_importance(self):
         return np.abs(self.coef_)
+
+    def linear(self):
+        return self.coef_, self.intercept_
 
     def contributions(self, X):
         X = np.asarray(X, np.float64)

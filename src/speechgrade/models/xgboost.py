@@ -13,6 +13,7 @@ class XGBoostRegressor(Regressor):
 
     name = "xgboost"
     extra = "boost"
+    libraries = ("xgboost-cpu", "xgboost")
     files = ("model.xgb.json",)
 
     @classmethod

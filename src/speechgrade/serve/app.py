@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from ..audio import UnusableAudio, check_usable, decode_with_info
 from ..errors import AudioError
+from ..extraction import Clip
 from ..scorer import Scorer
 
 log = logging.getLogger("speechgrade.serve")
@@ -42,6 +43,10 @@ class ApiError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+class ModelFailure(Exception):
+    """A featurizer or the model failed on a clip that decoded and passed the checks."""
+
+
 def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
 
@@ -62,8 +67,8 @@ async def _read_upload(upload: UploadFile, limit: int) -> bytes:
 def create_app(config: ServeConfig) -> FastAPI:
     """The app for one model bundle, loaded once; heavy work runs in worker threads."""
     scorer = Scorer.load(config.model_dir, cache=config.cache)
-    scorer._extractor().columns()  # load every model now, not on the first request
-    manifest = scorer.manifest_
+    scorer.extractor().columns()  # load every model now, not on the first request
+    manifest = scorer.manifest_.to_dict()
     limiter = anyio.CapacityLimiter(max(1, config.concurrency))
     model_info = {"id": os.path.basename(os.path.abspath(config.model_dir)), "created": manifest.get("created"),
                   "speechgrade": manifest.get("libraries", {}).get("speechgrade"),
@@ -89,10 +94,13 @@ def create_app(config: ServeConfig) -> FastAPI:
             check_usable(audio, name)
         except UnusableAudio as exc:
             raise ApiError(422, "unusable_audio", f"{name}: {exc.reason}") from None
-        result = scorer.score_audio(audio)
-        return {"filename": name, "score": round(result["score"], 4), "label": label, "model": model_info,
+        scores = scorer.score([Clip(name, audio, info)], explain=True, details=True)
+        if name in scores.problems:
+            raise ModelFailure(f"{name}: {scores.problems[name]}")
+        result = scores.record(name)
+        return {"filename": name, "score": result["score"], "label": label, "model": model_info,
                 "duration_s": round(info.duration_s, 3), "processing_s": round(time.perf_counter() - started, 3),
-                **{k: v for k, v in result.items() if k != "score"}}
+                **{k: v for k, v in result.items() if k not in ("filename", "score")}}
 
     async def score_upload(upload: UploadFile) -> dict[str, Any]:
         data = await _read_upload(upload, int(config.max_upload_mb * 2**20))
@@ -104,7 +112,7 @@ def create_app(config: ServeConfig) -> FastAPI:
             raise ApiError(504, "timeout", f"{name}: scoring took longer than {config.timeout_s:g} s") from None
         except ApiError:
             raise
-        except Exception:
+        except Exception:  # ModelFailure, or a bug: logged with an id, answered without internals
             error_id = uuid.uuid4().hex[:12]
             log.exception("model error %s on %s", error_id, name)
             raise ApiError(500, "model_error", f"{name}: the model failed (error id {error_id})") from None

@@ -1,4 +1,4 @@
-"""Turn a dataset into a feature table: decode once, featurize what the cache lacks, report the rest."""
+"""The local engine: decode once, featurize what the cache lacks, report the rest, in this process."""
 
 from __future__ import annotations
 
@@ -6,73 +6,46 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
-                           TimeElapsedColumn, TimeRemainingColumn)
-from rich.console import Console
-from rich.text import Text
 
-from .audio import MIN_SAMPLES, UnusableAudio, audio_digest, check_usable, decode_with_info
-from .cache import FeatureCache, file_digest
-from .dataset import Dataset, Problem
-from .duplicates import duplicate_clusters, fingerprint
-from .errors import AudioError, ConfigError, ModelNotFoundError
-from .features import Featurizer, get_featurizer, split_specs
+from .. import columns as cols
+from ..audio import MIN_SAMPLES, AudioInfo, UnusableAudio, audio_digest, check_usable, decode_with_info
+from ..cache import as_cache, file_digest
+from ..dataset import Dataset, Problem
+from ..duplicates import duplicate_clusters, fingerprint
+from ..errors import AudioError, ConfigError, ModelNotFoundError
+from ..features import Featurizer, as_featurizers
+from .progress import progress_bar
 
 AUDIO_NS = "audio-v1"
 FINGERPRINT_NS = "fingerprint-v1"
 
 
-class MemoryCache(FeatureCache):
-    """A FeatureCache that keeps everything in memory (for `cache=False`)."""
+@dataclass
+class Clip:
+    """A clip already decoded to mono 16 kHz float32 (an upload, a microphone), scored like a file."""
 
-    def __init__(self):
-        self.root = Path("<memory>")
-        self._store: dict[tuple[str, str], Any] = {}
-
-    def get_array(self, namespace, key):
-        return self._store.get((namespace, key))
-
-    def put_array(self, namespace, key, array):
-        self._store[(namespace, key)] = np.asarray(array)
-
-    def get_json(self, namespace, key):
-        return self._store.get((namespace, key))
-
-    def put_json(self, namespace, key, value):
-        self._store[(namespace, key)] = value
+    name: str
+    audio: np.ndarray
+    info: AudioInfo | None = None
 
 
-def as_cache(cache: "FeatureCache | str | os.PathLike | None | bool") -> FeatureCache:
-    """A FeatureCache from a cache, a folder, None (the default folder) or False (in memory)."""
-    if isinstance(cache, FeatureCache):
-        return cache
-    if cache is False:
-        return MemoryCache()
-    return FeatureCache(None if cache in (None, True) else cache)
+Inputs = "Dataset | Iterable[str | os.PathLike] | Sequence[Clip]"
 
 
-def as_featurizers(featurizers: "str | Featurizer | Sequence[str | Featurizer]") -> list[Featurizer]:
-    """Featurizer objects from specs (`"acoustic,ssl:DIR"`), objects, or a list of either."""
-    if isinstance(featurizers, (str, Featurizer)):
-        featurizers = split_specs(featurizers) if isinstance(featurizers, str) else [featurizers]
-    out = [get_featurizer(f) for f in featurizers]
-    if not out:
-        raise ConfigError("no featurizer given")
-    return out
-
-
-def column_prefixes(featurizers: Sequence[Featurizer]) -> list[str]:
-    """Column prefix per featurizer: its name, numbered when a name repeats (`ssl`, `ssl-2`)."""
-    seen: dict[str, int] = {}
-    out = []
-    for f in featurizers:
-        seen[f.name] = seen.get(f.name, 0) + 1
-        out.append(f.name if seen[f.name] == 1 else f"{f.name}-{seen[f.name]}")
-    return out
+def as_dataset(data) -> tuple[Dataset, dict[str, Clip]]:
+    """A Dataset (decoded clips get a row each, with an empty path) and the clips by name."""
+    if isinstance(data, Dataset):
+        return data, {}
+    data = list(data)
+    if data and all(isinstance(c, Clip) for c in data):
+        clips = {c.name: c for c in data}
+        table = pd.DataFrame({"path": [""] * len(clips)}, index=pd.Index(list(clips), name="filename"))
+        return Dataset(table, order=list(clips)), clips
+    return Dataset.from_paths(data), {}
 
 
 @dataclass
@@ -92,6 +65,10 @@ class ExtractReport:
                 "skipped": [[p.filename, p.reason] for p in self.skipped],
                 "failed": [[p.filename, p.reason] for p in self.failed]}
 
+    def problems(self) -> list[Problem]:
+        """Failed, then skipped files."""
+        return [*self.failed, *self.skipped]
+
 
 @dataclass
 class _Item:
@@ -99,6 +76,7 @@ class _Item:
     path: Path
     digest: str = ""
     audio: np.ndarray | None = None
+    clip: Clip | None = None
     needs: list[int] = field(default_factory=list)
     vectors: dict[int, np.ndarray] = field(default_factory=dict)
     problem: Problem | None = None
@@ -118,17 +96,28 @@ class Extractor:
         for f in self.featurizers:
             f.bind(self.cache)
 
+    def prefixes(self) -> list[str]:
+        """The column family of each featurizer, in order."""
+        return cols.prefixes(f.name for f in self.featurizers)
+
     def columns(self) -> list[str]:
         """Output column names: `<prefix>.<feature>`."""
-        return [f"{p}.{c}" for p, f in zip(column_prefixes(self.featurizers), self.featurizers) for c in f.columns()]
+        return [cols.column(p, c) for p, f in zip(self.prefixes(), self.featurizers) for c in f.columns()]
 
     def _audio_key(self, digest: str) -> str:
         return hashlib.sha256(f"{digest}|{self.min_samples}".encode()).hexdigest()
 
+    def _decode(self, item: _Item) -> tuple[np.ndarray, AudioInfo]:
+        """Samples and info of a file, or of a decoded clip as given."""
+        if item.clip is None:
+            return decode_with_info(item.path)
+        info = item.clip.info or AudioInfo("pcm_f32", "array", 16000, 1, len(item.clip.audio) / 16000)
+        return np.asarray(item.clip.audio, np.float32), info
+
     def _prepare(self, item: _Item, report: ExtractReport) -> None:
         """Hash the file, look up the cache, decode only when something is missing."""
         try:
-            item.digest = file_digest(item.path)
+            item.digest = audio_digest(item.clip.audio) if item.clip is not None else file_digest(item.path)
         except OSError as exc:
             item.problem = Problem(item.name, f"cannot read file ({exc.strerror or exc})")
             return
@@ -146,8 +135,8 @@ class Extractor:
             report.audio[item.name] = info
             return
         try:
-            audio, meta = decode_with_info(item.path)
-            check_usable(audio, str(item.path), self.min_samples)
+            audio, meta = self._decode(item)
+            check_usable(audio, item.name if item.clip is not None else str(item.path), self.min_samples)
         except AudioError as exc:
             item.problem, item.skipped = Problem(item.name, exc.reason), isinstance(exc, UnusableAudio)
             self.cache.put_json(AUDIO_NS, self._audio_key(item.digest),
@@ -188,18 +177,17 @@ class Extractor:
                 self.cache.put_array(f.cache_namespace, it.digest, vec)
                 it.vectors[k] = vec
 
-    def run(self, dataset: Dataset | Iterable[str | os.PathLike]) -> tuple[pd.DataFrame, ExtractReport]:
-        """Features of every usable file (rows indexed by filename) and the report of the rest."""
-        if not isinstance(dataset, Dataset):
-            dataset = Dataset.from_paths(dataset)
+    def run(self, data: Inputs) -> tuple[pd.DataFrame, ExtractReport]:
+        """Features of every usable file or clip (rows indexed by filename) and the report of the rest."""
+        dataset, clips = as_dataset(data)
         report = ExtractReport(failed=list(p for p in dataset.problems if "not found" in p.reason))
         columns = self.columns()
         rows: dict[str, np.ndarray] = {}
         names, paths = dataset.filenames, dataset.paths
-        with _progress(self.progress, len(names)) as advance:
+        with progress_bar(self.progress, len(names)) as advance:
             for start in range(0, len(names), self.batch_size):
-                items = [_Item(n, p) for n, p in zip(names[start:start + self.batch_size],
-                                                      paths[start:start + self.batch_size])]
+                items = [_Item(n, p, clip=clips.get(n)) for n, p in zip(names[start:start + self.batch_size],
+                                                                         paths[start:start + self.batch_size])]
                 for it in items:
                     self._prepare(it, report)
                 self._featurize(items)
@@ -230,58 +218,3 @@ class Extractor:
         names = [n for n in names if n in report.audio]
         return duplicate_clusters(list(names), [report.audio[n]["decoded_sha256"] for n in names],
                                   self.fingerprints(names, report))
-
-
-class SpeedColumn(ProgressColumn):
-    """Files per second."""
-
-    def render(self, task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:.1f} files/s" if speed else "- files/s")
-
-
-class _progress:
-    """A rich progress bar (files/s, ETA) that does nothing when disabled."""
-
-    def __init__(self, enabled: bool, total: int):
-        self.enabled, self.total = enabled, total
-
-    def __enter__(self):
-        if not self.enabled:
-            return lambda n: None
-        self._bar = Progress(TextColumn("[bold]extracting"), BarColumn(), MofNCompleteColumn(), SpeedColumn(),
-                             TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                             console=Console(stderr=True))  # stdout carries results (predict writes CSV there)
-        self._bar.start()
-        task = self._bar.add_task("extract", total=self.total)
-        return lambda n: self._bar.advance(task, n)
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self._bar.stop()
-        return False
-
-
-def make_extractor(featurizers, cache=None, batch_size: int = 8, min_samples: int = MIN_SAMPLES,
-                   progress: bool = False, engine: str = "local", **engine_options):
-    """The local Extractor, or the Ray one (`engine="ray"`, options: address, num_gpus_per_worker, workers)."""
-    if engine == "local":
-        return Extractor(featurizers, cache, batch_size, min_samples, progress)
-    if engine == "ray":
-        from .engines.ray import RayExtractor
-
-        return RayExtractor(featurizers, cache, batch_size, min_samples, progress, **engine_options)
-    raise ConfigError(f"unknown engine '{engine}' (local or ray)")
-
-
-def extract(dataset: Dataset | Iterable[str | os.PathLike], featurizers="acoustic", cache=None,
-            progress: bool = False, batch_size: int = 8, min_samples: int = MIN_SAMPLES, engine: str = "local",
-            **engine_options) -> pd.DataFrame:
-    """Feature table (pandas, indexed by filename); `table.attrs["report"]` summarises skips and failures.
-
-    `engine="ray"` runs extraction on a Ray cluster (`address=...`, `num_gpus_per_worker=...`).
-    """
-    table, report = make_extractor(featurizers, cache, batch_size, min_samples, progress, engine,
-                                   **engine_options).run(dataset)
-    table.attrs["report"] = report.to_dict()
-    return table

@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..dataset import Dataset
 from ..errors import ConfigError
 from ..extras import require
-from ..extract import ExtractReport, Extractor
 from ..features import FEATURIZERS
+from ..dataset import Dataset
+from .local import ExtractReport, Extractor, as_dataset
 
 
 def require_ray() -> None:
@@ -92,13 +92,18 @@ class RayExtractor:
 
     def run(self, dataset: Dataset) -> tuple[pd.DataFrame, ExtractReport]:
         """Features and report, as `Extractor.run` gives them."""
-        if not isinstance(dataset, Dataset):
-            dataset = Dataset.from_paths(dataset)
+        dataset, clips = as_dataset(dataset)
+        if clips:
+            raise ConfigError("the ray engine extracts files; score decoded clips with the local engine")
         computed = self.compute(dataset)
         table, report = self.local.run(dataset)  # every entry is now cached: this reads, hashes, assembles
         report.computed = sorted(computed & set(table.index))
         report.processed, report.cached = len(report.computed), len(table) - len(report.computed)
         return table, report
+
+    def prefixes(self) -> list[str]:
+        """The column family of each featurizer (as the local engine's)."""
+        return self.local.prefixes()
 
     def duplicates(self, names, report):
         """Duplicate clusters (as the local engine finds them)."""

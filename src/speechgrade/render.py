@@ -1,0 +1,90 @@
+"""How the command line shows things: metric tables, extraction reports, scores as CSV or JSON Lines."""
+
+from __future__ import annotations
+
+import json
+from typing import IO
+
+from rich.console import Console
+from rich.table import Table
+
+from .evaluate import compared
+from .report import ROWS
+from .results import Scores
+
+
+def metrics_table(summary: dict, title: str = "Out-of-fold metrics (mean ± std over repeats)") -> Table:
+    """A rich table of the model's metrics beside the baselines'."""
+    others = compared(summary)
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("model", justify="right")
+    for name in others:
+        table.add_column(name, justify="right")
+    for key, name, _ in ROWS:
+        table.add_row(name, f"{summary[key]:.3f} ± {summary[key + '_std']:.3f}",
+                      *[f"{v[key]:.3f} ± {v[key + '_std']:.3f}" for v in others.values()])
+    if "interval_coverage" in summary:
+        table.add_row(f"{summary['interval_coverage_target']:.0%} interval: coverage",
+                      f"{summary['interval_coverage']:.3f} (width {summary['interval_width']:.2f})",
+                      *["" for _ in others])
+    lo, hi = summary["pearson_ci95"]
+    table.add_row("Pearson 95% CI", f"[{lo:.3f}, {hi:.3f}]",
+                  *[f"[{v['pearson_ci95'][0]:.3f}, {v['pearson_ci95'][1]:.3f}]" for v in others.values()])
+    return table
+
+
+def print_extract_report(console: Console, report, n_rows: int) -> None:
+    """Counts, then every skipped and failed file with its reason."""
+    console.print(f"[bold]{n_rows}[/] usable clips: {report.processed} computed, {report.cached} from cache, "
+                  f"{len(report.skipped)} skipped, {len(report.failed)} failed")
+    for kind, items in (("skipped", report.skipped), ("failed", report.failed)):
+        for p in items:
+            console.print(f"  [yellow]{kind}[/] {p.filename}: {p.reason}")
+
+
+def print_problems(console: Console, dataset) -> None:
+    """CSV rows left out, with their reasons."""
+    if dataset.problems:
+        console.print(f"[yellow]{len(dataset.problems)} CSV rows left out:")
+        for p in dataset.problems:
+            console.print(f"  {p}")
+
+
+def print_duplicates(console: Console, clusters) -> None:
+    """Duplicate recording clusters kept in one fold each."""
+    if clusters:
+        console.print(f"[yellow]{len(clusters)} duplicate recording clusters kept in one fold each:")
+        for c in clusters:
+            console.print(f"  {', '.join(c)}")
+
+
+def json_record(scores: Scores, record: dict) -> dict:
+    """A Scores record as `predict --json` prints it: the score under the label's name, no empty abstain."""
+    out = {"filename": record["filename"], scores.label: record["score"]}
+    out |= {k: v for k, v in record.items() if k not in ("filename", "score") and not (k == "abstain" and v is None)}
+    return out
+
+
+def write_json(scores: Scores, stream: IO[str]) -> None:
+    """JSON Lines: one object per input, one line each."""
+    for record in scores.records():
+        stream.write(json.dumps(json_record(scores, record)) + "\n")
+
+
+def write_csv(scores: Scores, stream: IO[str], intervals: bool, abstain: bool) -> int:
+    """`filename,<label>[,_lo,_hi][,abstain,abstain_reason][,explain.*]` rows; returns how many."""
+    label, frame = scores.label, scores.frame
+    keep = [label, *([f"{label}_lo", f"{label}_hi"] if intervals else []),
+            *(["abstain", "abstain_reason"] if abstain and "abstain" in frame else []), *scores.explain_columns()]
+    table = frame[keep].round(4).reset_index()
+    stream.write(table.to_csv(index=False))  # not rich: it would wrap long rows
+    return len(table)
+
+
+def print_failures(console: Console, scores: Scores) -> None:
+    """Files not scored and clips flagged by the abstain rules, one line each, on stderr."""
+    for name, reason in scores.problems.items():
+        console.print(f"[red]not scored[/] {name}: {reason}")
+    for name, reason in scores.flagged().items():
+        console.print(f"[yellow]flagged[/] {name}: {reason}")

@@ -1,0 +1,97 @@
+"""Adding a featurizer or a regressor is one class and one registration: both run through every front end."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import speechgrade as sg
+from speechgrade.features import FEATURIZERS, Featurizer, register_featurizer
+from speechgrade.models import REGRESSORS, Regressor, register_regressor
+
+
+class ToyLoudness(Featurizer):
+    """Level and zero-crossing rate (test only)."""
+
+    name = "toy-loudness"
+    descriptions = {"rms_db": "RMS level, dB", "zcr": "zero crossings per sample"}
+    libraries = ("numpy",)
+
+    def columns(self):
+        return list(self.descriptions)
+
+    def summary_columns(self):
+        return ["rms_db"]
+
+    def featurize(self, audio):
+        rms = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)) + 1e-9)
+        return np.array([20 * np.log10(rms), np.mean(np.abs(np.diff(np.sign(audio)))) / 2], np.float32)
+
+
+class ToyLeastSquares(Regressor):
+    """Plain least squares saved as JSON (test only)."""
+
+    name = "toy-lstsq"
+    files = ("toy.json",)
+
+    def fit(self, X, y):
+        A = np.column_stack([X, np.ones(len(X))])
+        self.w_ = np.linalg.lstsq(A, y, rcond=None)[0]
+        return self
+
+    def predict(self, X):
+        return np.column_stack([X, np.ones(len(X))]) @ self.w_
+
+    def save(self, directory):
+        (directory / "toy.json").write_text(json.dumps(self.w_.tolist()))
+        return list(self.files)
+
+    @classmethod
+    def load(cls, directory, params):
+        obj = cls(**params)
+        obj.w_ = np.array(json.loads((directory / "toy.json").read_text()))
+        return obj
+
+
+@pytest.fixture
+def plugins():
+    register_featurizer(ToyLoudness)
+    register_regressor(ToyLeastSquares)
+    yield
+    FEATURIZERS.pop("toy-loudness")
+    REGRESSORS.pop("toy-lstsq")
+
+
+def test_a_new_featurizer_and_regressor_work_everywhere(plugins, tone_dataset, tmp_path):
+    ds = sg.load_dataset(tone_dataset, tone_dataset.parent / "wav")
+    scorer = sg.Scorer("toy-loudness,acoustic", "toy-lstsq", trials=0, cache=tmp_path / "cache")
+    ev = scorer.evaluate(ds, folds=4, repeats=1)
+    assert ev.summary["n"] == len(ds) and np.isfinite(ev.summary["rmse"])
+    model = scorer.fit(ds).save(tmp_path / "model")
+    manifest = json.loads((model / "manifest.json").read_text())
+    assert manifest["featurizers"][0]["name"] == "toy-loudness" and manifest["model"]["regressor"] == "toy-lstsq"
+    api = sg.Scorer.load(model, cache=tmp_path / "cache").predict(ds.paths[:3])
+    assert api.notna().all()
+
+    # the command line lists it with its columns, and predicts with it
+    runner = CliRunner()
+    from speechgrade.cli import app
+
+    listed = runner.invoke(app, ["list", "--columns"])
+    assert "toy-loudness" in listed.output and "toy-loudness.zcr\tzero crossings per sample" in listed.output
+    assert "toy-lstsq" in listed.output
+    done = runner.invoke(app, ["predict", str(model), *map(str, ds.paths[:3]), "--cache", str(tmp_path / "cache")])
+    assert done.exit_code == 0, done.output
+    cli = [float(line.split(",")[1]) for line in done.stdout.strip().splitlines()[1:]]
+    np.testing.assert_allclose(cli, api.round(4).to_numpy())
+
+    # and the HTTP API serves it, with its summary column
+    from fastapi.testclient import TestClient
+    from speechgrade.serve.app import ServeConfig, create_app
+
+    client = TestClient(create_app(ServeConfig(str(model), cache=str(tmp_path / "cache"))))
+    r = client.post("/v1/score", files={"file": ("a.wav", ds.paths[0].read_bytes(), "audio/wav")})
+    assert r.status_code == 200, r.text
+    assert r.json()["score"] == pytest.approx(api.iloc[0], abs=1e-4)
+    assert "toy-loudness.rms_db" in r.json()["features"]
