@@ -3,7 +3,6 @@ import pytest
 
 from speechgrade.errors import ConfigError
 from speechgrade.models import REGRESSORS, ScoringModel, get_regressor_class
-from speechgrade.tuning import tune
 
 
 def _data(n=80, d=6, seed=0):
@@ -36,30 +35,6 @@ def test_pca_is_fitted_inside_the_model_and_saved(tmp_path):
     model.save(tmp_path)
     loaded = ScoringModel.load(tmp_path, "ridge", {"alpha": 1.0}, 5)
     np.testing.assert_allclose(loaded.predict(X), model.predict(X))
-
-
-def test_tuning_respects_trials_and_resumes_from_sqlite(tmp_path):
-    X, y = _data()
-    storage = f"sqlite:///{tmp_path / 'study.db'}"
-    first = tune(X, y, regressor="ridge", trials=3, storage=storage, study_name="s")
-    assert first.n_trials == 3 and "alpha" in first.params
-    again = tune(X, y, regressor="ridge", trials=5, storage=storage, study_name="s")
-    assert again.n_trials == 5  # two more, not five more
-    defaults = tune(X, y, regressor="lightgbm", trials=0)
-    assert defaults.n_trials == 0 and defaults.params["n_estimators"] == 300
-
-
-def test_lightgbm_search_space_is_the_designs():
-    import optuna
-
-    space = {}
-    study = optuna.create_study()
-    study.optimize(lambda t: space.update(get_regressor_class("lightgbm").search_space(t)) or 0.0, n_trials=1)
-    dist = study.trials[0].distributions
-    assert (dist["n_estimators"].low, dist["n_estimators"].high) == (100, 700)
-    assert (dist["learning_rate"].low, dist["learning_rate"].high, dist["learning_rate"].log) == (0.01, 0.3, True)
-    assert (dist["max_depth"].low, dist["max_depth"].high) == (3, 10)
-    assert (dist["num_leaves"].low, dist["num_leaves"].high) == (5, 30)
 
 
 def test_unknown_regressor_is_a_clear_error():
