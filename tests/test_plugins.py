@@ -1,5 +1,6 @@
 """Adding a featurizer or a regressor is one class and one registration: both run through every front end."""
 
+import importlib
 import json
 
 import numpy as np
@@ -7,60 +8,19 @@ import pytest
 from typer.testing import CliRunner
 
 import speechgrade as sg
-from speechgrade.features import FEATURIZERS, Featurizer, register_featurizer
-from speechgrade.models import REGRESSORS, Regressor, register_regressor
-
-
-class ToyLoudness(Featurizer):
-    """Level and zero-crossing rate (test only)."""
-
-    name = "toy-loudness"
-    descriptions = {"rms_db": "RMS level, dB", "zcr": "zero crossings per sample"}
-    libraries = ("numpy",)
-
-    def columns(self):
-        return list(self.descriptions)
-
-    def summary_columns(self):
-        return ["rms_db"]
-
-    def featurize(self, audio):
-        rms = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)) + 1e-9)
-        return np.array([20 * np.log10(rms), np.mean(np.abs(np.diff(np.sign(audio)))) / 2], np.float32)
-
-
-class ToyLeastSquares(Regressor):
-    """Plain least squares saved as JSON (test only)."""
-
-    name = "toy-lstsq"
-    files = ("toy.json",)
-
-    def fit(self, X, y):
-        A = np.column_stack([X, np.ones(len(X))])
-        self.w_ = np.linalg.lstsq(A, y, rcond=None)[0]
-        return self
-
-    def predict(self, X):
-        return np.column_stack([X, np.ones(len(X))]) @ self.w_
-
-    def save(self, directory):
-        (directory / "toy.json").write_text(json.dumps(self.w_.tolist()))
-        return list(self.files)
-
-    @classmethod
-    def load(cls, directory, params):
-        obj = cls(**params)
-        obj.w_ = np.array(json.loads((directory / "toy.json").read_text()))
-        return obj
+from speechgrade.features import FEATURIZERS
+from speechgrade.models import REGRESSORS
 
 
 @pytest.fixture
 def plugins():
-    register_featurizer(ToyLoudness)
-    register_regressor(ToyLeastSquares)
+    """The toy plugins registered for one test (one import registers them, as a plugin module would)."""
+    toy = importlib.reload(importlib.import_module("toyplugins"))
     yield
-    FEATURIZERS.pop("toy-loudness")
-    REGRESSORS.pop("toy-lstsq")
+    for name in toy.NAMES["featurizers"]:
+        FEATURIZERS.pop(name, None)
+    for name in toy.NAMES["regressors"]:
+        REGRESSORS.pop(name, None)
 
 
 def test_a_new_featurizer_and_regressor_work_everywhere(plugins, tone_dataset, tmp_path):
@@ -90,7 +50,7 @@ def test_a_new_featurizer_and_regressor_work_everywhere(plugins, tone_dataset, t
     from fastapi.testclient import TestClient
     from speechgrade.serve.app import ServeConfig, create_app
 
-    client = TestClient(create_app(ServeConfig(str(model), cache=str(tmp_path / "cache"))))
+    client = TestClient(create_app(ServeConfig(str(model), cache=str(tmp_path / "cache"), plugins=["toyplugins"])))
     r = client.post("/v1/score", files={"file": ("a.wav", ds.paths[0].read_bytes(), "audio/wav")})
     assert r.status_code == 200, r.text
     assert r.json()["score"] == pytest.approx(api.iloc[0], abs=1e-4)

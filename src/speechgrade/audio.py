@@ -27,6 +27,10 @@ class UnusableAudio(AudioError):
     """Audio that decodes but cannot be scored (too short, silent): skipped, not failed."""
 
 
+class AudioTooLong(AudioError):
+    """Audio longer than the limit given to the decoder (found from the header, or while decoding)."""
+
+
 @dataclass(frozen=True)
 class AudioInfo:
     """What decoding learned about a file, besides the samples."""
@@ -88,8 +92,20 @@ def _check_wav_complete(source: Source, name: str) -> None:
         raise AudioError(name, f"truncated: the WAV header declares {short[0]:.2f} s, the file holds {short[1]:.2f} s")
 
 
-def decode_with_info(source: Source, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, AudioInfo]:
-    """Decode a file (whatever its extension says) to mono float32 at `sample_rate`, with its info."""
+def _declared_duration(container, stream) -> float | None:
+    """Seconds the container or stream header declares, if any."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    return container.duration / 1e6 if container.duration and container.duration > 0 else None
+
+
+def decode_with_info(source: Source, sample_rate: int = SAMPLE_RATE,
+                     max_duration_s: float | None = None) -> tuple[np.ndarray, AudioInfo]:
+    """Decode a file (whatever its extension says) to mono float32 at `sample_rate`, with its info.
+
+    Memory stays bounded by the output: frames are downmixed and resampled (soxr, streaming) as they are
+    decoded. With `max_duration_s`, a longer file is refused from its header when it declares its length,
+    else as soon as decoding passes the limit (AudioTooLong). NaN or infinite samples are refused."""
     name = _name(source)
     try:
         container = _open(source)
@@ -107,29 +123,44 @@ def decode_with_info(source: Source, sample_rate: int = SAMPLE_RATE) -> tuple[np
             raise AudioError(name, "no audio stream in the file")
         stream = container.streams.audio[0]
         rate = stream.codec_context.sample_rate or stream.rate
-        # swresample only downmixes and converts the sample format here; rate conversion is soxr's.
+        if not rate:
+            raise AudioError(name, "no sample rate in the audio stream")
+        declared = _declared_duration(container, stream)
+        stream_declared = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
+        if max_duration_s is not None and declared and declared > max_duration_s:
+            raise AudioTooLong(name, f"{declared:.0f} s of audio, the limit is {max_duration_s:g} s")
+        # swresample only downmixes and converts the sample format here; rate conversion is soxr's
         resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        stream_rs = soxr.ResampleStream(rate, sample_rate, 1, dtype="float32", quality="HQ") \
+            if rate != sample_rate else None
         chunks: list[np.ndarray] = []
+        seen = 0  # input samples decoded so far
+
+        def take(pcm: np.ndarray, last: bool = False) -> None:
+            nonlocal seen
+            if not np.isfinite(pcm).all():
+                raise AudioError(name, f"non-finite samples (NaN or infinity) after {seen / rate:.2f} s")
+            seen += len(pcm)
+            if max_duration_s is not None and seen > max_duration_s * rate:
+                raise AudioTooLong(name, f"longer than the limit of {max_duration_s:g} s")
+            chunks.append(stream_rs.resample_chunk(pcm, last=last) if stream_rs is not None else pcm)
+
         try:
             for frame in container.decode(stream):
                 for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray().reshape(-1))
+                    take(out.to_ndarray().reshape(-1))
             for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().reshape(-1))
+                take(out.to_ndarray().reshape(-1))
+            take(np.zeros(0, np.float32), last=True)
         except (av.error.FFmpegError, ValueError) as exc:
-            got = sum(len(c) for c in chunks) / max(rate, 1)
-            raise AudioError(name, f"corrupt audio data after {got:.2f} s ({exc})") from None
-        declared = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
+            raise AudioError(name, f"corrupt audio data after {seen / rate:.2f} s ({exc})") from None
         channels = stream.codec_context.channels if hasattr(stream.codec_context, "channels") else 1
         info_codec = stream.codec_context.name
         container_name = container.format.name
-    audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
-    if rate != sample_rate and len(audio):
-        audio = soxr.resample(audio, rate, sample_rate, quality="HQ")
-    audio = np.ascontiguousarray(audio, dtype=np.float32)
+    audio = np.ascontiguousarray(np.concatenate(chunks) if chunks else np.zeros(0), dtype=np.float32)
     duration = len(audio) / sample_rate
-    if declared and declared > 1.0 and duration < 0.9 * declared:
-        raise AudioError(name, f"truncated: decoded {duration:.2f} s of {declared:.2f} s declared")
+    if stream_declared and stream_declared > 1.0 and duration < 0.9 * stream_declared:
+        raise AudioError(name, f"truncated: decoded {duration:.2f} s of {stream_declared:.2f} s declared")
     info = AudioInfo(info_codec, container_name, int(rate), int(channels or 1), duration)
     return audio, info
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import os
 import platform
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
@@ -11,9 +13,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable
 
-from .errors import BundleError, ConfigError
+from .errors import BundleError, ConfigError, SpeechgradeError
 from .features import FEATURIZERS, Featurizer
 
+KEY_ENV = "SPEECHGRADE_BUNDLE_KEY"  # a secret: bundles are signed with it, and only signed ones load
+MAX_MANIFEST_BYTES = 16 * 2**20
+MAX_FILE_BYTES = 4 * 2**30
 FORMAT = "speechgrade-bundle"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -31,8 +36,22 @@ def library_versions(libraries: Iterable[str] = ()) -> dict[str, str]:
     return out
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _sha256(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def bundle_key(key: "str | bytes | None" = None) -> bytes | None:
+    """The signing key: the one given, else $SPEECHGRADE_BUNDLE_KEY, else None (unsigned bundles)."""
+    key = key if key is not None else os.environ.get(KEY_ENV) or None
+    return key.encode() if isinstance(key, str) else key
+
+
+def _signature(checksum: str, key: bytes) -> str:
+    return hmac.new(key, checksum.encode(), hashlib.sha256).hexdigest()
 
 
 def _checksum(manifest: dict[str, Any]) -> str:
@@ -48,20 +67,42 @@ def write_manifest(directory: Path, manifest: dict[str, Any], files: list[str],
                 "libraries": library_versions(libraries), **manifest}
     manifest["files"] = {f: _sha256(directory / f) for f in files}
     manifest["checksum"] = _checksum(manifest)
+    key = bundle_key()
+    if key:
+        manifest["signature"] = _signature(manifest["checksum"], key)
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return manifest
 
 
-def read_manifest(directory: str | Path) -> dict[str, Any]:
-    """Read and verify a bundle's manifest: format, version, checksum and model-file hashes."""
+def _contents(directory: Path) -> dict[str, Path]:
+    """Every file in a bundle folder by its relative name; links and special files are refused."""
+    found = {}
+    for root, dirs, names in os.walk(directory, followlinks=False):
+        for name in dirs + names:
+            path = Path(root) / name
+            rel = path.relative_to(directory).as_posix()
+            if path.is_symlink():
+                raise BundleError(f"{directory}: {rel} is a symbolic link; bundles hold plain files only")
+            if name in names:
+                if not path.is_file():
+                    raise BundleError(f"{directory}: {rel} is not a plain file")
+                found[rel] = path
+    return found
+
+
+def read_manifest(directory: str | Path, key: "str | bytes | None" = None) -> dict[str, Any]:
+    """Read and verify a bundle's manifest: format, version, checksum, signature (when a key is set), and
+    exactly the files it lists, with their hashes: an extra file, a link or a missing file is refused."""
     directory = Path(directory)
     path = directory / MANIFEST
-    if not path.is_file():
+    if directory.is_symlink() or not path.is_file() or path.is_symlink():
         raise BundleError(f"{directory}: not a speechgrade model (no {MANIFEST})")
+    if path.stat().st_size > MAX_MANIFEST_BYTES:
+        raise BundleError(f"{path}: {path.stat().st_size / 2**20:.0f} MB is too large for a manifest")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BundleError(f"{path}: not valid JSON ({exc})") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise BundleError(f"{path}: not valid JSON ({type(exc).__name__})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BundleError(f"{path}: not a speechgrade bundle manifest")
     version = manifest.get("format_version")
@@ -70,10 +111,24 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
                           f"(reads version {FORMAT_VERSION}); use the speechgrade version that made it")
     if manifest.get("checksum") != _checksum(manifest):
         raise BundleError(f"{path}: manifest was modified after saving (checksum mismatch)")
-    for name, digest in manifest.get("files", {}).items():
-        f = directory / name
-        if not f.is_file():
+    key = bundle_key(key)
+    if key:
+        signature = manifest.get("signature")
+        if not isinstance(signature, str) or not hmac.compare_digest(signature, _signature(manifest["checksum"], key)):
+            raise BundleError(f"{path}: not signed with this key ({KEY_ENV}); the bundle may have been altered")
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
+        raise BundleError(f"{path}: no valid list of model files")
+    present = _contents(directory)
+    extra = sorted(set(present) - set(files) - {MANIFEST})
+    if extra:
+        raise BundleError(f"{directory}: {extra[0]} is not part of the bundle ({len(extra)} unlisted files)")
+    for name, digest in files.items():
+        f = present.get(name)
+        if f is None:
             raise BundleError(f"{directory}: model file {name} is missing")
+        if f.stat().st_size > MAX_FILE_BYTES:
+            raise BundleError(f"{f}: {f.stat().st_size / 2**30:.1f} GB is too large for a model file")
         if _sha256(f) != digest:
             raise BundleError(f"{f}: model file was modified after saving (hash mismatch)")
     return manifest
@@ -147,9 +202,14 @@ def load_model(directory: str | Path, manifest: Manifest):
     from .models.ensemble import EnsembleModel
 
     m, columns = manifest.model, manifest.feature_columns
-    if m.get("ensemble"):
-        return EnsembleModel.load(Path(directory), m["regressor"], m["params"], columns, m["pca"], m["seed"])
-    return ScoringModel.load(Path(directory), m["regressor"], m["params"], m["pca"], m["seed"], columns)
+    try:
+        if m.get("ensemble"):
+            return EnsembleModel.load(Path(directory), m["regressor"], m["params"], columns, m["pca"], m["seed"])
+        return ScoringModel.load(Path(directory), m["regressor"], m["params"], m["pca"], m["seed"], columns)
+    except SpeechgradeError:
+        raise
+    except Exception as exc:  # whatever the files hold, a refusal with a reason, never a crash
+        raise BundleError(f"{directory}: the model files cannot be loaded ({type(exc).__name__}: {exc})") from None
 
 
 def scorer_config(manifest: Manifest, rubric: dict[str, Any], coverage: float | None, abstain: bool) -> dict[str, Any]:
@@ -162,3 +222,24 @@ def scorer_config(manifest: Manifest, rubric: dict[str, Any], coverage: float | 
              "seed": m["seed"], "ensemble": m.get("ensemble"), "calibrate": rubric["calibrate"],
              "snap": rubric["snap"], "abstain": abstain, "coverage": 0.8 if coverage is None else coverage}
     return found | config
+
+
+def describe(manifest: Manifest) -> str:
+    """The model in words a user reads: what it scores, from what, how, and how well it did in CV."""
+    from .models import REGRESSORS
+
+    label = manifest.label
+    sources = [getattr(FEATURIZERS.get(f["name"]), "title", "") or f["name"] for f in manifest.featurizers]
+    regressors = manifest.model["regressor"]
+    names = sorted(set(regressors.values())) if isinstance(regressors, dict) else [regressors]
+    how = " and ".join(getattr(REGRESSORS.get(n), "title", "") or n for n in names)
+    if manifest.model.get("ensemble"):
+        how = f"one model per source ({how}), stacked"
+    text = f"Scores {label['name']} on {label['min']:g}-{label['max']:g} from {', '.join(dict.fromkeys(sources))}; {how}"
+    n = (manifest.training_data or {}).get("n")
+    if n:
+        text += f"; trained on {n} clips"
+    cv = manifest.cv_metrics or {}
+    if "pearson" in cv:
+        text += f"; cross-validated r {cv['pearson']:.2f}, RMSE {cv['rmse']:.2f}"
+    return text + "."

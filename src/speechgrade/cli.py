@@ -66,10 +66,20 @@ def _features(text: Optional[str]) -> str:
     return text or default_features(announce=lambda m: console.print(f"[yellow]{m}"))
 
 
-def _print_extract_report(report, n_rows: int) -> None:
+def _print_extract_report(report, n_rows: int, dataset=None) -> None:
     from .render import print_extract_report
 
-    print_extract_report(console, report, n_rows)
+    print_extract_report(console, report, n_rows, dataset.problems if dataset is not None else ())
+
+
+def _out(path: Optional[Path]) -> Optional[Path]:
+    """An output path whose folder exists (created when missing)."""
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot create its folder ({exc.strerror or exc})") from None
+    return path
 
 
 def _print_problems(dataset) -> None:
@@ -103,11 +113,15 @@ def extract(data: Path = typer.Argument(..., help="CSV with a `filename` column.
     extractor = make_extractor(_features(features), cache, batch_size, min_samples, progress=True, engine=engine,
                                **_engine_options(engine, address, num_gpus_per_worker))
     table, report = extractor.run(dataset)
+    _print_extract_report(report, len(table), dataset)
+    if not len(table):
+        console.print("[red]error:[/] no file could be processed; nothing written")
+        raise typer.Exit(1)
+    _out(output)
     if output.suffix == ".csv":
         table.to_csv(output)
     else:
         table.to_parquet(output)
-    _print_extract_report(report, len(table))
     console.print(f"wrote {len(table)} rows x {table.shape[1]} features to {output}")
 
 
@@ -163,7 +177,7 @@ def evaluate(data: Path = typer.Argument(..., help="CSV with `filename` and labe
                      ensemble=ensemble, calibrate=calibrate, snap=_snap(snap), augment=augment,
                      augment_ops=_ops(augment_ops))
     prepared = scorer.prepare(dataset)
-    _print_extract_report(prepared.report, len(prepared.X))
+    _print_extract_report(prepared.report, len(prepared.X), dataset)
     _print_duplicates(prepared.duplicates)
     with console.status("cross-validating") as status:
         ev = scorer.evaluate(dataset, folds, repeats, prepared=prepared,
@@ -182,10 +196,10 @@ def _print_duplicates(clusters) -> None:
 
 def _write_evaluation(ev, label, json_path, report, predictions) -> None:
     if json_path:
-        json_path.write_text(json.dumps(ev.to_json(), indent=1, default=str) + "\n")
+        _out(json_path).write_text(json.dumps(ev.to_json(), indent=1, default=str) + "\n")
         console.print(f"metrics: {json_path}")
     if predictions:
-        ev.predictions.to_csv(predictions, index=False)
+        ev.predictions.to_csv(_out(predictions), index=False)
         console.print(f"out-of-fold predictions: {predictions}")
     if report:
         from .report import write_report
@@ -215,7 +229,7 @@ def train(data: Path = typer.Argument(..., help="CSV with `filename` and label c
                      pca=pca, seed=seed, cache=cache, study=study, coverage=coverage, ensemble=ensemble,
                      calibrate=calibrate, snap=_snap(snap), augment=augment, augment_ops=_ops(augment_ops))
     prepared = scorer.prepare(dataset)
-    _print_extract_report(prepared.report, len(prepared.X))
+    _print_extract_report(prepared.report, len(prepared.X), dataset)
     _print_duplicates(prepared.duplicates)
     with console.status(f"tuning {regressor} ({trials} trials)"):
         scorer.fit(dataset, prepared=prepared)
@@ -267,7 +281,7 @@ def predict(model: Path = typer.Argument(..., help="Model folder written by `tra
     if as_json:
         write_json(scores, sys.stdout)
     elif output:
-        with open(output, "w", encoding="utf-8", newline="") as fh:
+        with open(_out(output), "w", encoding="utf-8", newline="") as fh:
             n = write_csv(scores, fh, intervals, abstain)
         console.print(f"wrote {n} rows to {output}")
     else:
@@ -321,13 +335,13 @@ def transcribe(data: Path = typer.Argument(..., help="CSV with a `filename` colu
     transcriber = featurizer.transcriber()
     from .audio import decode_audio
 
-    with open(output, "w", encoding="utf-8") as fh:
+    with open(_out(output), "w", encoding="utf-8") as fh:
         for name in table.index:
             # extraction stored each transcript under the hash of the decoded audio: no second decode
             t = transcriber.cached(report.audio[name]["decoded_sha256"]) or \
                 transcriber.transcribe(decode_audio(dataset.table.loc[name, "path"]))
             fh.write(json.dumps({"filename": name, **t.to_dict()}) + "\n")
-    _print_extract_report(report, len(table))
+    _print_extract_report(report, len(table), dataset)
     console.print(f"wrote {len(table)} transcripts to {output}")
 
 
@@ -337,20 +351,29 @@ def serve(model: Path = typer.Argument(..., help="Model folder written by `train
           workers: int = typer.Option(1, "--workers", help="Server processes (each loads the model once)."),
           max_upload_mb: float = typer.Option(25.0, "--max-upload-mb", help="Largest upload accepted."),
           max_audio_s: float = typer.Option(600.0, "--max-audio-s", help="Longest audio accepted, seconds."),
-          timeout: float = typer.Option(120.0, "--timeout", help="Per-request scoring time limit, seconds."),
-          concurrency: int = typer.Option(2, "--concurrency", help="Clips scored at once per process."),
+          timeout: float = typer.Option(120.0, "--timeout",
+                                        help="Scoring time per request, seconds: a request over it answers 504 and "
+                                             "its worker process is replaced."),
+          concurrency: int = typer.Option(2, "--concurrency",
+                                          help="Scoring worker processes per server process (each loads the model)."),
+          body_timeout: float = typer.Option(30.0, "--body-timeout",
+                                             help="Longest time a client may take to send a request body, seconds."),
+          max_batch_files: int = typer.Option(16, "--max-batch-files", help="Most files in one batch request."),
+          max_connections: int = typer.Option(100, "--max-connections",
+                                              help="Open connections per server process; more get 503."),
           cache: Optional[Path] = Cache):
     """Serve a model over HTTP: POST /v1/score, /v1/score/batch; a web page at /; API docs at /docs.
 
     Example: `speechgrade serve grammar-model/ --port 8000`, then
     `curl -F file=@answer.m4a http://127.0.0.1:8000/v1/score`
     """
-    from .bundle import read_manifest
+    from .scorer import Scorer
     from .serve.app import ServeConfig, serve as run_server
 
-    read_manifest(model)  # a clear error before the server starts
+    Scorer.load(model, cache=cache)  # a clear error before the server starts
     run_server(ServeConfig(str(model), max_upload_mb, max_audio_s, timeout, concurrency,
-                           str(cache) if cache else None), host, port, workers)
+                           str(cache) if cache else None, body_timeout, max_batch_files), host, port, workers,
+               max_connections)
 
 
 @app.command("list")

@@ -118,6 +118,14 @@ def _index_audio_dir(audio_dir: Path) -> dict[str, list[str]]:
     return index
 
 
+def inside(path: Path, folder: Path) -> bool:
+    """Whether `path` (links followed) lies inside `folder`."""
+    try:
+        return path.resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError):
+        return False
+
+
 def resolve_audio(name: str, audio_dir: Path, index: dict[str, list[str]]) -> Path | None:
     """Find the audio file for a CSV filename: as written, then `.wav`, then any audio file with that stem."""
     direct = audio_dir / name
@@ -173,10 +181,13 @@ def load_dataset(csv_path: str | os.PathLike, audio_dir: str | os.PathLike | Non
     rows: list[dict] = []
     seen: set[str] = set()
     order: list[str] = []
-    for record in frame.to_dict("records"):
+    for row, record in enumerate(frame.to_dict("records"), start=2):  # line 1 is the header
         name = str(record.get("filename") or "").strip()
         if not name or name == "nan":
-            problems.append(Problem("<row>", "empty filename"))
+            problems.append(Problem(f"<line {row}>", "empty filename"))
+            continue
+        if os.path.isabs(name) or ".." in Path(name).parts:
+            problems.append(Problem(name, f"outside the audio folder {audio_dir} (absolute path or '..')"))
             continue
         if name in seen:
             problems.append(Problem(name, "duplicate filename in the CSV (first row kept)"))
@@ -195,6 +206,9 @@ def load_dataset(csv_path: str | os.PathLike, audio_dir: str | os.PathLike | Non
         path = resolve_audio(name, audio_dir, index)
         if path is None:
             problems.append(Problem(name, f"audio file not found in {audio_dir}"))
+            continue
+        if not inside(path, audio_dir):
+            problems.append(Problem(name, f"outside the audio folder {audio_dir} (a link leads out of it)"))
             continue
         record["path"] = str(path)
         rows.append(record)

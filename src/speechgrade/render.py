@@ -34,13 +34,16 @@ def metrics_table(summary: dict, title: str = "Out-of-fold metrics (mean ± std 
     return table
 
 
-def print_extract_report(console: Console, report, n_rows: int) -> None:
-    """Counts, then every skipped and failed file with its reason."""
+def print_extract_report(console: Console, report, n_rows: int, listed=()) -> None:
+    """Counts, then every skipped and failed file with its reason (except the problems already `listed`)."""
     console.print(f"[bold]{n_rows}[/] usable clips: {report.processed} computed, {report.cached} from cache, "
                   f"{len(report.skipped)} skipped, {len(report.failed)} failed")
+    if report.damaged:
+        console.print(f"  [yellow]{report.damaged} damaged cache entries[/] were treated as missing and recomputed")
     for kind, items in (("skipped", report.skipped), ("failed", report.failed)):
         for p in items:
-            console.print(f"  [yellow]{kind}[/] {p.filename}: {p.reason}")
+            if p not in listed:
+                console.print(f"  [yellow]{kind}[/] {p.filename}: {p.reason}")
 
 
 def print_problems(console: Console, dataset) -> None:

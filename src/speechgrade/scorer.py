@@ -20,7 +20,7 @@ from .abstain import language_model
 from .augment import OPS as AUGMENT_OPS
 from .bundle import Manifest, featurizers_from_manifest, load_model, scorer_config
 from .dataset import Dataset
-from .errors import BundleError
+from .errors import BundleError, SpeechgradeError
 from .evaluate import Evaluation, evaluate_scorer
 from .explain import family_contributions
 from .extraction import Clip, as_dataset, make_extractor
@@ -218,12 +218,17 @@ class Scorer:
         """Read a bundle written by `save`; refuses tampered, unknown-version or unloadable bundles. `runtime`:
         batch_size, engine, engine_options."""
         manifest = Manifest.load(directory)
-        post = PostProcessor.from_manifest(manifest.to_dict())
-        config = scorer_config(manifest, post.rubric_.to_dict(), post.coverage, post.abstain)
-        known = set(inspect.signature(cls).parameters)
-        obj = cls(**{k: v for k, v in config.items() if k in known}, cache=cache, progress=progress, **runtime)
-        obj.featurizers_, obj.columns_ = featurizers_from_manifest(manifest), manifest.feature_columns
-        obj.model_, obj.label_, obj.post_ = load_model(directory, manifest), manifest.label["name"], post
+        try:
+            post = PostProcessor.from_manifest(manifest.to_dict())
+            config = scorer_config(manifest, post.rubric_.to_dict(), post.coverage, post.abstain)
+            known = set(inspect.signature(cls).parameters)
+            obj = cls(**{k: v for k, v in config.items() if k in known}, cache=cache, progress=progress, **runtime)
+            obj.featurizers_, obj.columns_ = featurizers_from_manifest(manifest), list(manifest.feature_columns)
+            obj.model_, obj.label_, obj.post_ = load_model(directory, manifest), str(manifest.label["name"]), post
+        except SpeechgradeError:
+            raise
+        except Exception as exc:  # a manifest of the wrong shape: refused with a reason, never a crash
+            raise BundleError(f"{directory}: malformed manifest ({type(exc).__name__}: {exc})") from None
         obj.tuning_, obj.training_, obj.evaluation_ = manifest.tuning, manifest.training_data, manifest.cv_metrics
         obj.manifest_ = manifest
         return obj

@@ -243,7 +243,10 @@ class Transcriber:
     def cached(self, key: str) -> Transcript | None:
         """The stored transcript of the clip with this key, if any."""
         hit = self.cache.get_json(self.namespace, key) if self.cache is not None else None
-        return None if hit is None else Transcript.from_dict(hit)
+        try:
+            return None if hit is None else Transcript.from_dict(hit)
+        except (TypeError, ValueError, AttributeError):  # a damaged entry is a miss: transcribed again
+            return None
 
     def transcribe(self, audio: np.ndarray) -> Transcript:
         """The transcript of a clip, from the cache when this audio was heard before."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,13 +16,34 @@ from .. import columns as cols
 from ..audio import MIN_SAMPLES, AudioInfo, UnusableAudio, audio_digest, check_usable, decode_with_info
 from ..cache import as_cache, file_digest
 from ..dataset import Dataset, Problem
-from ..duplicates import duplicate_clusters, fingerprint
+from ..duplicates import FP_BANDS, duplicate_clusters, fingerprint
 from ..errors import AudioError, ConfigError, ModelNotFoundError
 from ..features import Featurizer, as_featurizers
 from .progress import progress_bar
 
 AUDIO_NS = "audio-v1"
 FINGERPRINT_NS = "fingerprint-v1"
+log = logging.getLogger("speechgrade.extract")
+_OK_KEYS = {"digest": str, "duration_s": (int, float), "decoded_sha256": str}
+
+
+def valid_audio_info(info: object) -> bool:
+    """Whether a cached audio record has the shape this version writes (a damaged one is recomputed)."""
+    if not isinstance(info, dict) or info.get("status") not in ("ok", "skipped", "failed"):
+        return False
+    if info["status"] != "ok":
+        return isinstance(info.get("reason"), str)
+    return all(isinstance(info.get(k), t) for k, t in _OK_KEYS.items())
+
+
+def valid_fingerprint(fp: object) -> bool:
+    """Whether a cached duplicate fingerprint has its shape (frames x bands)."""
+    return isinstance(fp, np.ndarray) and fp.ndim == 2 and fp.shape[1] == FP_BANDS and len(fp) > 0
+
+
+def valid_vector(vec: object, size: int) -> bool:
+    """Whether a cached feature vector is a 1-D float array of the featurizer's length."""
+    return isinstance(vec, np.ndarray) and vec.ndim == 1 and vec.shape[0] == size and vec.dtype.kind == "f"
 
 
 @dataclass
@@ -58,10 +80,11 @@ class ExtractReport:
     failed: list[Problem] = field(default_factory=list)
     audio: dict[str, dict] = field(default_factory=dict)  # filename -> digest, decoded hash, duration
     computed: list[str] = field(default_factory=list)  # files whose features were computed (not cached)
+    damaged: int = 0  # cache entries of the wrong shape, treated as missing and recomputed
 
     def to_dict(self) -> dict:
         """Plain-JSON summary."""
-        return {"processed": self.processed, "cached": self.cached,
+        return {"processed": self.processed, "cached": self.cached, "damaged_cache_entries": self.damaged,
                 "skipped": [[p.filename, p.reason] for p in self.skipped],
                 "failed": [[p.filename, p.reason] for p in self.failed]}
 
@@ -122,16 +145,20 @@ class Extractor:
             item.problem = Problem(item.name, f"cannot read file ({exc.strerror or exc})")
             return
         info = self.cache.get_json(AUDIO_NS, self._audio_key(item.digest))
+        if info is not None and not valid_audio_info(info):
+            info = self._damaged(report, item.name, "audio record")
         if info and info.get("status") != "ok":
             item.problem, item.skipped = Problem(item.name, info["reason"]), info["status"] == "skipped"
             return
         for k, f in enumerate(self.featurizers):
             vec = self.cache.get_array(f.cache_namespace, item.digest)
+            if vec is not None and not valid_vector(vec, self._sizes[k]):
+                vec = self._damaged(report, item.name, f"{f.name} vector")
             if vec is None:
                 item.needs.append(k)
             else:
                 item.vectors[k] = vec
-        if info and not item.needs and self.cache.get_array(FINGERPRINT_NS, item.digest) is not None:
+        if info and not item.needs and valid_fingerprint(self.cache.get_array(FINGERPRINT_NS, item.digest)):
             report.audio[item.name] = info
             return
         try:
@@ -149,6 +176,13 @@ class Extractor:
         self.cache.put_json(AUDIO_NS, self._audio_key(item.digest), info)
         report.audio[item.name] = info
         item.audio = audio
+
+    def _damaged(self, report: ExtractReport, name: str, what: str) -> None:
+        """Count a damaged cache entry (it is recomputed); the first one of a run is logged."""
+        if not report.damaged:
+            log.warning("damaged cache entry (%s of %s) in %s: recomputing it", what, name, self.cache.root)
+        report.damaged += 1
+        return None
 
     def _featurize(self, items: list[_Item]) -> None:
         """Run each featurizer on the items that need it, batched; a failing file fails alone."""
@@ -182,6 +216,7 @@ class Extractor:
         dataset, clips = as_dataset(data)
         report = ExtractReport(failed=list(p for p in dataset.problems if "not found" in p.reason))
         columns = self.columns()
+        self._sizes = [len(f.columns()) for f in self.featurizers]
         rows: dict[str, np.ndarray] = {}
         names, paths = dataset.filenames, dataset.paths
         with progress_bar(self.progress, len(names)) as advance:

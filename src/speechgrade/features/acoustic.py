@@ -90,9 +90,18 @@ def _frames(x: np.ndarray, size: int, hop: int = HOP) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(padded, size)[::hop][:n]
 
 
+FRAME_CHUNK = 3000  # frames computed at once (30 s): memory stays flat however long the clip
+
+
+def by_chunks(frames: np.ndarray, fn) -> np.ndarray:
+    """`fn` applied to consecutive chunks of a (strided, uncopied) frame view, results concatenated."""
+    parts = [fn(frames[i:i + FRAME_CHUNK]) for i in range(0, len(frames), FRAME_CHUNK)]
+    return np.concatenate(parts) if parts else fn(frames)
+
+
 def frame_db(x: np.ndarray) -> np.ndarray:
     """RMS level of each 25 ms frame (10 ms hop), dBFS."""
-    return 10 * np.log10(np.mean(_frames(x, WIN).astype(np.float64) ** 2, axis=1) + 1e-12)
+    return by_chunks(_frames(x, WIN), lambda f: 10 * np.log10(np.mean(f.astype(np.float64) ** 2, axis=1) + 1e-12))
 
 
 def _frame_tracks(x: np.ndarray) -> dict[str, np.ndarray]:
@@ -116,7 +125,13 @@ def _frame_tracks(x: np.ndarray) -> dict[str, np.ndarray]:
 
 def _f0_track(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Autocorrelation pitch per 10 ms frame: F0 in Hz and peak strength (0..1)."""
-    frames = _frames(x, F0_WIN).astype(np.float32)
+    both = by_chunks(_frames(x, F0_WIN), lambda f: np.column_stack(_f0_frames(f)))
+    return both[:, 0].copy(), both[:, 1].copy()
+
+
+def _f0_frames(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """F0 and peak strength of each frame of a chunk."""
+    frames = frames.astype(np.float32)
     frames = frames - frames.mean(axis=1, keepdims=True)
     spec = sfft.rfft(frames * F0_HANN, 2 * F0_WIN, axis=1)
     ac = sfft.irfft(np.abs(spec) ** 2, axis=1)[:, :F0_WIN]
@@ -221,6 +236,7 @@ class AcousticFeaturizer(Featurizer):
     """MFCC/delta statistics, spectral shape, energy, F0, pauses and a speaking-rate proxy."""
 
     name = "acoustic"
+    title = "acoustic measures (pitch, pauses, voice quality)"
     version = "1"
     descriptions = DESCRIPTIONS
     default_rank = 3

@@ -26,6 +26,7 @@ class Featurizer:
     version: ClassVar[str] = "1"
     extra: ClassVar[str | None] = None  # the pip extra that provides its dependencies
     libraries: ClassVar[tuple[str, ...]] = ()  # distributions whose versions a bundle records
+    title: ClassVar[str] = ""  # what it measures, in a few words a user reads (the web page)
     descriptions: ClassVar[dict[str, str]] = {}  # column -> meaning (`speechgrade list --columns`)
     default_rank: ClassVar[int | None] = None  # place in the default feature set (None: not in it)
     batch_size: int = 1

@@ -53,6 +53,7 @@ class ScreenFeaturizer(Featurizer):
     """Scoreability measures: speech and voiced time, voiced share, noise level, and English probability."""
 
     name = "screen"
+    title = "scoreability measures (speech time, noise, language)"
     version = "1"
     descriptions = DESCRIPTIONS
 

@@ -111,6 +111,7 @@ class SSLFeaturizer(Featurizer):
     per-layer segment means for a pooling head fitted with the model (see `speechgrade.pooling`)."""
 
     name = "ssl"
+    title = "a self-supervised speech encoder"
     version = "1"
     extra = "ssl"
     libraries = ("torch", "transformers")

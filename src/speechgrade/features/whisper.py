@@ -19,6 +19,7 @@ class WhisperFeaturizer(Featurizer):
     """Transcript features: speech/articulation rate, pauses, fillers, repetitions, diversity, ASR confidence."""
 
     name = "whisper"
+    title = "what Whisper heard (fluency and language measures)"
     version = "1"
     extra = "whisper"
     libraries = ("faster-whisper", "ctranslate2")

@@ -21,6 +21,7 @@ class WhisperEncoderFeaturizer(Featurizer):
     """Pooled encoder states of a Whisper model (CTranslate2)."""
 
     name = "whisper-encoder"
+    title = "Whisper's encoder states"
     version = "1"
     extra = "whisper"
     libraries = ("faster-whisper", "ctranslate2")

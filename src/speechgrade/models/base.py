@@ -42,6 +42,7 @@ class Regressor:
     extra: ClassVar[str | None] = None
     files: ClassVar[tuple[str, ...]] = ()
     libraries: ClassVar[tuple[str, ...]] = ()  # distributions whose versions a bundle records
+    title: ClassVar[str] = ""  # what it is, in a few words a user reads (the web page)
 
     def __init__(self, seed: int = 0, **params: Any):
         self.seed = seed
@@ -72,6 +73,11 @@ class Regressor:
     def save(self, directory: Path) -> list[str]:
         """Write the fitted model into `directory`; return the file names written."""
         raise NotImplementedError
+
+    @classmethod
+    def validate(cls, directory: Path, n_inputs: int) -> None:
+        """Raise ValueError unless the saved files are well formed for `n_inputs` columns: run before the
+        library reads them, since some libraries crash the process on malformed models."""
 
     @classmethod
     def load(cls, directory: Path, params: dict[str, Any]) -> "Regressor":

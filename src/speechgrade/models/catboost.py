@@ -12,6 +12,7 @@ class CatBoostRegressor(Regressor):
     """CatBoost with its own search space."""
 
     name = "catboost"
+    title = "gradient-boosted trees (CatBoost)"
     extra = "boost"
     libraries = ("catboost",)
     files = ("model.cbm",)

@@ -14,6 +14,7 @@ class LightGBMRegressor(Regressor):
     """LightGBM with the original design's search space."""
 
     name = "lightgbm"
+    title = "gradient-boosted trees (LightGBM)"
     libraries = ("lightgbm",)
     files = ("model.lgb.txt",)
 
@@ -52,6 +53,10 @@ class LightGBMRegressor(Regressor):
         return list(self.files)
 
     @classmethod
+    def validate(cls, directory, n_inputs):
+        check_lightgbm_text((directory / cls.files[0]).read_text(encoding="ascii", errors="strict"), n_inputs)
+
+    @classmethod
     def load(cls, directory, params):
         import lightgbm as lgb
 
@@ -64,3 +69,42 @@ class LightGBMRegressor(Regressor):
 
     def contributions(self, X):
         return self.booster_.predict(np.asarray(X, np.float32), pred_contrib=True)
+
+
+def _ints(text: str) -> list[int]:
+    return [int(v) for v in text.split()] if text.strip() else []
+
+
+def check_lightgbm_text(text: str, n_inputs: int) -> None:
+    """ValueError unless a LightGBM text model is whole and consistent: tree sizes add up, every tree's arrays
+    have their lengths, and child and feature indices stay in range (LightGBM itself segfaults otherwise)."""
+    head, sep, rest = text.partition("\n\n")
+    fields = dict(line.split("=", 1) for line in head.splitlines()[1:] if "=" in line)
+    if not text.startswith("tree\n") or not sep or "tree_sizes" not in fields:
+        raise ValueError("not a LightGBM text model")
+    if int(fields.get("max_feature_idx", -1)) + 1 != n_inputs:
+        raise ValueError(f"the model reads {int(fields.get('max_feature_idx', -1)) + 1} features, not {n_inputs}")
+    pos = 0
+    for i, size in enumerate(_ints(fields["tree_sizes"])):
+        block = rest[pos:pos + size]
+        if len(block) != size or not block.startswith(f"Tree={i}\n"):
+            raise ValueError(f"tree {i} is cut short or misplaced")
+        _check_tree(dict(line.split("=", 1) for line in block.splitlines()[1:] if "=" in line), n_inputs, i)
+        pos += size
+    if not rest[pos:].lstrip("\n").startswith("end of trees"):
+        raise ValueError("the model does not end where its tree sizes say")
+
+
+def _check_tree(tree: dict[str, str], n_inputs: int, i: int) -> None:
+    leaves = int(tree.get("num_leaves", 0))
+    if leaves < 1 or len(tree.get("leaf_value", "").split()) != leaves:
+        raise ValueError(f"tree {i}: leaf values do not match num_leaves")
+    if leaves == 1:
+        return
+    children = _ints(tree.get("left_child", "")) + _ints(tree.get("right_child", ""))
+    features = _ints(tree.get("split_feature", ""))
+    if len(children) != 2 * (leaves - 1) or len(features) != leaves - 1 or \
+            len(tree.get("threshold", "").split()) != leaves - 1:
+        raise ValueError(f"tree {i}: split arrays do not match num_leaves")
+    if any(not -leaves <= c < leaves - 1 for c in children) or any(not 0 <= f < n_inputs for f in features):
+        raise ValueError(f"tree {i}: a child or feature index is out of range")

@@ -161,5 +161,7 @@ class ScoringModel:
         with np.load(directory / PREPROCESS_FILE, allow_pickle=False) as data:
             obj.mean_, obj.scale_, obj.components_ = data["mean"], data["scale"], data["components"]
             obj.y_range_ = tuple(float(v) for v in data["y_range"])
-        obj.model_ = get_regressor_class(regressor).load(directory, {"seed": seed, **params})
+        cls_ = get_regressor_class(regressor)
+        cls_.validate(directory, len(obj.components_) if len(obj.components_) else len(obj.mean_))
+        obj.model_ = cls_.load(directory, {"seed": seed, **params})
         return obj

@@ -14,6 +14,7 @@ class RidgeRegressor(Regressor):
     """Ridge regression on standardised features (alpha tuned on a log scale)."""
 
     name = "ridge"
+    title = "ridge regression"
     libraries = ("scikit-learn",)
     files = ("model.ridge.json",)
 

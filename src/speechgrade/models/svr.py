@@ -14,6 +14,7 @@ class SVRRegressor(Regressor):
     """Epsilon-SVR with an RBF kernel; gamma is `gamma_scale / n_features` on standardised inputs."""
 
     name = "svr"
+    title = "support vector regression"
     libraries = ("scikit-learn",)
     files = ("model.svr.npz", "model.svr.json")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from .base import Regressor, check_import, n_threads, register_regressor
@@ -12,6 +14,7 @@ class XGBoostRegressor(Regressor):
     """XGBoost (hist) with a search space like LightGBM's."""
 
     name = "xgboost"
+    title = "gradient-boosted trees (XGBoost)"
     extra = "boost"
     libraries = ("xgboost-cpu", "xgboost")
     files = ("model.xgb.json",)
@@ -54,6 +57,10 @@ class XGBoostRegressor(Regressor):
         return list(self.files)
 
     @classmethod
+    def validate(cls, directory, n_inputs):
+        check_xgboost_json(json.loads((directory / cls.files[0]).read_text(encoding="utf-8")), n_inputs)
+
+    @classmethod
     def load(cls, directory, params):
         import xgboost as xgb
 
@@ -70,3 +77,23 @@ class XGBoostRegressor(Regressor):
         import xgboost as xgb
 
         return self.booster_.predict(xgb.DMatrix(np.asarray(X, np.float32)), pred_contribs=True)
+
+
+NODE_ARRAYS = ("left_children", "right_children", "parents", "split_indices", "split_conditions", "default_left",
+               "base_weights")
+
+
+def check_xgboost_json(model: dict, n_inputs: int) -> None:
+    """ValueError unless an XGBoost JSON model is consistent: node arrays have their lengths, and child and
+    feature indices stay in range (XGBoost itself segfaults otherwise)."""
+    learner = model["learner"]
+    if int(learner["learner_model_param"]["num_feature"]) != n_inputs:
+        raise ValueError(f"the model reads {learner['learner_model_param']['num_feature']} features, not {n_inputs}")
+    for i, tree in enumerate(learner["gradient_booster"]["model"]["trees"]):
+        n = int(tree["tree_param"]["num_nodes"])
+        if n < 1 or any(len(tree[k]) != n for k in NODE_ARRAYS):
+            raise ValueError(f"tree {i}: node arrays do not match num_nodes")
+        if any(not (c == -1 or 0 < c < n) for c in tree["left_children"] + tree["right_children"]):
+            raise ValueError(f"tree {i}: a child index is out of range")
+        if any(not 0 <= f < n_inputs for f in tree["split_indices"]):
+            raise ValueError(f"tree {i}: a feature index is out of range")

@@ -5,23 +5,23 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
-import uuid
-from dataclasses import asdict, dataclass
+import re
+from dataclasses import asdict, dataclass, field
 from importlib import resources
 from typing import Any
 
 import anyio
 from fastapi import FastAPI, File, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..audio import UnusableAudio, check_usable, decode_with_info
-from ..errors import AudioError
-from ..extraction import Clip
-from ..scorer import Scorer
+from ..bundle import Manifest, describe
+from .pool import ApiError, ScoringPool
 
 log = logging.getLogger("speechgrade.serve")
 CONFIG_ENV = "SPEECHGRADE_SERVE_CONFIG"
+MULTIPART_SLACK = 64 * 1024  # form boundaries and part headers beside the file bytes
 
 
 @dataclass
@@ -34,21 +34,69 @@ class ServeConfig:
     timeout_s: float = 120.0
     concurrency: int = 2
     cache: str | None = None
-
-
-class ApiError(Exception):
-    """An error answered as JSON with an HTTP status."""
-
-    def __init__(self, status: int, code: str, message: str):
-        self.status, self.code, self.message = status, code, message
-
-
-class ModelFailure(Exception):
-    """A featurizer or the model failed on a clip that decoded and passed the checks."""
+    body_timeout_s: float = 30.0  # the longest a client may take to send a request body
+    max_batch_files: int = 16
+    plugins: list[str] = field(default_factory=list)  # modules that register featurizers or regressors
 
 
 def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
+
+
+class BodyGuard:
+    """ASGI wrapper: refuses a body over its path's limit (declared or as read) and a body that takes longer
+    than `timeout_s` to arrive, without reading or storing the rest; answers 413 / 408 in the error shape."""
+
+    def __init__(self, app, limits: dict[str, int], default_limit: int, timeout_s: float):
+        self.app, self.limits, self.default_limit, self.timeout_s = app, limits, default_limit, timeout_s
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit = self.limits.get(scope["path"], self.default_limit)
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return await _error(413, "upload_too_large", f"request body of {int(declared) / 2**20:.1f} MB is over "
+                                f"the {limit / 2**20:.2f} MB limit")(scope, receive, send)
+        state = {"read": 0, "head": b"", "failed": None, "started": False}
+        deadline = anyio.current_time() + self.timeout_s
+
+        async def guarded_receive():
+            try:
+                with anyio.fail_after(max(deadline - anyio.current_time(), 0.001)):
+                    message = await receive()
+            except TimeoutError:
+                state["failed"] = (408, "body_timeout", f"the request body took longer than {self.timeout_s:g} s")
+                raise ApiError(*state["failed"]) from None
+            if message["type"] == "http.request":
+                body = message.get("body", b"")
+                state["read"] += len(body)
+                state["head"] = (state["head"] + body)[:4096] if len(state["head"]) < 4096 else state["head"]
+                if state["read"] > limit:
+                    name = _first_filename(state["head"])
+                    state["failed"] = (413, "upload_too_large", f"{name + ': ' if name else ''}larger than the "
+                                       f"{(limit - MULTIPART_SLACK) / 2**20:g} MB limit")
+                    raise ApiError(*state["failed"])
+            return message
+
+        async def guarded_send(message):
+            if state["failed"] is None:  # once the body is refused, the app's own answer is dropped
+                state["started"] = True
+                await send(message)
+
+        try:
+            await self.app(scope, guarded_receive, guarded_send)
+        except Exception:
+            if state["failed"] is None:
+                raise
+        if state["failed"] is not None and not state["started"]:
+            await _error(*state["failed"])(scope, receive, send)
+
+
+def _first_filename(head: bytes) -> str | None:
+    """The filename of the first multipart part, from the start of the body (for the error message)."""
+    m = re.search(rb'filename="([^"\r\n]{1,200})"', head)
+    return m.group(1).decode("utf-8", "replace") if m else None
 
 
 async def _read_upload(upload: UploadFile, limit: int) -> bytes:
@@ -64,65 +112,52 @@ async def _read_upload(upload: UploadFile, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def create_app(config: ServeConfig) -> FastAPI:
-    """The app for one model bundle, loaded once; heavy work runs in worker threads."""
-    scorer = Scorer.load(config.model_dir, cache=config.cache)
-    scorer.extractor().columns()  # load every model now, not on the first request
-    manifest = scorer.manifest_.to_dict()
-    limiter = anyio.CapacityLimiter(max(1, config.concurrency))
-    model_info = {"id": os.path.basename(os.path.abspath(config.model_dir)), "created": manifest.get("created"),
-                  "speechgrade": manifest.get("libraries", {}).get("speechgrade"),
-                  "fingerprint": manifest.get("checksum", "")[:12]}
-    label = {"name": manifest["label"]["name"], "min": manifest["label"]["min"], "max": manifest["label"]["max"]}
+def create_app(config: ServeConfig) -> BodyGuard:
+    """The app for one model bundle: `concurrency` worker processes each load it once and score uploads."""
+    manifest = Manifest.load(config.model_dir)
+    pool = ScoringPool(config.model_dir, config.cache, config.concurrency, config.max_audio_s, config.plugins)
+    body = manifest.to_dict()
+    model_info = {"id": os.path.basename(os.path.abspath(config.model_dir)), "created": body.get("created"),
+                  "speechgrade": body.get("libraries", {}).get("speechgrade"),
+                  "fingerprint": body.get("checksum", "")[:12], "description": describe(manifest)}
+    label = {"name": manifest.label["name"], "min": manifest.label["min"], "max": manifest.label["max"]}
     app = FastAPI(title="speechgrade", version=str(model_info["speechgrade"]),
                   description=f"Scores spoken English: label '{label['name']}' on {label['min']:g}-{label['max']:g}.")
+    app.router.on_shutdown.append(pool.close)
+    upload_limit = int(config.max_upload_mb * 2**20)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError):
         return _error(exc.status, exc.code, exc.message)
 
-    def score_bytes(name: str, data: bytes) -> dict[str, Any]:
-        started = time.perf_counter()
-        try:
-            audio, info = decode_with_info(data)
-        except AudioError as exc:
-            raise ApiError(422, "unreadable_audio", f"{name}: {exc.reason}") from None
-        if info.duration_s > config.max_audio_s:
-            raise ApiError(413, "audio_too_long",
-                           f"{name}: {info.duration_s:.0f} s of audio, the limit is {config.max_audio_s:g} s")
-        try:
-            check_usable(audio, name)
-        except UnusableAudio as exc:
-            raise ApiError(422, "unusable_audio", f"{name}: {exc.reason}") from None
-        scores = scorer.score([Clip(name, audio, info)], explain=True, details=True)
-        if name in scores.problems:
-            raise ModelFailure(f"{name}: {scores.problems[name]}")
-        result = scores.record(name)
-        return {"filename": name, "score": result["score"], "label": label, "model": model_info,
-                "duration_s": round(info.duration_s, 3), "processing_s": round(time.perf_counter() - started, 3),
-                **{k: v for k, v in result.items() if k not in ("filename", "score")}}
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        where = "; ".join(f"{'.'.join(map(str, e.get('loc', ())))}: {e.get('msg')}" for e in exc.errors()[:5])
+        return _error(422, "invalid_request", f"the request does not fit the API ({where})")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "upload_too_large"}
+        return _error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
 
     async def score_upload(upload: UploadFile) -> dict[str, Any]:
-        data = await _read_upload(upload, int(config.max_upload_mb * 2**20))
+        data = await _read_upload(upload, upload_limit)
         name = upload.filename or "upload"
-        try:
-            with anyio.fail_after(config.timeout_s):
-                return await anyio.to_thread.run_sync(score_bytes, name, data, limiter=limiter)
-        except TimeoutError:
-            raise ApiError(504, "timeout", f"{name}: scoring took longer than {config.timeout_s:g} s") from None
-        except ApiError:
-            raise
-        except Exception:  # ModelFailure, or a bug: logged with an id, answered without internals
-            error_id = uuid.uuid4().hex[:12]
-            log.exception("model error %s on %s", error_id, name)
-            raise ApiError(500, "model_error", f"{name}: the model failed (error id {error_id})") from None
+        return {"filename": name, **(await pool.score(name, data, config.timeout_s)), "label": label,
+                "model": model_info}
 
     @app.post("/v1/score", summary="Score one recording (multipart field `file`)")
-    async def score(file: UploadFile = File(...)):
+    async def score(request: Request, file: UploadFile = File(...)):
+        form = await request.form()
+        if len(form.getlist("file")) != 1:
+            raise ApiError(422, "ambiguous_request", f"send exactly one multipart field `file` (got "
+                           f"{len(form.getlist('file'))}; several recordings go to /v1/score/batch as `files`)")
         return await score_upload(file)
 
     @app.post("/v1/score/batch", summary="Score several recordings (multipart field `files`)")
     async def score_batch(files: list[UploadFile] = File(...)):
+        if len(files) > config.max_batch_files:
+            raise ApiError(413, "too_many_files", f"{len(files)} files, the limit is {config.max_batch_files}")
         results = []
         for f in files:
             try:
@@ -138,30 +173,36 @@ def create_app(config: ServeConfig) -> FastAPI:
 
     @app.get("/v1/model", summary="What the loaded model is")
     async def model():
-        return {**model_info, "label": label, "featurizers": [f["spec"] for f in manifest["featurizers"]],
-                "regressor": manifest["model"]["regressor"], "ensemble": manifest["model"].get("ensemble"),
-                "rubric": manifest.get("rubric"), "abstain": manifest.get("abstain"),
-                "interval": manifest.get("interval"), "n_features": len(manifest["feature_columns"]),
-                "training_data": manifest.get("training_data"), "cv_metrics": manifest.get("cv_metrics"),
+        return {**model_info, "label": label, "featurizers": [f["spec"] for f in manifest.featurizers],
+                "regressor": manifest.model["regressor"], "ensemble": manifest.model.get("ensemble"),
+                "rubric": manifest.rubric, "abstain": manifest.abstain,
+                "interval": manifest.interval, "n_features": len(manifest.feature_columns),
+                "training_data": manifest.training_data, "cv_metrics": manifest.cv_metrics,
                 "limits": {"max_upload_mb": config.max_upload_mb, "max_audio_s": config.max_audio_s,
-                           "timeout_s": config.timeout_s}}
+                           "timeout_s": config.timeout_s, "body_timeout_s": config.body_timeout_s,
+                           "max_batch_files": config.max_batch_files}}
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page():
         return (resources.files("speechgrade") / "serve" / "static" / "index.html").read_text(encoding="utf-8")
 
-    return app
+    limits = {"/v1/score": upload_limit + MULTIPART_SLACK,
+              "/v1/score/batch": config.max_batch_files * upload_limit + MULTIPART_SLACK}
+    guarded = BodyGuard(app, limits, MULTIPART_SLACK, config.body_timeout_s)
+    guarded.fastapi = app
+    return guarded
 
 
-def app_from_env() -> FastAPI:
+def app_from_env() -> BodyGuard:
     """Factory for `uvicorn --factory` (several workers): the config comes from $SPEECHGRADE_SERVE_CONFIG."""
     return create_app(ServeConfig(**json.loads(os.environ[CONFIG_ENV])))
 
 
-def serve(config: ServeConfig, host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+def serve(config: ServeConfig, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
+          max_connections: int = 100) -> None:
     """Run the app under uvicorn."""
     import uvicorn
 
     os.environ[CONFIG_ENV] = json.dumps(asdict(config))
     uvicorn.run("speechgrade.serve.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level="info")
+                log_level="info", limit_concurrency=max_connections, timeout_keep_alive=5)

@@ -1,0 +1,189 @@
+"""Scoring in worker processes, so that a request over its time budget can be stopped and its worker freed.
+
+A thread cannot be interrupted in the middle of a featurizer; a process can. Each worker loads the model
+once, decodes and scores the clips it is sent, and answers with a result or an error. A request that runs
+past its budget gets its worker killed (a fresh one starts in the background) and answers 504; the other
+workers go on, so one slow upload never makes the next short one time out.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import multiprocessing as mp
+import threading
+import time
+import uuid
+from typing import Any
+
+import anyio
+
+from ..errors import BundleError
+
+log = logging.getLogger("speechgrade.serve")
+
+
+class ApiError(Exception):
+    """An error answered as JSON with an HTTP status."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _score_in_worker(scorer, name: str, data: bytes, max_audio_s: float) -> dict[str, Any]:
+    """Decode, check and score one upload (runs inside a worker process)."""
+    from ..audio import AudioTooLong, UnusableAudio, check_usable, decode_with_info
+    from ..errors import AudioError
+    from ..extraction import Clip
+
+    started = time.perf_counter()
+    try:
+        audio, info = decode_with_info(data, max_duration_s=max_audio_s)
+        check_usable(audio, name)
+    except AudioTooLong as exc:
+        raise ApiError(413, "audio_too_long", f"{name}: {exc.reason}") from None
+    except UnusableAudio as exc:
+        raise ApiError(422, "unusable_audio", f"{name}: {exc.reason}") from None
+    except AudioError as exc:
+        raise ApiError(422, "unreadable_audio", f"{name}: {exc.reason}") from None
+    scores = scorer.score([Clip(name, audio, info)], explain=True, details=True)
+    if name in scores.problems:
+        raise RuntimeError(f"{name}: {scores.problems[name]}")
+    record = scores.record(name)
+    return {"score": record["score"], "duration_s": round(info.duration_s, 3),
+            "processing_s": round(time.perf_counter() - started, 3),
+            **{k: v for k, v in record.items() if k not in ("filename", "score")}}
+
+
+def _worker(conn, model_dir: str, cache: str | None, max_audio_s: float, plugins: list[str]) -> None:
+    """A worker process: load the model, then answer (name, bytes) requests until the pipe closes."""
+    for module in plugins:
+        importlib.import_module(module)
+    from ..scorer import Scorer
+
+    try:
+        scorer = Scorer.load(model_dir, cache=cache)
+        scorer.extractor().columns()  # load every model now, not on the first request
+    except Exception as exc:  # the parent refuses to start and says why
+        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(("ready", None))
+    while True:
+        try:
+            name, data = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            conn.send(("ok", _score_in_worker(scorer, name, data, max_audio_s)))
+        except ApiError as exc:
+            conn.send(("api_error", (exc.status, exc.code, exc.message)))
+        except Exception as exc:  # a featurizer or the model failed: the parent logs it with an id
+            conn.send(("model_error", f"{type(exc).__name__}: {exc}"))
+
+
+class _Worker:
+    def __init__(self, ctx, args: tuple):
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_worker, args=(child, *args), daemon=True)
+        self.process.start()
+        child.close()
+
+    def wait_ready(self, timeout: float) -> None:
+        """Block until the model is loaded; BundleError with the reason if it cannot be."""
+        if not self.conn.poll(timeout):
+            self.kill()
+            raise BundleError(f"the scoring worker did not load the model within {timeout:g} s")
+        try:
+            status, detail = self.conn.recv()
+        except EOFError:
+            status, detail = "failed", f"the process exited with code {self.process.exitcode}"
+        if status != "ready":
+            raise BundleError(f"the scoring worker could not load the model: {detail}")
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.join(5)
+        self.conn.close()
+
+
+class ScoringPool:
+    """`size` worker processes, each with the model loaded; `score` runs one upload on a free one."""
+
+    def __init__(self, model_dir: str, cache: str | None, size: int, max_audio_s: float,
+                 plugins: list[str] | None = None, start_timeout: float = 600.0):
+        self._ctx = mp.get_context("spawn")  # no fork: the parent may hold threads and loaded libraries
+        self._args = (model_dir, cache, max_audio_s, list(plugins or []))
+        self._start_timeout = start_timeout
+        self._free: list[_Worker] = []
+        self._lock = threading.Lock()
+        workers = [_Worker(self._ctx, self._args) for _ in range(max(1, size))]
+        try:
+            for w in workers:
+                w.wait_ready(start_timeout)
+        except BundleError:
+            for w in workers:
+                w.kill()
+            raise
+        self._free = workers
+        self._slots = threading.Semaphore(len(workers))
+
+    def _replace(self) -> None:
+        """Start a fresh worker in place of a killed one (in the background: loading takes seconds)."""
+        def start():
+            try:
+                w = _Worker(self._ctx, self._args)
+                w.wait_ready(self._start_timeout)
+            except Exception:
+                log.exception("a replacement scoring worker failed to start; retrying")
+                time.sleep(1.0)
+                return start()
+            with self._lock:
+                self._free.append(w)
+            self._slots.release()
+
+        threading.Thread(target=start, daemon=True).start()
+
+    def _run(self, name: str, data: bytes, timeout: float, queue_timeout: float) -> tuple[str, Any]:
+        if not self._slots.acquire(timeout=queue_timeout):
+            raise ApiError(503, "busy", f"{name}: every scoring worker stayed busy for {queue_timeout:g} s; retry")
+        with self._lock:
+            worker = self._free.pop()
+        try:
+            worker.conn.send((name, data))
+            if not worker.conn.poll(timeout):
+                worker.kill()
+                self._replace()
+                worker = None
+                raise ApiError(504, "timeout", f"{name}: scoring took longer than {timeout:g} s")
+            return worker.conn.recv()
+        except (EOFError, OSError, BrokenPipeError):  # the worker died (out of memory, a crash)
+            if worker is not None:
+                worker.kill()
+                self._replace()
+                worker = None
+            raise ApiError(500, "model_error", f"{name}: the scoring worker died; it has been restarted")
+        finally:
+            if worker is not None:
+                with self._lock:
+                    self._free.append(worker)
+                self._slots.release()
+
+    async def score(self, name: str, data: bytes, timeout: float) -> dict[str, Any]:
+        """Score one upload within `timeout` seconds of work (waiting for a worker is bounded separately)."""
+        status, payload = await anyio.to_thread.run_sync(self._run, name, data, timeout, timeout,
+                                                         abandon_on_cancel=True)
+        if status == "ok":
+            return payload
+        if status == "api_error":
+            raise ApiError(*payload)
+        error_id = uuid.uuid4().hex[:12]
+        log.error("model error %s on %s: %s", error_id, name, payload)
+        raise ApiError(500, "model_error", f"{name}: the model failed (error id {error_id})")
+
+    def close(self) -> None:
+        """Stop every worker."""
+        with self._lock:
+            for w in self._free:
+                w.kill()
+            self._free = []
