@@ -1,6 +1,7 @@
 """The real server on a loopback port, called over HTTP with real files; and the page in headless Chromium."""
 
 import concurrent.futures
+import json
 import os
 import shutil
 import socket
@@ -32,6 +33,14 @@ def _has_whisper() -> bool:
         return False
 
 
+def _has_grammar() -> bool:
+    try:
+        sg.features.FEATURIZERS["grammar"].check_available()
+        return True
+    except sg.SpeechgradeError:
+        return False
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -42,7 +51,9 @@ def _free_port() -> int:
 def server(tmp_path_factory):
     """A ridge model on 30 clips of the bundled real speech (Whisper features when installed), served."""
     cache = tmp_path_factory.mktemp("cache")
-    features = "whisper?beam_size=1,acoustic" if _has_whisper() else "acoustic"
+    grammar = _has_grammar()
+    features = ("whisper?beam_size=1," + ("grammar?beam_size=1," if grammar else "") + "acoustic") if _has_whisper() \
+        else "acoustic"
     sample = sg.datasets.sample("total")
     ds = sample.subset(sample.filenames[:30])
     model = sg.Scorer(features, "ridge", trials=0, cache=cache).fit(ds).save(tmp_path_factory.mktemp("m") / "model")
@@ -82,6 +93,10 @@ def test_score_one_file(server):
     assert body["abstain"] is None  # real speech in English
     if features.startswith("whisper"):
         assert "transcript" in body and "whisper.speech_rate" in body["features"]
+    if "grammar" in features:
+        assert isinstance(body["grammar"], list) and "grammar.errors_per_unit" in body["features"]
+        for f in body["grammar"]:
+            assert {"start", "end", "start_s", "end_s", "kind", "message", "suggestion"} <= set(f)
 
 
 def test_noise_is_scored_but_flagged(server):
@@ -181,3 +196,35 @@ def test_page_uploads_a_file_and_shows_the_score(server, tmp_path):
     value = float(text.split(":")[1])
     assert text.startswith("total:") and 0 <= value <= 10 and clean
     assert warning.startswith("Do not trust this score: mostly noise")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_page_highlights_grammar_findings_in_the_transcript(server, tmp_path):
+    playwright = pytest.importorskip("playwright.sync_api")
+    url, _, wav = server
+    words = [{"word": w, "start": i * 0.4, "end": i * 0.4 + 0.3, "probability": 0.9}
+             for i, w in enumerate("He go to school and <b>he</b> have friends".split())]
+    answer = {"filename": "a.wav", "score": 6.0, "label": {"name": "total", "min": 0, "max": 10}, "duration_s": 4.0,
+              "processing_s": 0.5, "interval": {"lo": 5.0, "hi": 7.0, "coverage": 0.8}, "abstain": None,
+              "features": {}, "transcript": "He go to school and <b>he</b> have friends.", "words": words,
+              "grammar": [{"start": 3, "end": 5, "text": "go", "kind": "Agreement", "message": "verb agreement",
+                           "suggestion": "goes", "source": "harper", "start_s": 0.4, "end_s": 0.7},
+                          {"start": 30, "end": 34, "text": "have", "kind": "agreement", "message": "possible error",
+                           "suggestion": "has", "source": "tagger", "start_s": 2.8, "end_s": 3.1}]}
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        page = browser.new_page()
+        page.route("**/v1/score", lambda route: route.fulfill(status=200, content_type="application/json",
+                                                              body=json.dumps(answer)))
+        page.goto(url + "/")
+        page.set_input_files("#file", str(wav / f"{CLIPS[4]}.wav"))
+        page.wait_for_selector("[data-testid=transcript] mark", timeout=30000)
+        marks = page.eval_on_selector_all("[data-testid=transcript] mark", "ms => ms.map(m => [m.textContent, m.title])")
+        listed = page.inner_text("[data-testid=grammar]")
+        raw_html = page.inner_html("[data-testid=transcript]")
+        browser.close()
+    assert marks == [["go", "Agreement: verb agreement → goes"], ["have", "agreement: possible error → has"]]
+    assert "0.4 s go → goes" in listed and "2.8 s have → has" in listed
+    assert "<b>" not in raw_html  # transcript text is escaped, never rendered as markup

@@ -172,14 +172,16 @@ def decode_audio(source: Source, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
 
 def audio_digest(audio: np.ndarray) -> str:
     """SHA-256 of a clip's float32 samples: identifies decoded audio (exact duplicates, transcripts)."""
-    return hashlib.sha256(np.ascontiguousarray(audio, np.float32).tobytes()).hexdigest()
+    return hashlib.sha256(memoryview(np.ascontiguousarray(audio, np.float32)).cast("B")).hexdigest()  # no copy
 
 
 def rms_dbfs(audio: np.ndarray) -> float:
     """RMS level of a signal in dB relative to full scale (-inf for digital silence)."""
     if not len(audio):
         return float("-inf")
-    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64))))
+    step = 1 << 20  # in float64 a chunk at a time: memory stays flat however long the clip
+    power = sum(float(np.dot(c, c)) for c in (audio[i:i + step].astype(np.float64) for i in range(0, len(audio), step)))
+    rms = float(np.sqrt(power / len(audio)))
     return 20.0 * np.log10(rms) if rms > 0 else float("-inf")
 
 

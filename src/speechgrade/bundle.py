@@ -55,7 +55,7 @@ def _signature(checksum: str, key: bytes) -> str:
 
 
 def _checksum(manifest: dict[str, Any]) -> str:
-    body = {k: v for k, v in manifest.items() if k != "checksum"}
+    body = {k: v for k, v in manifest.items() if k not in ("checksum", "signature")}
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 

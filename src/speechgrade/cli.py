@@ -26,8 +26,10 @@ Label = typer.Option("label", "--label-column", "-l", help="CSV column holding t
 Features = typer.Option(None, "--features", "-f",
                         help="Comma-separated featurizers, e.g. `acoustic,ssl:microsoft/wavlm-large` or "
                              "`ssl:DIR?layers=6-12&pooling=mean+std`. Default: the best set installed.")
-Regressor = typer.Option("lightgbm", "--regressor", "-r",
-                         help="A registered regressor (`speechgrade list`); several (`ridge,svr`): each is tuned and "
+Regressor = typer.Option("ridgecv", "--regressor", "-r",
+                         help="A registered regressor (`speechgrade list`). Default `ridgecv`: ridge with alpha chosen "
+                              "in closed form (leave-one-out), the most reliable choice on a few hundred real answers; "
+                              "`lightgbm` is the original design's tuned LightGBM. Several (`ridge,svr`): each is tuned and "
                               "the lower tuning CV RMSE wins (per member with --ensemble), inside the folds.")
 Trials = typer.Option(10, "--trials", help="Optuna trials per tuning (0 = default parameters).")
 Timeout = typer.Option(None, "--timeout", help="Stop each tuning after this many seconds.")
@@ -250,7 +252,9 @@ def predict(model: Path = typer.Argument(..., help="Model folder written by `tra
             inputs: List[Path] = typer.Argument(..., help="A CSV with a `filename` column, or audio files."),
             audio_dir: Optional[Path] = AudioDir, cache: Optional[Path] = Cache,
             output: Optional[Path] = typer.Option(None, "--out", "-o", help="CSV `filename,<label>` in input order."),
-            as_json: bool = typer.Option(False, "--json", help="Print JSON Lines instead: one object per file."),
+            as_json: bool = typer.Option(False, "--json",
+                                         help="Print JSON Lines instead: one object per file, with its interval, "
+                                              "main features, transcript and timed grammar findings."),
             explain: bool = typer.Option(False, "--explain",
                                          help="Add each feature family's contribution to the score (not for svr)."),
             intervals: bool = typer.Option(False, "--intervals",
@@ -275,7 +279,7 @@ def predict(model: Path = typer.Argument(..., help="Model folder written by `tra
         dataset = load_dataset(inputs[0], audio_dir, None, require_label=False)
     else:
         dataset = Dataset.from_paths(inputs)
-    scores = scorer.score(dataset, intervals=intervals or as_json, explain=explain)
+    scores = scorer.score(dataset, intervals=intervals or as_json, explain=explain, details=as_json)
     if explain and not scores.explain_columns() and scores.frame[scores.label].notna().any():
         console.print(f"[yellow]--explain: a {scorer.model_.regressor} model has no per-prediction attributions")
     if as_json:
@@ -361,19 +365,29 @@ def serve(model: Path = typer.Argument(..., help="Model folder written by `train
           max_batch_files: int = typer.Option(16, "--max-batch-files", help="Most files in one batch request."),
           max_connections: int = typer.Option(100, "--max-connections",
                                               help="Open connections per server process; more get 503."),
+          plugin: List[str] = typer.Option([], "--plugin",
+                                           help="A module to import that registers featurizers or regressors "
+                                                "(repeatable)."),
           cache: Optional[Path] = Cache):
     """Serve a model over HTTP: POST /v1/score, /v1/score/batch; a web page at /; API docs at /docs.
 
     Example: `speechgrade serve grammar-model/ --port 8000`, then
     `curl -F file=@answer.m4a http://127.0.0.1:8000/v1/score`
     """
+    import importlib
+
     from .scorer import Scorer
     from .serve.app import ServeConfig, serve as run_server
 
+    for module in plugin:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise ConfigError(f"--plugin {module}: cannot import it ({exc})") from None
     Scorer.load(model, cache=cache)  # a clear error before the server starts
     run_server(ServeConfig(str(model), max_upload_mb, max_audio_s, timeout, concurrency,
-                           str(cache) if cache else None, body_timeout, max_batch_files), host, port, workers,
-               max_connections)
+                           str(cache) if cache else None, body_timeout, max_batch_files, list(plugin)), host, port,
+               workers, max_connections)
 
 
 @app.command("list")

@@ -43,13 +43,13 @@ def score_frame(label: str, order: list[str], scored: pd.Index, raw: np.ndarray,
 
 def row_details(featurizers: list, prefixes: list[str], X: pd.DataFrame, report: ExtractReport
                 ) -> dict[str, dict[str, Any]]:
-    """Per scored row: each featurizer's summary columns (`features`) and a transcript when one is cached."""
+    """Per scored row: each featurizer's summary columns (`features`) and `details` (transcript, findings)."""
     out = {}
     for name in X.index:
         features, said = {}, {}
         for prefix, f in zip(prefixes, featurizers):
             features |= {f"{prefix}.{c}": float(X.at[name, f"{prefix}.{c}"]) for c in f.summary_columns()}
-            said = said or f.transcript(report.audio[name]["decoded_sha256"]) or {}
+            said = f.details(report.audio[name]["decoded_sha256"]) | said  # the first to say a thing wins
         out[name] = {"features": features, **said}
     return out
 

@@ -37,9 +37,9 @@ __all__ = ["Clip", "Prepared", "Scorer", "Scores"]
 
 
 class Scorer:
-    """Scores clips from audio: `Scorer(featurizers="acoustic", regressor="lightgbm").fit(dataset)`."""
+    """Scores clips from audio: `Scorer(featurizers="acoustic", regressor="ridgecv").fit(dataset)`."""
 
-    def __init__(self, featurizers: "str | Sequence" = "acoustic", regressor: str = "lightgbm", trials: int = 10,
+    def __init__(self, featurizers: "str | Sequence" = "acoustic", regressor: str = "ridgecv", trials: int = 10,
                  timeout: float | None = None, folds: int = 5, pca: int | None = None, seed: int = 0,
                  cache: Any = None, group_duplicates: bool = True, study: str | None = None,
                  progress: bool = False, batch_size: int = 8, inner_folds: int = 3, engine: str = "local",

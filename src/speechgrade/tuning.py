@@ -46,7 +46,7 @@ def tune(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None, regress
          storage: str | None = None, study_name: str | None = None, columns: list[str] | None = None) -> TuneResult:
     """Search the regressor's space for `trials` trials (resuming a stored study); 0 trials = defaults."""
     cls = get_regressor_class(regressor)
-    if trials <= 0:
+    if trials <= 0 or not cls.tunable:
         return TuneResult(cls.default_params(), cv_rmse(X, y, groups, regressor, {}, pca, folds, seed,
                                                         columns=columns), 0, regressor=regressor)
     import optuna

@@ -2,7 +2,7 @@
 
 from .base import (FEATURIZERS, Featurizer, as_featurizers, get_featurizer, parse_spec, register_featurizer,
                    split_specs)
-from . import acoustic, screen, ssl, text, whisper, whisper_encoder  # noqa: F401  (registration)
+from . import acoustic, grammar, screen, ssl, text, whisper, whisper_encoder  # noqa: F401  (registration)
 
 __all__ = ["FEATURIZERS", "Featurizer", "as_featurizers", "default_features", "get_featurizer", "parse_spec",
            "register_featurizer", "split_specs"]

@@ -239,7 +239,7 @@ class AcousticFeaturizer(Featurizer):
     title = "acoustic measures (pitch, pauses, voice quality)"
     version = "1"
     descriptions = DESCRIPTIONS
-    default_rank = 3
+    default_rank = 4
 
     def summary_columns(self) -> list[str]:
         return ["duration_s", "speech_ratio", "pause_count", "long_pause_count", "pause_mean_s", "syllable_rate",

@@ -39,9 +39,10 @@ class Featurizer:
         """The Whisper model this featurizer already loads (the abstain rules' English check reuses it)."""
         return None
 
-    def transcript(self, decoded_sha256: str) -> dict[str, Any] | None:
-        """What was said (`transcript`, timed `words`) when this featurizer transcribes; read from the cache."""
-        return None
+    def details(self, decoded_sha256: str) -> dict[str, Any]:
+        """What to show beside a score besides the numbers (e.g. `transcript`, timed `words`, `grammar` findings),
+        from what the cache holds for the clip with this decoded-audio hash."""
+        return {}
 
     @classmethod
     def check_default(cls) -> None:

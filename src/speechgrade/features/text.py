@@ -65,7 +65,7 @@ class TextEmbeddingFeaturizer(Featurizer):
     version = "1"
     extra = "text"
     libraries = ("torch", "sentence-transformers", "faster-whisper", "ctranslate2")
-    default_rank = 2
+    default_rank = 3
 
     def __init__(self, model: str | None = None, asr: WhisperOptions = WhisperOptions()):
         # "packaged-minilm" names the PyPI-packaged model wherever this machine installed it

@@ -68,9 +68,9 @@ class WhisperFeaturizer(Featurizer):
         """The transcriber this featurizer uses (shares the feature cache)."""
         return Transcriber(self.options, self.cache)
 
-    def transcript(self, decoded_sha256: str) -> dict | None:
+    def details(self, decoded_sha256: str) -> dict:
         t = self.transcriber().cached(decoded_sha256)
-        return None if t is None else {"transcript": t.text, "words": [vars(w) for w in t.words]}
+        return {} if t is None else {"transcript": t.text, "words": [vars(w) for w in t.words]}
 
     def columns(self) -> list[str]:
         return list(COLUMNS)

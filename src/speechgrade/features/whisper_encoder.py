@@ -25,7 +25,7 @@ class WhisperEncoderFeaturizer(Featurizer):
     version = "1"
     extra = "whisper"
     libraries = ("faster-whisper", "ctranslate2")
-    default_rank = 1
+    default_rank = 2
 
     def __init__(self, model: str = "base", pooling: str = "mean", device: str = "auto",
                  compute_type: str = "auto", segments: int = SEGMENTS):

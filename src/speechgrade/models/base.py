@@ -42,6 +42,7 @@ class Regressor:
     extra: ClassVar[str | None] = None
     files: ClassVar[tuple[str, ...]] = ()
     libraries: ClassVar[tuple[str, ...]] = ()  # distributions whose versions a bundle records
+    tunable: ClassVar[bool] = True  # False: it chooses its own parameters in closed form (no Optuna trials)
     title: ClassVar[str] = ""  # what it is, in a few words a user reads (the web page)
 
     def __init__(self, seed: int = 0, **params: Any):

@@ -56,8 +56,10 @@ class BodyGuard:
         limit = self.limits.get(scope["path"], self.default_limit)
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            return await _error(413, "upload_too_large", f"request body of {int(declared) / 2**20:.1f} MB is over "
-                                f"the {limit / 2**20:.2f} MB limit")(scope, receive, send)
+            name = await _peek_filename(receive)  # at most 4 KB, 1 s: the rest is never read
+            return await _error(413, "upload_too_large", f"{name + ': ' if name else ''}request body of "
+                                f"{int(declared) / 2**20:.1f} MB is over the {(limit - MULTIPART_SLACK) / 2**20:g} MB "
+                                f"limit")(scope, receive, send)
         state = {"read": 0, "head": b"", "failed": None, "started": False}
         deadline = anyio.current_time() + self.timeout_s
 
@@ -91,6 +93,18 @@ class BodyGuard:
                 raise
         if state["failed"] is not None and not state["started"]:
             await _error(*state["failed"])(scope, receive, send)
+
+
+async def _peek_filename(receive) -> str | None:
+    """The first part's filename from at most the first 4 KB of a body (within 1 s), for the error message."""
+    head = b""
+    with anyio.move_on_after(1.0):
+        while len(head) < 4096:
+            message = await receive()
+            head += message.get("body", b"")
+            if message["type"] != "http.request" or not message.get("more_body"):
+                break
+    return _first_filename(head)
 
 
 def _first_filename(head: bytes) -> str | None:

@@ -1,0 +1,338 @@
+"""Hostile input, kept fixed: a corpus of bad and odd files, misbehaving clients, tampered bundles, damaged
+caches, paths that lead out of the audio folder. Each case checks the reason, the exit code or HTTP status,
+and that no row is lost."""
+
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from audiogen import encode, speechlike
+
+import speechgrade as sg
+
+CLI = [sys.executable, "-m", "speechgrade"]
+
+
+def _wav_float(x: np.ndarray, sr: int = 16000) -> bytes:
+    data = x.astype("<f4").tobytes()
+    fmt = struct.pack("<HHIIHH", 3, 1, sr, sr * 4, 4, 32)
+    return b"RIFF" + struct.pack("<I", 4 + 8 + len(fmt) + 8 + len(data)) + b"WAVE" + b"fmt " + \
+        struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+
+
+def _wav_24bit(x: np.ndarray, path: Path) -> bytes:
+    ints = (np.clip(x, -1, 1) * (2**23 - 1)).astype("<i4")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(3)
+        w.setframerate(16000)
+        w.writeframes(b"".join(int(v).to_bytes(4, "little", signed=True)[:3] for v in ints))
+    return path.read_bytes()
+
+
+def corpus(tmp: Path) -> dict[str, tuple[bytes, str | None]]:
+    """name -> (bytes, expected reason fragment, or None when the file must be scored)."""
+    speech = speechlike(2.0, seed=3)
+    wav = encode(speech)
+    nan, inf = speech.copy(), speech.copy()
+    nan[100:200], inf[5000] = np.nan, np.inf
+    over = bytearray(wav)
+    at = over.index(b"data") + 4
+    over[at:at + 4] = struct.pack("<I", 10 * len(wav))  # the data chunk declares ten times what the file holds
+    return {
+        "empty.wav": (b"", "empty file"),
+        "random.wav": (os.urandom(4000), "not a readable audio file"),
+        "text.wav": (b"filename,label\nthis is not audio\n" * 50, "not a readable audio file"),
+        "image.wav": (b"\x89PNG\r\n\x1a\n" + os.urandom(3000), "no audio stream"),
+        "truncated.wav": (wav[: len(wav) // 2], "truncated"),
+        "overdeclared.wav": (bytes(over), "truncated"),
+        "tiny.wav": (encode(speech[:160]), "too short"),
+        "silence.wav": (encode(np.zeros(32000, np.float32)), "silent"),
+        "nan.wav": (_wav_float(nan), "non-finite samples"),
+        "inf.wav": (_wav_float(inf), "non-finite samples"),
+        "noise.wav": (encode((0.1 * np.random.default_rng(0).normal(size=32000)).astype(np.float32)), None),
+        "pcm24.wav": (_wav_24bit(speech, tmp / "pcm24-tmp.wav"), None),
+        "float.wav": (_wav_float(speech), None),
+        "stereo48k.wav": (encode(np.repeat(speech, 3), "wav", 48000, 2), None),
+        "phone8k.wav": (encode(speech[::2], "wav", 8000), None),
+        "clip.mp3": (encode(speech, "mp3"), None),
+        "clip.m4a": (encode(speech, "aac"), None),
+        "clip.opus": (encode(speech, "ogg"), None),
+        "clip.flac": (encode(speech, "flac"), None),
+        "clip.webm": (encode(speech, "webm"), None),
+    }
+
+
+@pytest.fixture(scope="module")
+def model(tone_dataset, tmp_path_factory):
+    ds = sg.load_dataset(tone_dataset, tone_dataset.parent / "wav")
+    return sg.Scorer("acoustic", "ridge", trials=0, cache=False).fit(ds).save(tmp_path_factory.mktemp("m") / "model")
+
+
+@pytest.fixture(scope="module")
+def bad_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hostile")
+    cases = corpus(root)
+    for name, (data, _) in cases.items():
+        (root / name).write_bytes(data)
+    (root / "pcm24-tmp.wav").unlink()
+    rows = [{"filename": n} for n in cases] + [{"filename": "missing.wav"}, {"filename": "../secret.wav"},
+                                               {"filename": "/etc/hostname"}, {"filename": ""}]
+    pd.DataFrame(rows).to_csv(root / "list.csv", index=False)
+    (root.parent / "secret.wav").write_bytes(encode(speechlike(2.0)))
+    return root, cases
+
+
+def test_predict_lists_every_row_with_a_score_or_a_reason(model, bad_dir, tmp_path):
+    root, cases = bad_dir
+    proc = subprocess.run([*CLI, "predict", str(model), str(root / "list.csv"), "--abstain", "--out",
+                           str(tmp_path / "new" / "folder" / "p.csv"), "--cache", str(tmp_path / "c")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = pd.read_csv(tmp_path / "new" / "folder" / "p.csv", keep_default_na=False).set_index("filename")
+    for name, (_, reason) in cases.items():
+        if reason is None:
+            assert out.loc[name, "label"] != "", name  # scored
+        else:
+            assert out.loc[name, "label"] == "" and reason in out.loc[name, "abstain_reason"], name
+    assert "mostly noise" in out.loc["noise.wav", "abstain_reason"]
+    assert "outside the audio folder" in proc.stderr and "../secret.wav" in proc.stderr
+    assert "/etc/hostname" in proc.stderr and "<line 25>: empty filename" in proc.stderr
+    assert proc.stderr.count("missing.wav") == 1  # listed once
+    assert all(len(line) < 400 for line in proc.stderr.splitlines())  # one line each, no traceback
+
+
+def test_extract_exits_nonzero_when_nothing_could_be_processed(bad_dir, tmp_path):
+    root, _ = bad_dir
+    pd.DataFrame({"filename": ["empty.wav", "random.wav", "nan.wav"]}).to_csv(tmp_path / "bad.csv", index=False)
+    proc = subprocess.run([*CLI, "extract", str(tmp_path / "bad.csv"), "-a", str(root), "-f", "acoustic",
+                           "--out", str(tmp_path / "f.parquet"), "--cache", str(tmp_path / "c")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and "no file could be processed" in proc.stderr
+    assert not (tmp_path / "f.parquet").exists()
+
+
+def test_a_damaged_cache_entry_is_recomputed(model, bad_dir, tmp_path):
+    root, _ = bad_dir
+    files = [root / "float.wav", root / "clip.flac"]
+    first = sg.extract(files, "acoustic", cache=tmp_path / "c")
+    for entry in (tmp_path / "c").rglob("*.json"):
+        entry.write_text(json.dumps({"status": "ok", "unexpected": [1, 2]}))  # valid JSON, wrong shape
+    for entry in list((tmp_path / "c").rglob("acoustic-*/**/*.npy"))[:1]:
+        np.save(entry, np.zeros(3, np.float32))  # wrong length
+    again = sg.extract(files, "acoustic", cache=tmp_path / "c")
+    assert again.attrs["report"]["damaged_cache_entries"] >= 2
+    np.testing.assert_array_equal(first.to_numpy(), again.to_numpy())
+
+
+# -- bundles --------------------------------------------------------------------------------------------
+def _rewrite(model_dir: Path, edit) -> None:
+    """Edit a manifest and recompute its (unkeyed) checksum, as an attacker can."""
+    from speechgrade.bundle import _checksum
+
+    path = model_dir / "manifest.json"
+    manifest = json.loads(path.read_text())
+    edit(manifest)
+    manifest["checksum"] = _checksum(manifest)
+    path.write_text(json.dumps(manifest))
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    import shutil
+
+    shutil.copytree(src, dst)
+    return dst
+
+
+def _predict(model_dir: Path, clip: Path, **env) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, "predict", str(model_dir), str(clip)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **env})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("regressor", ["lightgbm", "xgboost"])
+def test_malformed_model_files_are_refused_not_crashed_on(regressor, tone_dataset, tmp_path):
+    pytest.importorskip(regressor)
+    ds = sg.load_dataset(tone_dataset, tone_dataset.parent / "wav")
+    good = sg.Scorer("acoustic", regressor, trials=0, cache=False).fit(ds).save(tmp_path / "good")
+    name = next(p.name for p in good.iterdir() if p.name.startswith("model."))
+    bad = _copy(good, tmp_path / "bad")
+    if regressor == "lightgbm":
+        text = (bad / name).read_text()
+        (bad / name).write_text(text[: len(text) // 2])  # a truncated model: LightGBM segfaults on it
+    else:
+        model = json.loads((bad / name).read_text())
+        tree = model["learner"]["gradient_booster"]["model"]["trees"][0]
+        tree["left_children"] = [99999] * len(tree["left_children"])  # XGBoost segfaults on it
+        (bad / name).write_text(json.dumps(model))
+    from speechgrade.bundle import _sha256
+
+    _rewrite(bad, lambda m: m["files"].__setitem__(name, _sha256(bad / name)))
+    proc = _predict(bad, ds.paths[0])
+    assert proc.returncode == 1 and "cannot be loaded" in proc.stderr, (proc.returncode, proc.stderr)
+
+
+def test_signed_bundles_refuse_tampering_even_with_a_recomputed_checksum(tone_dataset, tmp_path, monkeypatch):
+    ds = sg.load_dataset(tone_dataset, tone_dataset.parent / "wav")
+    monkeypatch.setenv("SPEECHGRADE_BUNDLE_KEY", "s3cret")
+    signed = sg.Scorer("acoustic", "ridge", trials=0, cache=False).fit(ds).save(tmp_path / "signed")
+    assert _predict(signed, ds.paths[0]).returncode == 0
+    edited = _copy(signed, tmp_path / "edited")
+    _rewrite(edited, lambda m: m["label"].__setitem__("max", 99.0))
+    proc = _predict(edited, ds.paths[0])
+    assert proc.returncode == 1 and "not signed with this key" in proc.stderr
+    wrong = _predict(signed, ds.paths[0], SPEECHGRADE_BUNDLE_KEY="other")
+    assert wrong.returncode == 1 and "not signed with this key" in wrong.stderr
+    monkeypatch.delenv("SPEECHGRADE_BUNDLE_KEY")
+    with pytest.raises(sg.SpeechgradeError, match="malformed manifest|label"):  # unkeyed: shape still checked
+        _rewrite(edited, lambda m: m.__setitem__("label", "nonsense"))
+        sg.Scorer.load(edited)
+
+
+def test_extra_files_and_links_in_a_bundle_are_refused(model, tmp_path):
+    extra = _copy(model, tmp_path / "extra")
+    (extra / "notes.txt").write_text("hello")
+    with pytest.raises(sg.SpeechgradeError, match="notes.txt is not part of the bundle"):
+        sg.Scorer.load(extra)
+    linked = _copy(model, tmp_path / "linked")
+    target = next(p for p in linked.iterdir() if p.suffix == ".json" and p.name != "manifest.json")
+    (tmp_path / "elsewhere.json").write_bytes(target.read_bytes())
+    target.unlink()
+    target.symlink_to(tmp_path / "elsewhere.json")
+    with pytest.raises(sg.SpeechgradeError, match="symbolic link"):
+        sg.Scorer.load(linked)
+
+
+# -- the server -----------------------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tone_dataset, tmp_path_factory):
+    """A real server on a loopback port: 1 MB uploads, 20 s of audio, 2 s per request, 2 s to send a body."""
+    import httpx
+
+    import importlib
+
+    toy = importlib.import_module("toyplugins")
+    ds = sg.load_dataset(tone_dataset, tone_dataset.parent / "wav")
+    ds = ds.subset(ds.filenames[:8])  # toy-slow sleeps 0.75 s on each 1.5 s clip
+    model = sg.Scorer("toy-slow,acoustic", "ridge", trials=0, cache=False).fit(ds)
+    model = model.save(tmp_path_factory.mktemp("slow") / "model")
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(Path(toy.__file__).parent) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([*CLI, "serve", str(model), "--port", str(port), "--max-upload-mb", "1",
+                             "--max-audio-s", "20", "--timeout", "2", "--body-timeout", "2", "--plugin", "toyplugins",
+                             "--concurrency", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=env)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(240):
+        try:
+            if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            pytest.fail(proc.stdout.read())
+        time.sleep(0.5)
+    yield port, url
+    proc.terminate()
+    proc.wait(10)
+    from speechgrade.features import FEATURIZERS
+    from speechgrade.models import REGRESSORS
+
+    for name in toy.NAMES["featurizers"]:
+        FEATURIZERS.pop(name, None)
+    for name in toy.NAMES["regressors"]:
+        REGRESSORS.pop(name, None)
+
+
+def _raw(port: int, head: bytes, body: bytes = b"", wait: float = 10.0) -> tuple[float, bytes]:
+    """Send raw bytes, then read the answer; returns (seconds until the answer, answer)."""
+    started = time.perf_counter()
+    answer = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=wait) as s:
+        s.sendall(head + body)
+        while chunk := s.recv(65536):  # until the server closes the connection
+            answer += chunk
+            if b"\r\n\r\n" in answer and answer.endswith(b"}"):
+                break
+    return time.perf_counter() - started, answer
+
+
+@pytest.mark.slow
+def test_a_huge_declared_upload_is_refused_before_its_body(server):
+    port, _ = server
+    head = (b"POST /v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+            b"Content-Length: 2000000000\r\n\r\n")
+    took, answer = _raw(port, head)
+    assert answer.startswith(b"HTTP/1.1 413") and b"upload_too_large" in answer and took < 5
+
+
+@pytest.mark.slow
+def test_a_body_sent_too_slowly_is_cut_off(server):
+    port, _ = server
+    head = (b"POST /v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+            b"Content-Length: 5000\r\n\r\n")
+    took, answer = _raw(port, head, b"--b\r\n")  # then nothing more
+    assert answer.startswith(b"HTTP/1.1 408") and b"body_timeout" in answer and took < 8
+
+
+@pytest.mark.slow
+def test_a_request_over_its_time_budget_ends_and_frees_its_worker(server):
+    import httpx
+
+    _, url = server
+    slow = httpx.post(f"{url}/v1/score", files={"file": ("slow.wav", encode(speechlike(12.0)))}, timeout=60)
+    assert slow.status_code == 504 and slow.json()["error"]["code"] == "timeout"
+    for _ in range(30):  # the replacement worker loads the model
+        fast = httpx.post(f"{url}/v1/score", files={"file": ("fast.wav", encode(speechlike(1.0)))}, timeout=60)
+        if fast.status_code != 503:
+            break
+    assert fast.status_code == 200, fast.text
+
+
+@pytest.mark.slow
+def test_long_compressed_audio_is_refused_without_decoding_it_all(server):
+    import httpx
+
+    _, url = server
+    long_opus = encode(np.tile(speechlike(10.0), 5), "ogg")  # 50 s over the 20 s limit, under the 1 MB one
+    started = time.perf_counter()
+    r = httpx.post(f"{url}/v1/score", files={"file": ("long.opus", long_opus)}, timeout=60)
+    assert r.status_code == 413 and r.json()["error"]["code"] == "audio_too_long"
+    assert "long.opus" in r.json()["error"]["message"] and time.perf_counter() - started < 5
+
+
+@pytest.mark.slow
+def test_every_client_error_has_one_shape(server, bad_dir):
+    import httpx
+
+    _, url = server
+    root, cases = bad_dir
+    answers = [httpx.post(f"{url}/v1/score", timeout=30),  # no field
+               httpx.post(f"{url}/v1/score", content=b"hello", headers={"content-type": "text/plain"}, timeout=30),
+               httpx.post(f"{url}/v1/score", files=[("file", ("a.wav", cases["float.wav"][0])),
+                                                    ("file", ("b.wav", cases["float.wav"][0]))], timeout=30),
+               httpx.get(f"{url}/nothing-here", timeout=30)]
+    assert [a.status_code for a in answers] == [422, 422, 422, 404]
+    assert answers[2].json()["error"]["code"] == "ambiguous_request"
+    for a in answers:
+        assert set(a.json()) == {"error"} and {"code", "message"} <= set(a.json()["error"])
+    for name, (data, reason) in cases.items():
+        if name in ("noise.wav",) or reason is None:
+            continue
+        r = httpx.post(f"{url}/v1/score", files={"file": (name, data)}, timeout=30)
+        assert r.status_code in (413, 422) and name in r.json()["error"]["message"], (name, r.text)
