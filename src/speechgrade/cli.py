@@ -22,7 +22,11 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                        "Add `--debug` before or after any command to see full tracebacks.")
 
 AudioDir = typer.Option(None, "--audio-dir", "-a", help="Folder of the audio files (default: the CSV's folder).")
-Label = typer.Option("label", "--label-column", "-l", help="CSV column holding the score to learn.")
+Label = typer.Option("label", "--label-column", "-l",
+                     help="CSV column holding the score to learn; several (`grammar,fluency`) or `all` (every "
+                          "numeric column that is not metadata) learn one model per label from one extraction.")
+Overall = typer.Option(None, "--overall", help="With several labels, add a composite: `mean`, or weights such as "
+                                               "`grammar=0.4,fluency=0.6` (evaluated against an `overall` column).")
 Features = typer.Option(None, "--features", "-f",
                         help="Comma-separated featurizers, e.g. `acoustic,ssl:microsoft/wavlm-large` or "
                              "`ssl:DIR?layers=6-12&pooling=mean+std`. Default: the best set installed.")
@@ -145,10 +149,18 @@ def _snap(text: Optional[str]):
     return step
 
 
-def _scorer(features: Optional[str], no_group_duplicates: bool, **options):
+def _scorer(features: Optional[str], no_group_duplicates: bool, labels=(), overall=None, **options):
+    """A Scorer, or a MultiScorer when the dataset has several labels."""
+    options = dict(featurizers=_features(features), group_duplicates=not no_group_duplicates, progress=True, **options)
+    if len(labels) > 1:
+        from .multilabel import MultiScorer
+
+        return MultiScorer(labels, overall, **options)
+    if overall:
+        raise ConfigError("--overall needs several labels (e.g. --label-column grammar,fluency)")
     from .scorer import Scorer
 
-    return Scorer(_features(features), group_duplicates=not no_group_duplicates, progress=True, **options)
+    return Scorer(**options)
 
 
 @app.command()
@@ -162,6 +174,7 @@ def evaluate(data: Path = typer.Argument(..., help="CSV with `filename` and labe
              study: Optional[str] = Study, cache: Optional[Path] = Cache, no_group_duplicates: bool = NoGroupDup,
              coverage: float = Coverage, ensemble: Optional[str] = Ensemble, calibrate: bool = Calibrate,
              snap: Optional[str] = Snap, augment: int = Augment, augment_ops: str = AugmentOps,
+             overall: Optional[str] = Overall,
              json_path: Optional[Path] = typer.Option(None, "--json", help="Write the metrics as one flat JSON object."),
              report: Optional[Path] = typer.Option(None, "--report", help="Write plots and an HTML page here."),
              predictions: Optional[Path] = typer.Option(None, "--predictions",
@@ -174,20 +187,49 @@ def evaluate(data: Path = typer.Argument(..., help="CSV with `filename` and labe
 
     dataset = load_dataset(data, audio_dir, label_column)
     _print_problems(dataset)
-    scorer = _scorer(features, no_group_duplicates, regressor=regressor, trials=trials, timeout=timeout, folds=folds,
-                     pca=pca, seed=seed, cache=cache, study=study, coverage=coverage, inner_folds=inner_folds,
-                     ensemble=ensemble, calibrate=calibrate, snap=_snap(snap), augment=augment,
-                     augment_ops=_ops(augment_ops))
+    scorer = _scorer(features, no_group_duplicates, dataset.labels, overall, regressor=regressor, trials=trials,
+                     timeout=timeout, folds=folds, pca=pca, seed=seed, cache=cache, study=study, coverage=coverage,
+                     inner_folds=inner_folds, ensemble=ensemble, calibrate=calibrate, snap=_snap(snap),
+                     augment=augment, augment_ops=_ops(augment_ops))
     prepared = scorer.prepare(dataset)
     _print_extract_report(prepared.report, len(prepared.X), dataset)
     _print_duplicates(prepared.duplicates)
     with console.status("cross-validating") as status:
         ev = scorer.evaluate(dataset, folds, repeats, prepared=prepared,
                              progress=lambda m: status.update(f"cross-validating: {m}"))
+    if len(dataset.labels) > 1:
+        _write_multi_evaluation(ev, json_path, report, predictions)
+        return
     from .render import metrics_table
 
     out.print(metrics_table(ev.summary))
-    _write_evaluation(ev, label_column, json_path, report, predictions)
+    _write_evaluation(ev, dataset.label, json_path, report, predictions)
+
+
+def _write_multi_evaluation(ev, json_path, report, predictions) -> None:
+    from .render import corr_table, multi_table
+
+    out.print(multi_table(ev))
+    out.print(corr_table(ev.human_corr, "Human sub-scores: correlation"))
+    out.print(corr_table(ev.predicted_corr, "Predicted sub-scores (out of fold): correlation"))
+    if ev.overall and not ev.overall.get("against"):
+        console.print("[yellow]--overall: no `overall` column to evaluate the composite against")
+    for label, n in ev.missing.items():
+        if n:
+            console.print(f"[yellow]{label}[/]: {n} clips lack this label and were left out of its model")
+    if json_path:
+        _out(json_path).write_text(json.dumps(ev.to_json(), indent=1, default=str) + "\n")
+        console.print(f"metrics: {json_path}")
+    if predictions:
+        import pandas as pd
+
+        frames = [e.predictions.assign(label=label) for label, e in ev.labels.items()]
+        pd.concat(frames).to_csv(_out(predictions), index=False)
+        console.print(f"out-of-fold predictions: {predictions}")
+    if report:
+        from .report import write_multi_report
+
+        console.print(f"report: {write_multi_report(ev, report)}")
 
 
 def _print_duplicates(clusters) -> None:
@@ -217,7 +259,7 @@ def train(data: Path = typer.Argument(..., help="CSV with `filename` and label c
           seed: int = Seed, pca: Optional[int] = Pca, study: Optional[str] = Study, cache: Optional[Path] = Cache,
           no_group_duplicates: bool = NoGroupDup, coverage: float = Coverage, ensemble: Optional[str] = Ensemble,
           calibrate: bool = Calibrate, snap: Optional[str] = Snap, augment: int = Augment,
-          augment_ops: str = AugmentOps,
+          augment_ops: str = AugmentOps, overall: Optional[str] = Overall,
           output: Path = typer.Option(..., "--out", "-o", help="Model folder to write.")):
     """Tune with grouped CV on all rows, fit the final model and save it as a bundle.
 
@@ -227,23 +269,26 @@ def train(data: Path = typer.Argument(..., help="CSV with `filename` and label c
 
     dataset = load_dataset(data, audio_dir, label_column)
     _print_problems(dataset)
-    scorer = _scorer(features, no_group_duplicates, regressor=regressor, trials=trials, timeout=timeout, folds=folds,
-                     pca=pca, seed=seed, cache=cache, study=study, coverage=coverage, ensemble=ensemble,
-                     calibrate=calibrate, snap=_snap(snap), augment=augment, augment_ops=_ops(augment_ops))
+    scorer = _scorer(features, no_group_duplicates, dataset.labels, overall, regressor=regressor, trials=trials,
+                     timeout=timeout, folds=folds, pca=pca, seed=seed, cache=cache, study=study, coverage=coverage,
+                     ensemble=ensemble, calibrate=calibrate, snap=_snap(snap), augment=augment,
+                     augment_ops=_ops(augment_ops))
     prepared = scorer.prepare(dataset)
     _print_extract_report(prepared.report, len(prepared.X), dataset)
     _print_duplicates(prepared.duplicates)
-    with console.status(f"tuning {regressor} ({trials} trials)"):
+    with console.status(f"fitting {regressor}"):
         scorer.fit(dataset, prepared=prepared)
     scorer.save(output)
-    console.print(f"selection CV RMSE {scorer.tuning_['selection_cv_rmse']:.3f} (optimistic: it chose the "
-                  f"parameters; `speechgrade evaluate` gives honest figures)")
-    t = scorer.tuning_
-    if "weights" in t:
-        console.print("ensemble members (regressor, selection CV RMSE, blend weight): " + ", ".join(
-            f"{m} {t['member_regressors'][m]} {t['member_cv_rmse'][m]:.3f} w {w:.2f}" for m, w in t["weights"].items()))
-    elif "," in regressor:
-        console.print(f"chosen regressor: {t['regressor']}")
+    for label, one in getattr(scorer, "scorers_", {dataset.label: scorer}).items():
+        t = one.tuning_
+        console.print(f"{label}: selection CV RMSE {t['selection_cv_rmse']:.3f} (optimistic: it chose the "
+                      f"parameters; `speechgrade evaluate` gives honest figures)")
+        if "weights" in t:
+            console.print("  ensemble members (regressor, selection CV RMSE, blend weight): " + ", ".join(
+                f"{m} {t['member_regressors'][m]} {t['member_cv_rmse'][m]:.3f} w {w:.2f}"
+                for m, w in t["weights"].items()))
+        elif "," in regressor:
+            console.print(f"  chosen regressor: {t['regressor']}")
     console.print(f"model saved to {output}")
 
 
@@ -270,17 +315,18 @@ def predict(model: Path = typer.Argument(..., help="Model folder written by `tra
     `speechgrade predict grammar-model/ answer.m4a --json`
     """
     from .dataset import Dataset, load_dataset
+    from .multilabel import load_scorer
     from .render import print_failures, write_csv, write_json
-    from .scorer import Scorer
 
-    scorer = Scorer.load(model, cache=cache, progress=not as_json, batch_size=batch_size, engine=engine,
+    scorer = load_scorer(model, cache=cache, progress=not as_json, batch_size=batch_size, engine=engine,
                          engine_options=_engine_options(engine, address, num_gpus_per_worker))
     if len(inputs) == 1 and inputs[0].suffix.lower() == ".csv":
         dataset = load_dataset(inputs[0], audio_dir, None, require_label=False)
     else:
         dataset = Dataset.from_paths(inputs)
     scores = scorer.score(dataset, intervals=intervals or as_json, explain=explain, details=as_json)
-    if explain and not scores.explain_columns() and scores.frame[scores.label].notna().any():
+    if explain and not hasattr(scores, "weights") and not scores.explain_columns() \
+            and scores.frame[scores.label].notna().any():
         console.print(f"[yellow]--explain: a {scorer.model_.regressor} model has no per-prediction attributions")
     if as_json:
         write_json(scores, sys.stdout)
@@ -291,14 +337,15 @@ def predict(model: Path = typer.Argument(..., help="Model folder written by `tra
     else:
         write_csv(scores, sys.stdout, intervals, abstain)
     print_failures(console, scores)
-    if scores.problems and len(scores.problems) == len(scores.frame):
+    if scores.problems and len(scores.problems) == len(dataset.input_order):
         raise typer.Exit(1)
 
 
 @app.command()
-def demo(label: str = typer.Option("total", "--label", "-l", help="total, accuracy, fluency or prosodic."),
+def demo(label: str = typer.Option("all", "--label", "-l",
+                                   help="all (the four sub-scores in one run), total, accuracy, fluency or prosodic."),
          output: Path = typer.Option(Path("demo-output"), "--out", "-o", help="Where the model and report go."),
-         features: Optional[str] = Features, regressor: str = typer.Option("ridge", "--regressor", "-r"),
+         features: Optional[str] = Features, regressor: str = typer.Option("ridgecv", "--regressor", "-r"),
          trials: int = typer.Option(10, "--trials"), repeats: int = typer.Option(3, "--repeats"),
          cache: Optional[Path] = Cache):
     """Train and evaluate on the bundled speechocean762 sample, then score held-out clips.
@@ -376,7 +423,7 @@ def serve(model: Path = typer.Argument(..., help="Model folder written by `train
     """
     import importlib
 
-    from .scorer import Scorer
+    from .multilabel import load_scorer
     from .serve.app import ServeConfig, serve as run_server
 
     for module in plugin:
@@ -384,7 +431,7 @@ def serve(model: Path = typer.Argument(..., help="Model folder written by `train
             importlib.import_module(module)
         except ImportError as exc:
             raise ConfigError(f"--plugin {module}: cannot import it ({exc})") from None
-    Scorer.load(model, cache=cache)  # a clear error before the server starts
+    load_scorer(model, cache=cache)  # a clear error before the server starts
     run_server(ServeConfig(str(model), max_upload_mb, max_audio_s, timeout, concurrency,
                            str(cache) if cache else None, body_timeout, max_batch_files, list(plugin)), host, port,
                workers, max_connections)

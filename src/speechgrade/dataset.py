@@ -35,6 +35,17 @@ class Dataset:
     label: str | None = None
     problems: list[Problem] = field(default_factory=list)
     order: list[str] | None = None  # every input name (rows and problems) in input order, when known
+    labels: list[str] | None = None  # several label columns (a row may lack some of them: NaN there)
+
+    def __post_init__(self):
+        if self.labels is None:
+            self.labels = [self.label] if self.label is not None else []
+
+    def with_label(self, label: str) -> "Dataset":
+        """The rows that have this label, with it as the dataset's label (the same table, not a copy)."""
+        keep = self.table[label].notna().to_numpy()
+        table = self.table if keep.all() else self.table[keep]
+        return Dataset(table, label, list(self.problems), self.order, [label])
 
     def __len__(self) -> int:
         return len(self.table)
@@ -72,7 +83,7 @@ class Dataset:
 
     def subset(self, names: Sequence[str]) -> "Dataset":
         """The rows with these filenames, in this order."""
-        return Dataset(self.table.loc[list(names)].copy(), self.label, list(self.problems))
+        return Dataset(self.table.loc[list(names)].copy(), self.label, list(self.problems), None, list(self.labels))
 
     @classmethod
     def from_paths(cls, paths: Iterable[str | os.PathLike]) -> "Dataset":
@@ -150,9 +161,26 @@ def resolve_audio(name: str, audio_dir: Path, index: dict[str, list[str]]) -> Pa
     return None
 
 
+METADATA = {"filename", "group", "speaker", "path", "text", "transcript", "id", "split", "prompt", "duration",
+            "duration_s"}
+
+
+def label_columns(spec: "str | list[str]", frame: pd.DataFrame) -> list[str]:
+    """The label columns a spec names: `grammar`, `grammar,fluency`, a list, or `all` (every numeric column
+    that is not a known metadata column)."""
+    if isinstance(spec, str) and spec.strip() == "all":
+        return [c for c in frame.columns if c.lower() not in METADATA
+                and pd.to_numeric(frame[c], errors="coerce").notna().any()]
+    names = [s.strip() for s in spec.split(",")] if isinstance(spec, str) else [str(s) for s in spec]
+    return [n for n in names if n]
+
+
 def load_dataset(csv_path: str | os.PathLike, audio_dir: str | os.PathLike | None = None,
-                 label_column: str | None = "label", require_label: bool = True) -> Dataset:
+                 label_column: "str | list[str] | None" = "label", require_label: bool = True) -> Dataset:
     """Read a CSV (`filename` + label columns) and resolve each row to a file in `audio_dir`.
+
+    `label_column` names one label, several (`"grammar,fluency"` or a list) or `"all"`. With several, a row
+    needs at least one of them; the ones it lacks are NaN (that label is trained without the row).
 
     Missing files, duplicate filenames and empty or non-numeric labels are left out and listed
     in `dataset.problems`; a dataset with no usable row is an error.
@@ -170,11 +198,14 @@ def load_dataset(csv_path: str | os.PathLike, audio_dir: str | os.PathLike | Non
     frame.columns = [str(c).strip() for c in frame.columns]
     if "filename" not in frame.columns:
         raise DatasetError(f"{csv_path}: no 'filename' column (columns: {', '.join(frame.columns)})")
-    if label_column is not None and label_column not in frame.columns:
+    labels = label_columns(label_column, frame) if label_column is not None else []
+    absent = [c for c in labels if c not in frame.columns]
+    if absent or (label_column is not None and not labels):
         if require_label:
-            raise DatasetError(f"{csv_path}: no label column '{label_column}' "
+            raise DatasetError(f"{csv_path}: no label column '{absent[0] if absent else label_column}' "
                                f"(columns: {', '.join(frame.columns)}; choose one with --label-column)")
-        label_column = None
+        labels = []
+    label_column = labels[0] if labels else None
 
     index = _index_audio_dir(audio_dir)
     problems: list[Problem] = []
@@ -194,15 +225,17 @@ def load_dataset(csv_path: str | os.PathLike, audio_dir: str | os.PathLike | Non
             continue
         seen.add(name)
         order.append(name)
-        if label_column is not None:
-            value = pd.to_numeric(pd.Series([record[label_column]]), errors="coerce").iloc[0]
+        bad = {}
+        for label in labels:
+            value = pd.to_numeric(pd.Series([record[label]]), errors="coerce").iloc[0]
             if pd.isna(value):
-                raw = record[label_column]
-                what = "empty" if raw is None or (isinstance(raw, float) and np.isnan(raw)) or str(raw).strip() == "" \
-                    else f"non-numeric ({raw!r})"
-                problems.append(Problem(name, f"label '{label_column}' is {what}"))
-                continue
-            record[label_column] = float(value)
+                raw = record[label]
+                bad[label] = "empty" if raw is None or (isinstance(raw, float) and np.isnan(raw)) or \
+                    str(raw).strip() == "" else f"non-numeric ({raw!r})"
+            record[label] = float(value)
+        if labels and len(bad) == len(labels):
+            problems.append(Problem(name, "; ".join(f"label '{k}' is {v}" for k, v in bad.items())))
+            continue
         path = resolve_audio(name, audio_dir, index)
         if path is None:
             problems.append(Problem(name, f"audio file not found in {audio_dir}"))
@@ -218,4 +251,6 @@ def load_dataset(csv_path: str | os.PathLike, audio_dir: str | os.PathLike | Non
     table = pd.DataFrame(rows).set_index("filename")
     if "group" in table.columns:
         table["group"] = table["group"].astype(str)
-    return Dataset(table, label_column, problems, order)
+    for label in labels[1:] if len(labels) > 1 else []:
+        table[label] = table[label].astype(np.float64)
+    return Dataset(table, label_column, problems, order, labels)

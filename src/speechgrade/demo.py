@@ -5,13 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
 from . import datasets
 from .errors import ConfigError
-from .render import metrics_table
-from .report import write_report
+from .multilabel import MultiScorer, load_scorer
+from .render import corr_table, metrics_table, multi_table
+from .report import write_multi_report, write_report
 from .scorer import Scorer
 
 HELD_OUT_SPEAKERS = 2
@@ -28,34 +30,46 @@ def split_speakers(dataset, n_held_out: int = HELD_OUT_SPEAKERS, seed: int = 0):
 
 def run_demo(label: str, output: Path, features: str, regressor: str, trials: int, repeats: int, cache,
              out: Console, console: Console) -> dict:
-    """Run the demo and print what it finds; returns the evaluation summary."""
-    if label not in datasets.SAMPLE_LABELS:
-        raise ConfigError(f"--label must be one of {', '.join(datasets.SAMPLE_LABELS)} (got {label!r})")
-    data = datasets.sample(label)
+    """Run the demo and print what it finds; returns the evaluation summary (per label with `all`)."""
+    labels = list(datasets.SAMPLE_LABELS) if label == "all" else [label]
+    if any(lb not in datasets.SAMPLE_LABELS for lb in labels):
+        raise ConfigError(f"--label must be all or one of {', '.join(datasets.SAMPLE_LABELS)} (got {label!r})")
+    data = datasets.sample(",".join(labels))
     train_set, held_out = split_speakers(data)
     console.print(f"[bold]speechgrade demo[/]: {len(data)} clips of non-native read English (speechocean762 "
-                  f"sample, CC BY 4.0), label [bold]{label}[/] (0-10); {len(held_out)} clips of "
-                  f"{HELD_OUT_SPEAKERS} speakers held out; features: {features}; regressor: {regressor}")
-    scorer = Scorer(features, regressor, trials=trials, cache=cache, progress=True)
+                  f"sample, CC BY 4.0), {'labels' if len(labels) > 1 else 'label'} [bold]{', '.join(labels)}[/] "
+                  f"(0-10); {len(held_out)} clips of {HELD_OUT_SPEAKERS} speakers held out; features: {features}; "
+                  f"regressor: {regressor}")
+    options = dict(featurizers=features, regressor=regressor, trials=trials, cache=cache, progress=True)
+    scorer = MultiScorer(labels, **options) if len(labels) > 1 else Scorer(**options)
     prepared = scorer.prepare(train_set)
     with console.status("cross-validating (tuning nested in each fold)") as status:
         ev = scorer.evaluate(train_set, folds=5, repeats=repeats, prepared=prepared,
                              progress=lambda m: status.update(f"cross-validating: {m}"))
-    out.print(metrics_table(ev.summary, f"{label}: out-of-fold metrics, {len(train_set)} clips, 5 folds x {repeats}"))
+    if len(labels) > 1:
+        out.print(multi_table(ev))
+        out.print(corr_table(ev.human_corr, "Human sub-scores: correlation"))
+        out.print(corr_table(ev.predicted_corr, "Predicted sub-scores (out of fold): correlation"))
+        page = write_multi_report(ev, output / "report")
+    else:
+        out.print(metrics_table(ev.summary, f"{label}: out-of-fold metrics, {len(train_set)} clips, 5 folds x {repeats}"))
+        page = write_report(ev, output / "report", label, ev.importance)
     with console.status("training the final model"):
         scorer.fit(train_set, prepared=prepared)
     model_dir = scorer.save(output / "model")
-    page = write_report(ev, output / "report", label, ev.importance)
-    scores = Scorer.load(model_dir, cache=cache).predict(held_out)
-    table = Table(title="held-out speakers (never seen in training)")
-    for col in ("clip", "speaker", "text", f"true {label}", "predicted"):
+    predicted = load_scorer(model_dir, cache=cache).predict(held_out)
+    predicted = predicted.to_frame() if isinstance(predicted, pd.Series) else predicted
+    table = Table(title="held-out speakers (never seen in training): true / predicted")
+    for col in ("clip", "speaker", "text", *labels):
         table.add_column(col)
-    for name, value in scores.items():
+    for name in predicted.index:
         row = held_out.table.loc[name]
-        table.add_row(name, str(row["speaker"]), str(row["text"])[:40], f"{row[label]:g}", f"{value:.1f}")
+        table.add_row(name, str(row["speaker"]), str(row["text"])[:40],
+                      *[f"{row[lb]:g} / {predicted.loc[name, lb]:.1f}" for lb in labels])
     out.print(table)
-    err = np.abs(scores.to_numpy() - held_out.y)
-    out.print(f"held-out MAE {err.mean():.2f} over {len(err)} clips")
+    for lb in labels:
+        err = np.abs(predicted[lb].to_numpy() - held_out.table.loc[predicted.index, lb].to_numpy(np.float64))
+        out.print(f"held-out MAE {lb}: {err.mean():.2f} over {len(err)} clips")
     out.print(f"model: {model_dir}")
     out.print(f"report: {page.resolve()}")
-    return ev.summary
+    return {lb: e.summary for lb, e in ev.labels.items()} if len(labels) > 1 else ev.summary

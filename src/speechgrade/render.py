@@ -34,6 +34,33 @@ def metrics_table(summary: dict, title: str = "Out-of-fold metrics (mean ± std 
     return table
 
 
+def multi_table(ev) -> Table:
+    """One row per label: the model's figures beside the ridge baseline's r."""
+    table = Table(title="Out-of-fold metrics per label (mean ± std over repeats)")
+    for col in ("label", "n", "Pearson r", "Spearman", "RMSE", "MAE", "within 0.5", "within 1.0", "coverage",
+                "ridge baseline r"):
+        table.add_column(col, justify="left" if col == "label" else "right")
+    for label, row in ev.table().iterrows():
+        def f(key, digits=3):
+            value = row.get(key)
+            return "" if value is None or value != value else f"{value:.{digits}f}"
+        table.add_row(str(label), f"{row['n']:.0f}", f"{f('pearson')} ± {f('pearson_std')}", f("spearman"), f("rmse"),
+                      f("mae"), f("within_0.5", 2), f("within_1.0", 2), f("interval_coverage", 2),
+                      f("baseline_ridge_pearson"))
+    return table
+
+
+def corr_table(corr, title: str) -> Table:
+    """A correlation matrix as a table."""
+    table = Table(title=title)
+    table.add_column("")
+    for c in corr.columns:
+        table.add_column(str(c), justify="right")
+    for name, row in corr.iterrows():
+        table.add_row(str(name), *[f"{v:.2f}" for v in row])
+    return table
+
+
 def print_extract_report(console: Console, report, n_rows: int, listed=()) -> None:
     """Counts, then every skipped and failed file with its reason (except the problems already `listed`)."""
     console.print(f"[bold]{n_rows}[/] usable clips: {report.processed} computed, {report.cached} from cache, "
@@ -63,7 +90,10 @@ def print_duplicates(console: Console, clusters) -> None:
 
 
 def json_record(scores: Scores, record: dict) -> dict:
-    """A Scores record as `predict --json` prints it: the score under the label's name, no empty abstain."""
+    """A Scores record as `predict --json` prints it: the score under the label's name, no empty abstain (several
+    labels: their `scores` as they come)."""
+    if "scores" in record:
+        return {k: v for k, v in record.items() if not (k == "abstain" and v is None)}
     out = {"filename": record["filename"], scores.label: record["score"]}
     out |= {k: v for k, v in record.items() if k not in ("filename", "score") and not (k == "abstain" and v is None)}
     return out
@@ -77,6 +107,10 @@ def write_json(scores: Scores, stream: IO[str]) -> None:
 
 def write_csv(scores: Scores, stream: IO[str], intervals: bool, abstain: bool) -> int:
     """`filename,<label>[,_lo,_hi][,abstain,abstain_reason][,explain.*]` rows; returns how many."""
+    if hasattr(scores, "weights"):  # several labels: filename,<label1>,<label2>,...[,overall]
+        table = scores.frame(intervals, abstain).round(4).reset_index()
+        stream.write(table.to_csv(index=False))
+        return len(table)
     label, frame = scores.label, scores.frame
     keep = [label, *([f"{label}_lo", f"{label}_hi"] if intervals else []),
             *(["abstain", "abstain_reason"] if abstain and "abstain" in frame else []), *scores.explain_columns()]

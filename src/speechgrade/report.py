@@ -141,3 +141,34 @@ is measured on clips the model and its tuning never saw. Values are mean ± std 
 <p>Out-of-fold predictions: <a href="predictions.csv">predictions.csv</a></p></body></html>"""
     (directory / "index.html").write_text(page, encoding="utf-8")
     return directory / "index.html"
+
+
+def write_multi_report(ev, directory: str | os.PathLike) -> Path:
+    """A report per label in `<label>/`, and index.html with every label's figures and the correlations
+    between the human sub-scores and between the predicted ones."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for label, sub in ev.labels.items():
+        write_report(sub, directory / label, label, sub.importance)
+    table = ev.table()
+
+    def cell(v):
+        return "" if v is None or (isinstance(v, float) and v != v) else f"{v:.3f}" if isinstance(v, float) else str(v)
+
+    rows = "".join(f"<tr><td><a href='{html.escape(str(k))}/index.html'>{html.escape(str(k))}</a></td>"
+                   + "".join(f"<td>{cell(v)}</td>" for v in r.values) + "</tr>" for k, r in table.iterrows())
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
+    matrices = "".join(f"<h2>{title}</h2>{corr.round(2).to_html()}" for title, corr in
+                       (("Human sub-scores: correlation", ev.human_corr),
+                        ("Predicted sub-scores (out of fold): correlation", ev.predicted_corr)) if corr is not None)
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>speechgrade evaluation: sub-scores</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}}
+table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:4px 10px;text-align:right}}
+td:first-child{{text-align:left}}</style></head><body>
+<h1>speechgrade evaluation — {len(ev.labels)} sub-scores</h1>
+<p>Each label is evaluated on the clips that have it, with the same nested, repeated, grouped cross-validation as a
+single label. Two sub-scores the model tells apart correlate less in prediction than they do for the raters; ones
+it merely copies from an overall level correlate more.</p>
+<table><tr><th>label</th>{head}</tr>{rows}</table>{matrices}</body></html>"""
+    (directory / "index.html").write_text(page, encoding="utf-8")
+    return directory / "index.html"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -33,7 +34,18 @@ from .results import Scores, row_details, score_frame
 from .training import Prepared, prepare, split_screen
 from .tuning import ModelSearch, regressor_names
 
-__all__ = ["Clip", "Prepared", "Scorer", "Scores"]
+__all__ = ["Clip", "Extracted", "Prepared", "Scorer", "Scores"]
+
+
+@dataclass
+class Extracted:
+    """Extracted features of some inputs, ready to score: the dataset, extractor, model columns, screen, report."""
+
+    dataset: Dataset
+    extractor: Any
+    X: pd.DataFrame
+    screen: pd.DataFrame | None
+    report: Any
 
 
 class Scorer:
@@ -151,11 +163,21 @@ class Scorer:
               explain: bool = False, details: bool = False) -> Scores:
         """Score files, a dataset or decoded clips: the one path every front end uses. With `details`, each
         row also gets its summary features and, when the model transcribes, its transcript and timed words."""
+        return self.score_extracted(self.extract(data), intervals, explain, details)
+
+    def extract(self, data) -> "Extracted":
+        """The features of files, a dataset or decoded clips, as `score_extracted` takes them."""
         self._check_fitted()
         dataset, clips = as_dataset(data)
         extractor = self.extractor()
         X, report = extractor.run(list(clips.values()) if clips else dataset)
         X, screen = split_screen(X, self._screen_family(extractor))
+        return Extracted(dataset, extractor, X, screen, report)
+
+    def score_extracted(self, ex: "Extracted", intervals: bool = True, explain: bool = False,
+                        details: bool = False) -> Scores:
+        """Scores of extracted features (several models with the same featurizers share one extraction)."""
+        dataset, extractor, X, screen, report = ex.dataset, ex.extractor, ex.X, ex.screen, ex.report
         missing = [c for c in self.columns_ if c not in X.columns]
         if len(X) and missing:
             raise BundleError(f"the featurizers produce different columns than the model expects "
@@ -202,22 +224,32 @@ class Scorer:
         return Manifest(label, featurizers, self.columns_, model, self.get_config(), self.tuning_,
                         cv_metrics=self.evaluation_, training_data=self.training_, **self.post_.to_manifest())
 
-    def save(self, directory: str | os.PathLike) -> Path:
-        """Write a bundle: manifest.json + preprocess.npz + the regressor's native files."""
+    def save_files(self, directory: str | os.PathLike) -> tuple[Manifest, list[str], list[str]]:
+        """Write the model files into `directory`: (manifest, file names, libraries), for a bundle to list."""
         directory = Path(directory)
         manifest = self.manifest()
         directory.mkdir(parents=True, exist_ok=True)
         chosen = self.model_.regressor.values() if isinstance(self.model_.regressor, dict) else [self.model_.regressor]
         libraries = [lib for f in self.featurizers_ for lib in f.libraries] + \
             [lib for r in dict.fromkeys(chosen) for lib in get_regressor_class(r).libraries]
-        self.manifest_ = manifest.save(directory, self.model_.save(directory), libraries)
-        return directory
+        return manifest, self.model_.save(directory), libraries
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write a bundle: manifest.json + preprocess.npz + the regressor's native files."""
+        manifest, files, libraries = self.save_files(directory)
+        self.manifest_ = manifest.save(directory, files, libraries)
+        return Path(directory)
 
     @classmethod
     def load(cls, directory: str | os.PathLike, cache: Any = None, progress: bool = False, **runtime) -> "Scorer":
         """Read a bundle written by `save`; refuses tampered, unknown-version or unloadable bundles. `runtime`:
         batch_size, engine, engine_options."""
-        manifest = Manifest.load(directory)
+        return cls.from_manifest(Manifest.load(directory), directory, cache, progress, **runtime)
+
+    @classmethod
+    def from_manifest(cls, manifest: Manifest, directory: str | os.PathLike, cache: Any = None,
+                      progress: bool = False, **runtime) -> "Scorer":
+        """A fitted Scorer from a verified manifest and the folder that holds its model files."""
         try:
             post = PostProcessor.from_manifest(manifest.to_dict())
             config = scorer_config(manifest, post.rubric_.to_dict(), post.coverage, post.abstain)

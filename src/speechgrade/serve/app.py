@@ -16,7 +16,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..bundle import Manifest, describe
+from ..bundle import Manifest, describe, read_manifest
+
+MANIFEST_FIELDS = set(Manifest.__dataclass_fields__) - {"meta"}
 from .pool import ApiError, ScoringPool
 
 log = logging.getLogger("speechgrade.serve")
@@ -128,15 +130,20 @@ async def _read_upload(upload: UploadFile, limit: int) -> bytes:
 
 def create_app(config: ServeConfig) -> BodyGuard:
     """The app for one model bundle: `concurrency` worker processes each load it once and score uploads."""
-    manifest = Manifest.load(config.model_dir)
+    body = read_manifest(config.model_dir)
+    members = {m: Manifest(**{k: v for k, v in b.items() if k in MANIFEST_FIELDS}) for m, b in body["members"].items()} \
+        if body.get("kind") == "multi-label" else {None: Manifest.load(config.model_dir)}
+    manifest = next(iter(members.values()))
     pool = ScoringPool(config.model_dir, config.cache, config.concurrency, config.max_audio_s, config.plugins)
-    body = manifest.to_dict()
+    labels = [{"name": m.label["name"], "min": m.label["min"], "max": m.label["max"]} for m in members.values()]
+    label = labels[0] if len(labels) == 1 else {"names": [lb["name"] for lb in labels], "labels": labels}
+    description = describe(manifest) if len(labels) == 1 else \
+        f"{len(labels)} sub-scores ({', '.join(lb['name'] for lb in labels)}): " + describe(manifest).split(" from ", 1)[-1]
     model_info = {"id": os.path.basename(os.path.abspath(config.model_dir)), "created": body.get("created"),
                   "speechgrade": body.get("libraries", {}).get("speechgrade"),
-                  "fingerprint": body.get("checksum", "")[:12], "description": describe(manifest)}
-    label = {"name": manifest.label["name"], "min": manifest.label["min"], "max": manifest.label["max"]}
+                  "fingerprint": body.get("checksum", "")[:12], "description": description}
     app = FastAPI(title="speechgrade", version=str(model_info["speechgrade"]),
-                  description=f"Scores spoken English: label '{label['name']}' on {label['min']:g}-{label['max']:g}.")
+                  description=f"Scores spoken English: {', '.join(lb['name'] for lb in labels)}.")
     app.router.on_shutdown.append(pool.close)
     upload_limit = int(config.max_upload_mb * 2**20)
 
@@ -187,7 +194,11 @@ def create_app(config: ServeConfig) -> BodyGuard:
 
     @app.get("/v1/model", summary="What the loaded model is")
     async def model():
-        return {**model_info, "label": label, "featurizers": [f["spec"] for f in manifest.featurizers],
+        per_label = {m.label["name"]: {"label": lb, "regressor": m.model["regressor"], "cv_metrics": m.cv_metrics,
+                                       "interval": m.interval, "rubric": m.rubric}
+                     for m, lb in zip(members.values(), labels)}
+        return {**model_info, "label": label, "labels": per_label, "overall": body.get("overall"),
+                "featurizers": [f["spec"] for f in manifest.featurizers],
                 "regressor": manifest.model["regressor"], "ensemble": manifest.model.get("ensemble"),
                 "rubric": manifest.rubric, "abstain": manifest.abstain,
                 "interval": manifest.interval, "n_features": len(manifest.feature_columns),
