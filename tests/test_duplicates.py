@@ -1,6 +1,6 @@
 import numpy as np
 import pandas as pd
-from audiogen import encode, speechlike, write
+from audiogen import speechlike, write
 
 import speechgrade as sg
 from speechgrade.duplicates import combine_groups, fingerprint, similarity

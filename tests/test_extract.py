@@ -3,7 +3,7 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
-from audiogen import encode, speechlike, tone, write
+from audiogen import speechlike, tone, write
 
 import speechgrade as sg
 from speechgrade.cache import FeatureCache

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from audiogen import encode, speechlike
+from servers import start_server
 
 import speechgrade as sg
 
@@ -213,17 +214,9 @@ def test_extra_files_and_links_in_a_bundle_are_refused(model, tmp_path):
 
 
 # -- the server -----------------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tone_dataset, tmp_path_factory):
     """A real server on a loopback port: 1 MB uploads, 20 s of audio, 2 s per request, 2 s to send a body."""
-    import httpx
-
     import importlib
 
     toy = importlib.import_module("toyplugins")
@@ -231,22 +224,9 @@ def server(tone_dataset, tmp_path_factory):
     ds = ds.subset(ds.filenames[:8])  # toy-slow sleeps 0.75 s on each 1.5 s clip
     model = sg.Scorer("toy-slow,acoustic", "ridge", trials=0, cache=False).fit(ds)
     model = model.save(tmp_path_factory.mktemp("slow") / "model")
-    port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(Path(toy.__file__).parent) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.Popen([*CLI, "serve", str(model), "--port", str(port), "--max-upload-mb", "1",
-                             "--max-audio-s", "20", "--timeout", "2", "--body-timeout", "2", "--plugin", "toyplugins",
-                             "--concurrency", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=env)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        try:
-            if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            pytest.fail(proc.stdout.read())
-        time.sleep(0.5)
+    proc, port, url = start_server(model, "--max-upload-mb", "1", "--max-audio-s", "20", "--timeout", "2",
+                                   "--body-timeout", "2", "--plugin", "toyplugins", "--concurrency", "1", env=env)
     yield port, url
     proc.terminate()
     proc.wait(10)

@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 
 import speechgrade as sg
 from speechgrade.rubric import Rubric, grid_step

@@ -4,15 +4,12 @@ import concurrent.futures
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 
 import httpx
 import numpy as np
 import pytest
 from audiogen import encode, speechlike, write
+from servers import launch_chromium, start_server
 
 pytest.importorskip("fastapi")
 
@@ -41,12 +38,6 @@ def _has_grammar() -> bool:
         return False
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A ridge model on 30 clips of the bundled real speech (Whisper features when installed), served."""
@@ -57,20 +48,7 @@ def server(tmp_path_factory):
     sample = sg.datasets.sample("total")
     ds = sample.subset(sample.filenames[:30])
     model = sg.Scorer(features, "ridge", trials=0, cache=cache).fit(ds).save(tmp_path_factory.mktemp("m") / "model")
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "speechgrade", "serve", str(model), "--port", str(port),
-                             "--max-upload-mb", "1", "--max-audio-s", "22", "--cache", str(cache)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        try:
-            if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            pytest.fail(proc.stdout.read())
-        time.sleep(0.5)
+    proc, _, url = start_server(model, "--max-upload-mb", "1", "--max-audio-s", "22", "--cache", str(cache))
     yield url, features, sg.datasets.sample_dir() / "wav"
     proc.terminate()
     proc.wait(10)
@@ -176,9 +154,7 @@ def test_page_uploads_a_file_and_shows_the_score(server, tmp_path):
     playwright = pytest.importorskip("playwright.sync_api")
     url, _, wav = server
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        browser = launch_chromium(p, CHROMIUM)
         page = browser.new_page()
         page.goto(url + "/")
         page.wait_for_selector("#model:not(:text('Loading model…'))")
@@ -212,9 +188,7 @@ def test_page_highlights_grammar_findings_in_the_transcript(server, tmp_path):
                           {"start": 30, "end": 34, "text": "have", "kind": "agreement", "message": "possible error",
                            "suggestion": "has", "source": "tagger", "start_s": 2.8, "end_s": 3.1}]}
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        browser = launch_chromium(p, CHROMIUM)
         page = browser.new_page()
         page.route("**/v1/score", lambda route: route.fulfill(status=200, content_type="application/json",
                                                               body=json.dumps(answer)))
@@ -228,3 +202,25 @@ def test_page_highlights_grammar_findings_in_the_transcript(server, tmp_path):
     assert marks == [["go", "Agreement: verb agreement → goes"], ["have", "agreement: possible error → has"]]
     assert "0.4 s go → goes" in listed and "2.8 s have → has" in listed
     assert "<b>" not in raw_html  # transcript text is escaped, never rendered as markup
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_page_shows_every_sub_score(server):
+    playwright = pytest.importorskip("playwright.sync_api")
+    url, _, wav = server
+    labels = [{"name": n, "min": 0, "max": 10} for n in ("fluency", "accuracy")]
+    answer = {"filename": "a.wav", "label": {"names": ["fluency", "accuracy"], "labels": labels},
+              "scores": {"fluency": {"score": 7.25, "interval": {"lo": 6.0, "hi": 8.5, "coverage": 0.8}},
+                         "accuracy": {"score": 5.5, "interval": {"lo": 4.0, "hi": 7.0, "coverage": 0.8}}},
+              "overall": 6.375, "duration_s": 3.0, "processing_s": 0.4, "abstain": None, "features": {}}
+    with playwright.sync_playwright() as p:
+        browser = launch_chromium(p, CHROMIUM)
+        page = browser.new_page()
+        page.route("**/v1/score", lambda route: route.fulfill(status=200, content_type="application/json",
+                                                              body=json.dumps(answer)))
+        page.goto(url + "/")
+        page.set_input_files("#file", str(wav / f"{CLIPS[4]}.wav"))
+        page.wait_for_selector("[data-testid=score]:not(:empty)", timeout=30000)
+        text = page.inner_text("[data-testid=score]")
+        browser.close()
+    assert "fluency: 7.25" in text and "accuracy: 5.50" in text and "overall: 6.38" in text

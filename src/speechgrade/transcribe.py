@@ -206,6 +206,16 @@ class WhisperOptions:
                 kwargs[key] = value
         return cls(model=arg or "base", **kwargs)
 
+    @classmethod
+    def of_transcript(cls, model: str | None, options: dict[str, str]) -> "WhisperOptions":
+        """The transcript options a featurizer that reads transcripts takes (`beam_size`, `language`, `verbatim`)."""
+        return cls.from_options(model, {k: v for k, v in options.items() if k in ("beam_size", "language", "verbatim")})
+
+    @classmethod
+    def from_identity(cls, identity: dict[str, Any]) -> "WhisperOptions":
+        """Inverse of `identity()` (the model fingerprint is recomputed, not restored)."""
+        return cls(**{k: v for k, v in identity.items() if k != "model_fingerprint"})
+
 
 def transcribe_audio(audio: np.ndarray, options: WhisperOptions = WhisperOptions()) -> Transcript:
     """Transcribe a 16 kHz mono clip (no cache)."""

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -18,7 +17,7 @@ from ..cache import as_cache, file_digest
 from ..dataset import Dataset, Problem
 from ..duplicates import FP_BANDS, duplicate_clusters, fingerprint
 from ..errors import AudioError, ConfigError, ModelNotFoundError
-from ..features import Featurizer, as_featurizers
+from ..features import as_featurizers
 from .progress import progress_bar
 
 AUDIO_NS = "audio-v1"
@@ -53,9 +52,6 @@ class Clip:
     name: str
     audio: np.ndarray
     info: AudioInfo | None = None
-
-
-Inputs = "Dataset | Iterable[str | os.PathLike] | Sequence[Clip]"
 
 
 def as_dataset(data) -> tuple[Dataset, dict[str, Clip]]:
@@ -211,8 +207,9 @@ class Extractor:
                 self.cache.put_array(f.cache_namespace, it.digest, vec)
                 it.vectors[k] = vec
 
-    def run(self, data: Inputs) -> tuple[pd.DataFrame, ExtractReport]:
-        """Features of every usable file or clip (rows indexed by filename) and the report of the rest."""
+    def run(self, data) -> tuple[pd.DataFrame, ExtractReport]:
+        """Features of every usable file or clip (rows indexed by filename) and the report of the rest; `data` is a
+        Dataset, a list of paths or a list of Clips."""
         dataset, clips = as_dataset(data)
         report = ExtractReport(failed=list(p for p in dataset.problems if "not found" in p.reason))
         columns = self.columns()

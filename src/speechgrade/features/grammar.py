@@ -75,13 +75,11 @@ class GrammarFeaturizer(Featurizer):
 
     @classmethod
     def from_spec(cls, arg, options):
-        asr = WhisperOptions.from_options(options.pop("asr", arg), {k: v for k, v in options.items()
-                                                                     if k in ("beam_size", "language", "verbatim")})
-        return cls(asr)
+        return cls(WhisperOptions.of_transcript(options.pop("asr", arg), options))
 
     @classmethod
     def from_config(cls, config):
-        return cls(WhisperOptions(**{k: v for k, v in config["asr"].items() if k != "model_fingerprint"}))
+        return cls(WhisperOptions.from_identity(config["asr"]))
 
     def config(self) -> dict:
         return {"asr": self.asr.identity(), "tagger": g.load_tagger() is not None}

@@ -85,14 +85,11 @@ class TextEmbeddingFeaturizer(Featurizer):
 
     @classmethod
     def from_spec(cls, arg, options):
-        asr = WhisperOptions.from_options(options.pop("asr", None), {k: v for k, v in options.items()
-                                                                      if k in ("beam_size", "language", "verbatim")})
-        return cls(arg, asr)
+        return cls(arg, WhisperOptions.of_transcript(options.pop("asr", None), options))
 
     @classmethod
     def from_config(cls, config):
-        asr = {k: v for k, v in config["asr"].items() if k != "model_fingerprint"}
-        return cls(config["model"], WhisperOptions(**asr))
+        return cls(config["model"], WhisperOptions.from_identity(config["asr"]))
 
     def config(self) -> dict:
         # the packaged model is named, not its site-packages path, so bundles move between machines

@@ -50,8 +50,7 @@ class WhisperFeaturizer(Featurizer):
 
     @classmethod
     def from_config(cls, config):
-        config = {k: v for k, v in config.items() if k != "model_fingerprint"}
-        return cls(WhisperOptions(**config))
+        return cls(WhisperOptions.from_identity(config))
 
     def config(self) -> dict:
         return self.options.identity()
