@@ -56,6 +56,12 @@ def test_units_split_on_pauses_as_well_as_punctuation():
     assert dict(zip(COLUMNS, grammar_vector(t)))["finite_verbs_per_unit"] == 1.5
 
 
+def test_speech_without_function_words_or_tenses_is_defined():
+    for text in ("Hello.", "Apples, pears, bananas.", "the of to"):
+        values = grammar_vector(transcript(text))
+        assert not np.isnan(values).any(), (text, dict(zip(COLUMNS, values)))
+
+
 def test_every_column_is_described_and_empty_speech_is_defined():
     assert list(DESCRIPTIONS) == COLUMNS and all(DESCRIPTIONS.values())
     empty = grammar_vector(Transcript("", 3.0, []))
@@ -84,4 +90,5 @@ def test_grammar_featurizer_on_real_speech_through_the_public_api(tmp_path):
     sample = sg.datasets.sample("total")
     table = sg.extract(sample.subset(sample.filenames[:3]), "grammar?beam_size=1", cache=tmp_path)
     assert table.shape == (3, len(COLUMNS)) and table.notna().all().all()
-    assert (table["grammar.finite_verbs_per_unit"] > 0).all() and (table["grammar.function_word_prob"] > 0).all()
+    assert (table["grammar.finite_verbs_per_unit"] >= 0).all() and (table["grammar.function_word_prob"] > 0).all()
+    assert table["grammar.error_free_unit_share"].between(0, 1).all()

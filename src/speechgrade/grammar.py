@@ -238,7 +238,7 @@ def syntax_measures(t: Transcript) -> dict[str, float]:
             "depth_max": float(np.max(depth)), "dep_length_mean": float(np.mean(deplen)) if deplen else 0.0,
             "fragment_share": float(np.mean(fragment)),
             "past_share": tenses.count("Past") / len(tenses) if tenses else math.nan,
-            "tense_switch_rate": switches / max(len(tenses) - 1, 1) if tenses else math.nan,
+            "tense_switch_rate": switches / max(len(tenses) - 1, 1) if tenses else 0.0,
             "np_length_mean": float(np.mean(chunks)) if chunks else 0.0}
 
 
@@ -256,7 +256,8 @@ def confidence_measures(t: Transcript) -> dict[str, float]:
         i = starts.get(tok.idx)
         if i is not None and not tok.is_punct:
             (func if tok.pos_ in GRAMMAR_POS else content).append(t.words[i].probability)
-    f, c = np.array(func or [math.nan]), np.array(content or [math.nan])
+    every = [w.probability for w in t.words]  # a unit with no function (or no content) word compares to all words
+    f, c = np.array(func or every), np.array(content or every)
     return {"function_word_prob": float(np.mean(f)), "function_word_low_share": float(np.mean(f < 0.5)),
             "function_minus_content_prob": float(np.mean(f) - np.mean(c))}
 
