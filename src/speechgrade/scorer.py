@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import inspect
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -24,7 +23,7 @@ from .dataset import Dataset
 from .errors import BundleError, SpeechgradeError
 from .evaluate import Evaluation, evaluate_scorer
 from .explain import family_contributions
-from .extraction import Clip, as_dataset, make_extractor
+from .extraction import Clip, Extracted, as_dataset, make_extractor
 from .features import Featurizer, as_featurizers
 from .features.screen import ScreenFeaturizer
 from .models import get_regressor_class
@@ -35,17 +34,6 @@ from .training import Prepared, prepare, split_screen
 from .tuning import ModelSearch, regressor_names
 
 __all__ = ["Clip", "Extracted", "Prepared", "Scorer", "Scores"]
-
-
-@dataclass
-class Extracted:
-    """Extracted features of some inputs, ready to score: the dataset, extractor, model columns, screen, report."""
-
-    dataset: Dataset
-    extractor: Any
-    X: pd.DataFrame
-    screen: pd.DataFrame | None
-    report: Any
 
 
 class Scorer:
@@ -165,7 +153,7 @@ class Scorer:
         row also gets its summary features and, when the model transcribes, its transcript and timed words."""
         return self.score_extracted(self.extract(data), intervals, explain, details)
 
-    def extract(self, data) -> "Extracted":
+    def extract(self, data) -> Extracted:
         """The features of files, a dataset or decoded clips, as `score_extracted` takes them."""
         self._check_fitted()
         dataset, clips = as_dataset(data)
@@ -174,7 +162,7 @@ class Scorer:
         X, screen = split_screen(X, self._screen_family(extractor))
         return Extracted(dataset, extractor, X, screen, report)
 
-    def score_extracted(self, ex: "Extracted", intervals: bool = True, explain: bool = False,
+    def score_extracted(self, ex: Extracted, intervals: bool = True, explain: bool = False,
                         details: bool = False) -> Scores:
         """Scores of extracted features (several models with the same featurizers share one extraction)."""
         dataset, extractor, X, screen, report = ex.dataset, ex.extractor, ex.X, ex.screen, ex.report

@@ -14,11 +14,25 @@ import pandas as pd
 from ..audio import MIN_SAMPLES
 from ..dataset import Dataset
 from ..errors import ConfigError
+from dataclasses import dataclass
+from typing import Any
+
 from .local import Clip, ExtractReport, Extractor, as_dataset
 
 ENGINES = ("local", "ray")
 
-__all__ = ["ENGINES", "Clip", "ExtractReport", "Extractor", "as_dataset", "extract", "make_extractor"]
+__all__ = ["ENGINES", "Clip", "ExtractReport", "Extracted", "Extractor", "as_dataset", "extract", "make_extractor"]
+
+
+@dataclass
+class Extracted:
+    """Extracted features of some inputs, ready to score: the dataset, extractor, model columns, screen, report."""
+
+    dataset: Dataset
+    extractor: Any
+    X: pd.DataFrame
+    screen: pd.DataFrame | None
+    report: ExtractReport
 
 
 def make_extractor(featurizers, cache=None, batch_size: int = 8, min_samples: int = MIN_SAMPLES,
