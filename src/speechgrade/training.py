@@ -21,8 +21,6 @@ from .duplicates import combine_groups
 from .errors import DatasetError
 from .extraction import ExtractReport
 
-SCREEN = "screen"
-
 
 @dataclass
 class Prepared:

@@ -22,7 +22,7 @@ DESCRIPTIONS: dict[str, str] = {
     "edit_prob_mean": "edit tagger: mean probability that a word needs a grammatical edit",
     "edit_share_05": "share of words whose edit probability is >= 0.5",
     **{f"edit_{f}_mean": f"edit tagger: mean probability of a {f.replace('_', ' ')} edit per word"
-       for f in ("agreement", "verb_form", "determiner", "preposition")},
+       for f in g.MEASURED_FAMILIES},
     "errors_per_unit": "grammar findings (Harper agreement/grammar/word choice + tagger p >= 0.5) per unit",
     "error_free_unit_share": "share of units without a grammar finding",
     "finite_verbs_per_unit": "finite verbs (clauses) per unit; units split at . ! ? and at pauses >= 0.8 s",
