@@ -15,7 +15,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import machine  # noqa: E402
 
 import speechgrade as sg  # noqa: E402
-from speechgrade.multilabel import MultiScorer  # noqa: E402
 
 LABELS = ["accuracy", "fluency", "prosodic", "total"]
 
@@ -29,7 +28,7 @@ def main() -> None:
     print(f"machine: {machine()}")
     print(f"features: {args.features}; regressor: ridgecv; 79 clips; no cache (every run extracts)")
     started = time.perf_counter()
-    MultiScorer(LABELS, featurizers=args.features, cache=False).fit(data).save(out / "multi")
+    sg.Scorer(featurizers=args.features, cache=False).fit(data).save(out / "multi")
     multi = time.perf_counter() - started
     started = time.perf_counter()
     for label in LABELS:

@@ -77,7 +77,7 @@ def test_findings_come_from_the_cached_transcript(tmp_path):
     featurizer = GrammarFeaturizer()
     featurizer.bind(cache)
     details = featurizer.details("abc")
-    assert any(f["text"] == "go" and f["suggestion"] == "goes" and f["start_s"] == 0.35 for f in details["grammar"])
+    assert any(f["text"] == "go" and f["suggestion"] == "goes" and f["start_s"] == 0.35 for f in details["grammar_findings"])
     assert featurizer.details("not-cached") == {}
 
 

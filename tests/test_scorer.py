@@ -33,7 +33,9 @@ def test_cli_http_and_python_give_identical_scores(fitted):
     client = TestClient(create_app(ServeConfig(str(model), cache=str(cache))))
     for path, record, line in zip(paths, api.records(), lines):
         http = client.post("/v1/score", files={"file": (path.name, path.read_bytes(), "audio/wav")}).json()
-        assert record["score"] == line["label"] == http["score"]
+        assert record["score"] == line["score"] == http["score"] == line["scores"]["label"]["score"]
+        # one record shape: the server adds only what a request has (timing, the model and its label)
+        assert set(http) - set(line) == {"label", "model", "duration_s", "processing_s"} and set(line) <= set(http)
         assert record["interval"] == line["interval"] == http["interval"]
         assert record["explanation"] == line["explanation"] == http["explanation"]
         assert record["raw_score"] == line["raw_score"] == http["raw_score"]

@@ -72,8 +72,8 @@ def test_score_one_file(server):
     if features.startswith("whisper"):
         assert "transcript" in body and "whisper.speech_rate" in body["features"]
     if "grammar" in features:
-        assert isinstance(body["grammar"], list) and "grammar.errors_per_unit" in body["features"]
-        for f in body["grammar"]:
+        assert isinstance(body["grammar_findings"], list) and "grammar.errors_per_unit" in body["features"]
+        for f in body["grammar_findings"]:
             assert {"start", "end", "start_s", "end_s", "kind", "message", "suggestion"} <= set(f)
 
 
@@ -194,7 +194,7 @@ def test_page_highlights_grammar_findings_in_the_transcript(server, tmp_path):
     answer = {"filename": "a.wav", "score": 6.0, "label": {"name": "total", "min": 0, "max": 10}, "duration_s": 4.0,
               "processing_s": 0.5, "interval": {"lo": 5.0, "hi": 7.0, "coverage": 0.8}, "abstain": None,
               "features": {}, "transcript": "He go to school and <b>he</b> have friends.", "words": words,
-              "grammar": [{"start": 3, "end": 5, "text": "go", "kind": "Agreement", "message": "verb agreement",
+              "grammar_findings": [{"start": 3, "end": 5, "text": "go", "kind": "Agreement", "message": "verb agreement",
                            "suggestion": "goes", "source": "harper", "start_s": 0.4, "end_s": 0.7},
                           {"start": 30, "end": 34, "text": "have", "kind": "agreement", "message": "possible error",
                            "suggestion": "has", "source": "tagger", "start_s": 2.8, "end_s": 3.1}]}

@@ -149,18 +149,12 @@ def _snap(text: Optional[str]):
     return step
 
 
-def _scorer(features: Optional[str], no_group_duplicates: bool, labels=(), overall=None, **options):
-    """A Scorer, or a MultiScorer when the dataset has several labels."""
-    options = dict(featurizers=_features(features), group_duplicates=not no_group_duplicates, progress=True, **options)
-    if len(labels) > 1:
-        from .multilabel import MultiScorer
-
-        return MultiScorer(labels, overall, **options)
-    if overall:
-        raise ConfigError("--overall needs several labels (e.g. --label-column grammar,fluency)")
+def _scorer(features: Optional[str], no_group_duplicates: bool, overall=None, **options):
+    """A Scorer with the command's options (one model per label of the dataset)."""
     from .scorer import Scorer
 
-    return Scorer(**options)
+    return Scorer(featurizers=_features(features), group_duplicates=not no_group_duplicates, progress=True,
+                  overall=overall, **options)
 
 
 @app.command()
@@ -187,7 +181,7 @@ def evaluate(data: Path = typer.Argument(..., help="CSV with `filename` and labe
 
     dataset = load_dataset(data, audio_dir, label_column)
     _print_problems(dataset)
-    scorer = _scorer(features, no_group_duplicates, dataset.labels, overall, regressor=regressor, trials=trials,
+    scorer = _scorer(features, no_group_duplicates, overall, regressor=regressor, trials=trials,
                      timeout=timeout, folds=folds, pca=pca, seed=seed, cache=cache, study=study, coverage=coverage,
                      inner_folds=inner_folds, ensemble=ensemble, calibrate=calibrate, snap=_snap(snap),
                      augment=augment, augment_ops=_ops(augment_ops))
@@ -203,7 +197,7 @@ def evaluate(data: Path = typer.Argument(..., help="CSV with `filename` and labe
     from .render import metrics_table
 
     out.print(metrics_table(ev.summary))
-    _write_evaluation(ev, dataset.label, json_path, report, predictions)
+    _write_evaluation(ev.first, dataset.label, json_path, report, predictions)
 
 
 def _write_multi_evaluation(ev, json_path, report, predictions) -> None:
@@ -269,7 +263,7 @@ def train(data: Path = typer.Argument(..., help="CSV with `filename` and label c
 
     dataset = load_dataset(data, audio_dir, label_column)
     _print_problems(dataset)
-    scorer = _scorer(features, no_group_duplicates, dataset.labels, overall, regressor=regressor, trials=trials,
+    scorer = _scorer(features, no_group_duplicates, overall, regressor=regressor, trials=trials,
                      timeout=timeout, folds=folds, pca=pca, seed=seed, cache=cache, study=study, coverage=coverage,
                      ensemble=ensemble, calibrate=calibrate, snap=_snap(snap), augment=augment,
                      augment_ops=_ops(augment_ops))
@@ -279,8 +273,8 @@ def train(data: Path = typer.Argument(..., help="CSV with `filename` and label c
     with console.status(f"fitting {regressor}"):
         scorer.fit(dataset, prepared=prepared)
     scorer.save(output)
-    for label, one in getattr(scorer, "scorers_", {dataset.label: scorer}).items():
-        t = one.tuning_
+    for label, one in scorer.models_.items():
+        t = one.tuning
         console.print(f"{label}: selection CV RMSE {t['selection_cv_rmse']:.3f} (optimistic: it chose the "
                       f"parameters; `speechgrade evaluate` gives honest figures)")
         if "weights" in t:
@@ -315,18 +309,17 @@ def predict(model: Path = typer.Argument(..., help="Model folder written by `tra
     `speechgrade predict grammar-model/ answer.m4a --json`
     """
     from .dataset import Dataset, load_dataset
-    from .multilabel import load_scorer
     from .render import print_failures, write_csv, write_json
+    from .scorer import Scorer
 
-    scorer = load_scorer(model, cache=cache, progress=not as_json, batch_size=batch_size, engine=engine,
+    scorer = Scorer.load(model, cache=cache, progress=not as_json, batch_size=batch_size, engine=engine,
                          engine_options=_engine_options(engine, address, num_gpus_per_worker))
     if len(inputs) == 1 and inputs[0].suffix.lower() == ".csv":
         dataset = load_dataset(inputs[0], audio_dir, None, require_label=False)
     else:
         dataset = Dataset.from_paths(inputs)
     scores = scorer.score(dataset, intervals=intervals or as_json, explain=explain, details=as_json)
-    if explain and not hasattr(scores, "weights") and not scores.explain_columns() \
-            and scores.frame[scores.label].notna().any():
+    if explain and not scores.explain_columns() and scores.frame[scores.labels].notna().any().any():
         console.print(f"[yellow]--explain: a {scorer.model_.regressor} model has no per-prediction attributions")
     if as_json:
         write_json(scores, sys.stdout)
@@ -423,7 +416,7 @@ def serve(model: Path = typer.Argument(..., help="Model folder written by `train
     """
     import importlib
 
-    from .multilabel import load_scorer
+    from .scorer import Scorer
     from .serve.app import ServeConfig, serve as run_server
 
     for module in plugin:
@@ -431,7 +424,7 @@ def serve(model: Path = typer.Argument(..., help="Model folder written by `train
             importlib.import_module(module)
         except ImportError as exc:
             raise ConfigError(f"--plugin {module}: cannot import it ({exc})") from None
-    load_scorer(model, cache=cache)  # a clear error before the server starts
+    Scorer.load(model, cache=cache)  # a clear error before the server starts
     run_server(ServeConfig(str(model), max_upload_mb, max_audio_s, timeout, concurrency,
                            str(cache) if cache else None, body_timeout, max_batch_files, list(plugin)), host, port,
                workers, max_connections)

@@ -11,7 +11,6 @@ from rich.table import Table
 
 from . import datasets
 from .errors import ConfigError
-from .multilabel import MultiScorer, load_scorer
 from .render import corr_table, metrics_table, multi_table
 from .report import write_multi_report, write_report
 from .scorer import Scorer
@@ -41,7 +40,7 @@ def run_demo(label: str, output: Path, features: str, regressor: str, trials: in
                   f"(0-10); {len(held_out)} clips of {HELD_OUT_SPEAKERS} speakers held out; features: {features}; "
                   f"regressor: {regressor}")
     options = dict(featurizers=features, regressor=regressor, trials=trials, cache=cache, progress=True)
-    scorer = MultiScorer(labels, **options) if len(labels) > 1 else Scorer(**options)
+    scorer = Scorer(**options)
     prepared = scorer.prepare(train_set)
     with console.status("cross-validating (tuning nested in each fold)") as status:
         ev = scorer.evaluate(train_set, folds=5, repeats=repeats, prepared=prepared,
@@ -53,11 +52,11 @@ def run_demo(label: str, output: Path, features: str, regressor: str, trials: in
         page = write_multi_report(ev, output / "report")
     else:
         out.print(metrics_table(ev.summary, f"{label}: out-of-fold metrics, {len(train_set)} clips, 5 folds x {repeats}"))
-        page = write_report(ev, output / "report", label, ev.importance)
+        page = write_report(ev.first, output / "report", label, ev.importance)
     with console.status("training the final model"):
         scorer.fit(train_set, prepared=prepared)
     model_dir = scorer.save(output / "model")
-    predicted = load_scorer(model_dir, cache=cache).predict(held_out)
+    predicted = Scorer.load(model_dir, cache=cache).predict(held_out)
     predicted = predicted.to_frame() if isinstance(predicted, pd.Series) else predicted
     table = Table(title="held-out speakers (never seen in training): true / predicted")
     for col in ("clip", "speaker", "text", *labels):

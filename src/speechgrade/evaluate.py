@@ -120,8 +120,8 @@ def compared(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 @dataclass
-class Evaluation:
-    """Out-of-fold predictions of every repeat, with metrics for the model and the baselines."""
+class LabelEvaluation:
+    """One label's out-of-fold predictions of every repeat, with metrics for the model and the baselines."""
 
     predictions: pd.DataFrame  # filename, y_true, group, repeat, fold, model, baseline_*, member_*
     summary: dict[str, Any]
@@ -147,7 +147,7 @@ def _with_copies(X_tr: np.ndarray, y_tr: np.ndarray, tr: np.ndarray, groups: np.
 def cross_validate(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, fit_predict: FitPredict,
                    names: list[str] | None = None, folds: int = 5, repeats: int = 3, seed: int = 0,
                    baselines: dict[str, FitPredict] | None = None, progress: Callable[[str], None] | None = None,
-                   coverage: float = 0.8, augmented: "tuple[np.ndarray, np.ndarray] | None" = None) -> Evaluation:
+                   coverage: float = 0.8, augmented: "tuple[np.ndarray, np.ndarray] | None" = None) -> LabelEvaluation:
     """Evaluate `fit_predict` out of fold; it only ever receives the outer training rows.
 
     `augmented` is (features of copies, row index of each copy's source): a training fold gets the copies of its
@@ -194,11 +194,11 @@ def cross_validate(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, fit_
                     bootstrap_ci(y, p, seed=seed)
     if not summary["members"]:
         del summary["members"]
-    return Evaluation(pd.DataFrame(rows), summary, pd.DataFrame(fold_rows))
+    return LabelEvaluation(pd.DataFrame(rows), summary, pd.DataFrame(fold_rows))
 
 
 def evaluate_scorer(scorer, data, label: str | None, folds: int, repeats: int = 3,
-                    progress: Callable[[str], None] | None = None) -> Evaluation:
+                    progress: Callable[[str], None] | None = None) -> LabelEvaluation:
     """Nested, repeated, grouped CV of a scorer's configuration on prepared data: the model search (and the
     rubric, on inner out-of-fold predictions) runs inside each outer training fold only."""
     counter = iter(range(10**9))
@@ -237,6 +237,58 @@ def evaluate_scorer(scorer, data, label: str | None, folds: int, repeats: int = 
     if importances:
         ev.importance = pd.Series(np.mean(importances, axis=0), index=data.X.columns).sort_values(ascending=False)
     return ev
+
+
+@dataclass
+class Evaluation:
+    """What `Scorer.evaluate` returns: each label's LabelEvaluation, the composite's figures, and how the human and
+    predicted sub-scores correlate. With one label, `summary`, `predictions`, `per_fold`, `importance`, `config`,
+    `extra` and `to_json()` are that label's."""
+
+    labels: dict[str, LabelEvaluation]
+    overall: dict[str, Any] | None = None
+    human_corr: pd.DataFrame | None = None
+    predicted_corr: pd.DataFrame | None = None
+    missing: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def first(self) -> LabelEvaluation:
+        """The first (with one label, the only) label's evaluation."""
+        return next(iter(self.labels.values()))
+
+    summary = property(lambda self: self.first.summary, doc="The first label's summary.")
+    predictions = property(lambda self: self.first.predictions, doc="The first label's out-of-fold predictions.")
+    per_fold = property(lambda self: self.first.per_fold, doc="The first label's per-fold metrics.")
+    importance = property(lambda self: self.first.importance, doc="The first label's feature importance.")
+    config = property(lambda self: self.first.config, doc="The configuration evaluated (the first label's).")
+    extra = property(lambda self: self.first.extra, doc="Duplicates and files left out (the first label's).")
+
+    def table(self) -> pd.DataFrame:
+        """One row per label: r, Spearman, RMSE, MAE, within 0.5 / 1.0, interval coverage, baselines."""
+        rows = {}
+        for label, ev in self.labels.items():
+            s = ev.summary
+            rows[label] = {"n": s["n"], "pearson": s["pearson"], "pearson_std": s["pearson_std"],
+                           "spearman": s["spearman"], "rmse": s["rmse"], "mae": s["mae"],
+                           "within_0.5": s["within_0.5"], "within_1.0": s["within_1.0"],
+                           "interval_coverage": s.get("interval_coverage"),
+                           "baseline_ridge_pearson": s["baselines"]["ridge"]["pearson"],
+                           "baseline_mean_rmse": s["baselines"]["mean"]["rmse"]}
+        if self.overall and self.overall.get("against"):
+            rows[f"overall (composite vs {self.overall['against']})"] = {
+                k: self.overall.get(k) for k in ("n", "pearson", "pearson_std", "spearman", "rmse", "mae",
+                                                 "within_0.5", "within_1.0")}
+        return pd.DataFrame(rows).T
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON: one label's flat object; with several, per label that object plus the correlations."""
+        if len(self.labels) == 1 and not self.overall:
+            return self.first.to_json()
+        out: dict[str, Any] = {"labels": {k: ev.to_json() for k, ev in self.labels.items()}, "overall": self.overall,
+                               "missing_labels": self.missing}
+        for name, corr in (("human_correlation", self.human_corr), ("predicted_correlation", self.predicted_corr)):
+            out[name] = None if corr is None else corr.round(4).to_dict()
+        return out
 
 
 def _tally(chosen: list) -> dict:

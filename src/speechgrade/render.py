@@ -89,32 +89,15 @@ def print_duplicates(console: Console, clusters) -> None:
             console.print(f"  {', '.join(c)}")
 
 
-def json_record(scores: Scores, record: dict) -> dict:
-    """A Scores record as `predict --json` prints it: the score under the label's name, no empty abstain (several
-    labels: their `scores` as they come)."""
-    if "scores" in record:
-        return {k: v for k, v in record.items() if not (k == "abstain" and v is None)}
-    out = {"filename": record["filename"], scores.label: record["score"]}
-    out |= {k: v for k, v in record.items() if k not in ("filename", "score") and not (k == "abstain" and v is None)}
-    return out
-
-
 def write_json(scores: Scores, stream: IO[str]) -> None:
-    """JSON Lines: one object per input, one line each."""
+    """JSON Lines: one object per input, one line each, in the record shape every front end uses."""
     for record in scores.records():
-        stream.write(json.dumps(json_record(scores, record)) + "\n")
+        stream.write(json.dumps(record) + "\n")
 
 
 def write_csv(scores: Scores, stream: IO[str], intervals: bool, abstain: bool) -> int:
-    """`filename,<label>[,_lo,_hi][,abstain,abstain_reason][,explain.*]` rows; returns how many."""
-    if hasattr(scores, "weights"):  # several labels: filename,<label1>,<label2>,...[,overall]
-        table = scores.frame(intervals, abstain).round(4).reset_index()
-        stream.write(table.to_csv(index=False))
-        return len(table)
-    label, frame = scores.label, scores.frame
-    keep = [label, *([f"{label}_lo", f"{label}_hi"] if intervals else []),
-            *(["abstain", "abstain_reason"] if abstain and "abstain" in frame else []), *scores.explain_columns()]
-    table = frame[keep].round(4).reset_index()
+    """`filename,<labels>[,overall][,_lo,_hi][,abstain,abstain_reason][,explain.*]` rows; returns how many."""
+    table = scores.table(intervals, abstain).round(4).reset_index()
     stream.write(table.to_csv(index=False))  # not rich: it would wrap long rows
     return len(table)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .evaluate import Evaluation, compared
+from .evaluate import LabelEvaluation, compared
 
 ROWS = (("rmse", "RMSE", "lower is better"), ("mae", "MAE", "lower is better"),
         ("pearson", "Pearson r", "higher is better"), ("spearman", "Spearman rho", "higher is better"),
@@ -26,7 +26,7 @@ def _plt():
     return plt
 
 
-def plot_scatter(ev: Evaluation, path: Path, label: str) -> None:
+def plot_scatter(ev: LabelEvaluation, path: Path, label: str) -> None:
     """Predicted vs true (mean over repeats), with the identity line."""
     plt = _plt()
     p = ev.predictions.groupby("filename").agg(y=("y_true", "first"), pred=("model", "mean"))
@@ -44,7 +44,7 @@ def plot_scatter(ev: Evaluation, path: Path, label: str) -> None:
     plt.close(fig)
 
 
-def plot_residuals(ev: Evaluation, path: Path, label: str) -> None:
+def plot_residuals(ev: LabelEvaluation, path: Path, label: str) -> None:
     """Residuals (predicted - true) grouped by true score."""
     plt = _plt()
     p = ev.predictions.assign(res=ev.predictions["model"] - ev.predictions["y_true"])
@@ -60,7 +60,7 @@ def plot_residuals(ev: Evaluation, path: Path, label: str) -> None:
     plt.close(fig)
 
 
-def plot_folds(ev: Evaluation, path: Path) -> None:
+def plot_folds(ev: LabelEvaluation, path: Path) -> None:
     """RMSE and Pearson r of each outer fold, model vs baselines."""
     plt = _plt()
     f = ev.per_fold
@@ -95,7 +95,7 @@ def plot_importance(importance: pd.Series, path: Path, top: int = 20) -> None:
     plt.close(fig)
 
 
-def _table(ev: Evaluation) -> str:
+def _table(ev: LabelEvaluation) -> str:
     s, others = ev.summary, compared(ev.summary)
     head = "".join(f"<th>{html.escape(n)}</th>" for n in ["model", *others])
     body = []
@@ -108,7 +108,7 @@ def _table(ev: Evaluation) -> str:
     return f"<table><tr><th>metric</th>{head}<th></th></tr>{''.join(body)}</table>"
 
 
-def write_report(ev: Evaluation, directory: str | os.PathLike, label: str = "score",
+def write_report(ev: LabelEvaluation, directory: str | os.PathLike, label: str = "score",
                  importance: pd.Series | None = None) -> Path:
     """Write scatter/residual/fold plots (and importances) as PNG, index.html and predictions.csv."""
     directory = Path(directory)
@@ -144,18 +144,20 @@ is measured on clips the model and its tuning never saw. Values are mean ± std 
 
 
 def write_multi_report(ev, directory: str | os.PathLike) -> Path:
-    """A report per label in `<label>/`, and index.html with every label's figures and the correlations
-    between the human sub-scores and between the predicted ones."""
+    """A report per label in `label-<i>/` (numbered: a label is a CSV header, never a path), and index.html with
+    every label's figures and the correlations between the human sub-scores and between the predicted ones."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    folders = {label: f"label-{i}" for i, label in enumerate(ev.labels)}
     for label, sub in ev.labels.items():
-        write_report(sub, directory / label, label, sub.importance)
+        write_report(sub, directory / folders[label], label, sub.importance)
     table = ev.table()
 
     def cell(v):
         return "" if v is None or (isinstance(v, float) and v != v) else f"{v:.3f}" if isinstance(v, float) else str(v)
 
-    rows = "".join(f"<tr><td><a href='{html.escape(str(k))}/index.html'>{html.escape(str(k))}</a></td>"
+    rows = "".join(f"<tr><td><a href='{folders[k]}/index.html'>{html.escape(str(k))}</a></td>" if k in folders
+                   else f"<tr><td>{html.escape(str(k))}</td>"
                    + "".join(f"<td>{cell(v)}</td>" for v in r.values) + "</tr>" for k, r in table.iterrows())
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
     matrices = "".join(f"<h2>{title}</h2>{corr.round(2).to_html()}" for title, corr in

@@ -19,25 +19,18 @@ def _round(value: Any) -> float | None:
     return None if math.isnan(value) else round(value, 4)
 
 
-def score_frame(label: str, order: list[str], scored: pd.Index, raw: np.ndarray, post, screen: pd.DataFrame | None,
-                problems: dict[str, str], intervals: bool) -> pd.DataFrame:
-    """The Scores frame: raw scores of the `scored` rows through the fitted post-processing `post`, every input in
-    `order` (NaN where not scored); abstain columns when `screen` is given (failures abstain with their reason)."""
-    frame = pd.DataFrame({label: np.nan}, index=pd.Index(order, name="filename"), dtype=np.float64)
-    frame.loc[scored, label] = post.scores(raw)
-    if post.rubric_.active:
-        frame[f"{label}_raw"] = np.nan
-        frame.loc[scored, f"{label}_raw"] = raw
-    if intervals:
-        frame[f"{label}_lo"], frame[f"{label}_hi"] = post.interval(frame[label].to_numpy())
-    if screen is not None:
-        reasons = pd.Series(None, index=frame.index, dtype=object)
-        if len(scored):
-            reasons[scored] = post.reasons(screen)
-        for name, reason in problems.items():
-            if name in reasons.index:
-                reasons[name] = reason
-        frame["abstain"], frame["abstain_reason"] = reasons.notna(), reasons.fillna("")
+def abstain_columns(frame: pd.DataFrame, scored: pd.Index, post, screen: pd.DataFrame | None,
+                    problems: dict[str, str]) -> pd.DataFrame:
+    """`abstain` and `abstain_reason` for every row of `frame` (failures abstain with their reason)."""
+    if screen is None:
+        return frame
+    reasons = pd.Series(None, index=frame.index, dtype=object)
+    if len(scored):
+        reasons[scored] = post.reasons(screen)
+    for name, reason in problems.items():
+        if name in reasons.index:
+            reasons[name] = reason
+    frame["abstain"], frame["abstain_reason"] = reasons.notna(), reasons.fillna("")
     return frame
 
 
@@ -56,59 +49,105 @@ def row_details(featurizers: list, prefixes: list[str], X: pd.DataFrame, report:
 
 @dataclass
 class Scores:
-    """One row per input in input order, failures in place (NaN score, `problems` says why).
+    """One row per input in input order, failures in place (NaN scores, `problems` says why).
 
-    `frame` columns: `<label>`; `<label>_raw` with a rubric; `<label>_lo`, `<label>_hi` with intervals;
-    `abstain`, `abstain_reason` when abstaining; `explain.<family>`, `explain.base` with explanations.
+    `frame` columns, per label: `<label>`; `<label>_raw` with a rubric; `<label>_lo`, `<label>_hi` with intervals;
+    `<label>.explain.<family>` and `<label>.explain.base` with explanations; then `overall` (with composite
+    weights) and `abstain`, `abstain_reason` when abstaining.
     """
 
-    label: str
+    labels: list[str]
     frame: pd.DataFrame
     problems: dict[str, str]
     report: ExtractReport
     coverage: float | None = None
     details: dict[str, dict[str, Any]] = field(default_factory=dict)  # filename -> features, transcript, words
+    weights: dict[str, float] | None = None  # composite weights of `overall`
+    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)  # label -> (min, max) of its scale
 
-    def explain_columns(self) -> list[str]:
-        """The `explain.*` columns present."""
-        return [c for c in self.frame.columns if c.startswith(EXPLAIN)]
+    @property
+    def label(self) -> str:
+        """The first (with one label, the only) label."""
+        return self.labels[0]
+
+    def explain_columns(self, label: str | None = None) -> list[str]:
+        """The `<label>.explain.*` columns present (of every label when `label` is None)."""
+        prefixes = tuple(f"{lb}.{EXPLAIN}" for lb in ([label] if label else self.labels))
+        return [c for c in self.frame.columns if c.startswith(prefixes)]
+
+    def _label_record(self, row: pd.Series, label: str) -> dict[str, Any]:
+        score = _round(row[label])
+        out: dict[str, Any] = {"score": score}
+        if label in self.ranges:
+            out["range"] = list(self.ranges[label])
+        if score is None:
+            return out
+        if f"{label}_lo" in row:
+            out["interval"] = {"lo": _round(row[f"{label}_lo"]), "hi": _round(row[f"{label}_hi"]),
+                               "coverage": self.coverage}
+        if f"{label}_raw" in row:
+            out["raw_score"] = _round(row[f"{label}_raw"])
+        prefix = f"{label}.{EXPLAIN}"
+        explained = {c.removeprefix(prefix): _round(row[c]) for c in self.explain_columns(label)}
+        if explained:
+            out["explanation"] = explained
+        return out
 
     def record(self, name: str) -> dict[str, Any]:
-        """One input as a plain dict: filename, score, interval, raw_score, abstain, explanation, error, details."""
-        row, label = self.frame.loc[name], self.label
-        score = _round(row[label])
-        out: dict[str, Any] = {"filename": name, "score": score}
-        if score is not None:
-            if f"{label}_lo" in row:
-                out["interval"] = {"lo": _round(row[f"{label}_lo"]), "hi": _round(row[f"{label}_hi"]),
-                                   "coverage": self.coverage}
-            if f"{label}_raw" in row:
-                out["raw_score"] = _round(row[f"{label}_raw"])
-            explained = {c.removeprefix(EXPLAIN): _round(row[c]) for c in self.explain_columns()}
-            if explained:
-                out["explanation"] = explained
+        """One input as a plain dict, the same for every front end: `filename`; `score` (the only label's, or the
+        composite `overall` with several labels and weights, else null) with its `interval`, `raw_score` and
+        `explanation`; `scores` {label: {score, range, interval, raw_score, explanation}}; `overall`; `abstain`;
+        `error`; then the details (features, transcript, words, grammar findings)."""
+        row = self.frame.loc[name]
+        scores = {label: self._label_record(row, label) for label in self.labels}
+        headline = scores[self.label] if len(self.labels) == 1 else {"score": self._overall(row)}
+        out: dict[str, Any] = {"filename": name, **{k: v for k, v in headline.items() if k != "range"},
+                               "scores": scores}
+        if self.weights:
+            out["overall"] = self._overall(row)
         if "abstain_reason" in row:
             out["abstain"] = row["abstain_reason"] or None
         if name in self.problems:
             out["error"] = self.problems[name]
         return out | self.details.get(name, {})
 
+    def _overall(self, row: pd.Series) -> float | None:
+        return _round(row["overall"]) if self.weights else None
+
     def records(self) -> Iterator[dict[str, Any]]:
         """`record` of every input, in input order."""
         return (self.record(name) for name in self.frame.index)
 
-    def explanations(self) -> pd.DataFrame | None:
-        """Each family's contribution (and `base`) per scored row; None for models without attributions."""
-        columns = self.explain_columns()
+    def explanations(self, label: str | None = None) -> pd.DataFrame | None:
+        """Each family's contribution (and `base`) per scored row for `label` (default the first); None for
+        models without attributions."""
+        label = label or self.label
+        columns = self.explain_columns(label)
         if not columns:
             return None
-        return self.frame[columns].dropna().rename(columns=lambda c: c.removeprefix(EXPLAIN))
+        return self.frame[columns].dropna().rename(columns=lambda c: c.removeprefix(f"{label}.{EXPLAIN}"))
 
-    def intervals(self) -> pd.DataFrame:
-        """Columns score, lo, hi (coverage in attrs)."""
-        label = self.label
+    def intervals(self, label: str | None = None) -> pd.DataFrame:
+        """Columns score, lo, hi of `label` (default the first; coverage in attrs)."""
+        label = label or self.label
         out = self.frame[[label, f"{label}_lo", f"{label}_hi"]].set_axis(["score", "lo", "hi"], axis=1)
         out.attrs["coverage"] = self.coverage
+        return out
+
+    def table(self, intervals: bool = False, abstain: bool = False, explain: bool = True) -> pd.DataFrame:
+        """What `predict` writes as CSV: `<label>...`, `overall`, then `<label>_lo`/`_hi`, `abstain*`, and the
+        explanations (`explain.<family>` with one label, `<label>.explain.<family>` with several)."""
+        frame = self.frame
+        keep = [*self.labels, *(["overall"] if self.weights else [])]
+        if intervals:
+            keep += [c for lb in self.labels for c in (f"{lb}_lo", f"{lb}_hi") if c in frame]
+        if abstain and "abstain" in frame:
+            keep += ["abstain", "abstain_reason"]
+        if explain:
+            keep += self.explain_columns()
+        out = frame[keep]
+        if len(self.labels) == 1:
+            out = out.rename(columns=lambda c: c.removeprefix(f"{self.label}."))
         return out
 
     def flagged(self) -> dict[str, str]:

@@ -1,8 +1,9 @@
-"""Scorer: featurizers + a tuned model + post-processing, with fit / score / evaluate / save / load.
+"""Scorer: featurizers + one tuned model per label + post-processing, with fit / score / evaluate / save / load.
 
-It composes one-job parts: `extraction` (features, cached), `training` (labels, groups, augmented copies),
-`tuning.ModelSearch` (the model), `postprocess` (rubric, interval, abstain rules), `explain`, `evaluate`
-(nested CV) and `bundle` (the saved form).
+It composes one-job parts: `extraction` (features, cached, once for every label), `training` (labels, groups,
+augmented copies), `tuning.ModelSearch` (each label's model), `labelmodel` (a label's fitted parts),
+`postprocess` (rubric, interval, abstain rules), `composite` (the `overall` score), `evaluate` (nested CV) and
+`bundle` (the saved form). One label or several: the same class, the same results, the same bundle checks.
 """
 
 from __future__ import annotations
@@ -18,26 +19,30 @@ import pandas as pd
 from . import columns as cols
 from .abstain import language_model
 from .augment import OPS as AUGMENT_OPS
-from .bundle import Manifest, featurizers_from_manifest, load_model, scorer_config
+from .bundle import Manifest, featurizers_from_manifest, read_manifest, scorer_config, write_manifest
+from .composite import overall_figures, parse_overall
 from .dataset import Dataset
-from .errors import BundleError, SpeechgradeError
+from .errors import BundleError, ConfigError, DatasetError, SpeechgradeError
 from .evaluate import Evaluation, evaluate_scorer
-from .explain import family_contributions
 from .extraction import Clip, Extracted, as_dataset, make_extractor
 from .features import Featurizer, as_featurizers
 from .features.screen import ScreenFeaturizer
-from .models import get_regressor_class
+from .labelmodel import LabelModel
 from .models.ensemble import check_ensemble
 from .postprocess import PostProcessor
-from .results import Scores, row_details, score_frame
+from .results import Scores, abstain_columns, row_details
 from .training import Prepared, prepare, split_screen
 from .tuning import ModelSearch, regressor_names
 
-__all__ = ["Clip", "Extracted", "Prepared", "Scorer", "Scores"]
+__all__ = ["Clip", "Extracted", "LabelModel", "Prepared", "Scorer", "Scores"]
+
+MULTI_LABEL = "multi-label"  # the manifest `kind` of a bundle with several labels
 
 
 class Scorer:
-    """Scores clips from audio: `Scorer(featurizers="acoustic", regressor="ridgecv").fit(dataset)`."""
+    """Scores clips from audio: `Scorer(featurizers="acoustic", regressor="ridgecv").fit(dataset)` learns one model
+    per label of the dataset (`load_dataset(..., label_column="grammar,fluency")`) from one extraction; `overall`
+    (`"mean"` or `{"grammar": 0.4, "fluency": 0.6}`) adds a weighted composite."""
 
     def __init__(self, featurizers: "str | Sequence" = "acoustic", regressor: str = "ridgecv", trials: int = 10,
                  timeout: float | None = None, folds: int = 5, pca: int | None = None, seed: int = 0,
@@ -45,7 +50,8 @@ class Scorer:
                  progress: bool = False, batch_size: int = 8, inner_folds: int = 3, engine: str = "local",
                  engine_options: dict[str, Any] | None = None, coverage: float = 0.8, ensemble: str | None = None,
                  calibrate: bool = False, snap: "float | str | None" = None, abstain: bool = True,
-                 augment: int = 0, augment_ops: Sequence[str] = AUGMENT_OPS):
+                 augment: int = 0, augment_ops: Sequence[str] = AUGMENT_OPS,
+                 overall: "str | dict[str, float] | None" = None):
         self.featurizers = featurizers
         self.regressor = regressor
         self.trials = trials
@@ -68,6 +74,7 @@ class Scorer:
         self.abstain = abstain
         self.augment = augment
         self.augment_ops = augment_ops
+        self.overall = overall
 
     # -- parts ----------------------------------------------------------------------------------
     def model_featurizers(self) -> list[Featurizer]:
@@ -76,7 +83,7 @@ class Scorer:
 
     def extractor(self):
         """The model's featurizers, then (when abstaining) `screen`, with the English check once fitted."""
-        post = getattr(self, "post_", None)
+        post = self.post_ if hasattr(self, "models_") else None
         screen = [ScreenFeaturizer(post.language if post else None)] if self.abstain else []
         return make_extractor(self.model_featurizers() + screen, self.cache, self.batch_size, progress=self.progress,
                               engine=self.engine, **(self.engine_options or {}))
@@ -92,40 +99,71 @@ class Scorer:
 
     # -- learning -------------------------------------------------------------------------------
     def prepare(self, dataset: Dataset) -> Prepared:
-        """Extract (or read cached) features; combine user groups with duplicate clusters."""
+        """Extract (or read cached) features once for every label; combine user groups with duplicate clusters."""
         regressor_names(self.regressor)  # an unknown regressor is an error before, not after, extraction
+        self._check_labels(dataset)
         extractor = self.extractor()
         data = prepare(dataset, extractor, self._screen_family(extractor),
                        self.group_duplicates, self.augment, self.augment_ops, self.seed)
         check_ensemble(self.ensemble, data.X.columns)  # before any tuning: fit and evaluate both start here
         return data
 
+    def _check_labels(self, dataset: Dataset) -> None:
+        absent = [label for label in dataset.labels if label not in dataset.table.columns]
+        if absent:
+            raise DatasetError(f"the dataset has no label column '{absent[0]}'")
+        if self.overall and len(dataset.labels) < 2:
+            raise ConfigError("--overall needs several labels (e.g. --label-column grammar,fluency)")
+        parse_overall(self.overall, dataset.labels)
+
     def fit(self, dataset: Dataset, prepared: Prepared | None = None) -> "Scorer":
-        """Tune on all rows with grouped CV, then fit the final model on all of them; the rubric and the
-        conformal interval are fitted on out-of-fold predictions, the abstain rules on the screen measures."""
+        """For each label, on the rows that have it: tune with grouped CV, then fit the final model on all of them;
+        the rubric and the conformal interval are fitted on out-of-fold predictions, the abstain rules on the
+        screen measures."""
         data = prepared or self.prepare(dataset)
+        self._check_labels(dataset)
         self.featurizers_ = as_featurizers(self.featurizers)
         self.columns_ = list(data.X.columns)
+        self.models_ = {label: self._fit_label(*data.for_label(dataset, label)) for label in dataset.labels}
+        self.weights_ = parse_overall(self.overall, dataset.labels)
+        return self
+
+    def _fit_label(self, dataset: Dataset, data: Prepared) -> LabelModel:
         X, y, groups = data.training_rows()
         search = self.search(study_name="speechgrade-train" if self.study else None).fit(X, y, groups, self.columns_)
-        self.model_, self.tuning_ = search.best_estimator_, search.summary()
-        self.label_ = dataset.label
         oof = search.out_of_fold(X, y, groups, self.columns_)[:len(data.y)]  # originals only: copies share folds
-        self.post_ = PostProcessor(self.calibrate, self.snap, self.coverage, self.abstain,
-                                   language_model(self.featurizers_)).fit(oof, data.y, data.screen)
-        self.training_ = {"n": len(data.y), "augmented_copies": len(y) - len(data.y),
-                          "fingerprint": data.fingerprint(), "duplicates": data.duplicates,
-                          "groups": None if data.groups is None else int(len(np.unique(data.groups)))}
-        self.evaluation_ = getattr(self, "evaluation_", None)
-        return self
+        post = PostProcessor(self.calibrate, self.snap, self.coverage, self.abstain,
+                             language_model(self.featurizers_)).fit(oof, data.y, data.screen)
+        training = {"n": len(data.y), "augmented_copies": len(y) - len(data.y), "fingerprint": data.fingerprint(),
+                    "duplicates": data.duplicates,
+                    "groups": None if data.groups is None else int(len(np.unique(data.groups)))}
+        return LabelModel(dataset.label, search.best_estimator_, post, self.columns_, search.summary(), training,
+                          getattr(self, "cv_metrics_", {}).get(dataset.label))
 
     def evaluate(self, dataset: Dataset, folds: int | None = None, repeats: int = 3,
                  prepared: Prepared | None = None, progress: Callable[[str], None] | None = None) -> Evaluation:
-        """Nested, repeated, grouped CV: tuning runs inside each outer training fold only."""
-        ev = evaluate_scorer(self, prepared or self.prepare(dataset), dataset.label, folds or self.folds, repeats,
-                             progress)
-        self.evaluation_ = ev.summary
-        return ev
+        """Each label's nested, repeated, grouped CV (tuning runs inside each outer training fold only) on the rows
+        that have it; the composite against an `overall` column; how human and predicted sub-scores correlate."""
+        data = prepared or self.prepare(dataset)
+        self._check_labels(dataset)
+        evs = {}
+        for label in dataset.labels:
+            sub, rows = data.for_label(dataset, label)
+            say = (lambda m, label=label: progress(f"{label}: {m}")) if progress and len(dataset.labels) > 1 \
+                else progress
+            evs[label] = evaluate_scorer(self, rows, label, folds or self.folds, repeats, say)
+        self.cv_metrics_ = {label: ev.summary for label, ev in evs.items()}  # the bundle records them
+        for label, model in getattr(self, "models_", {}).items():
+            model.evaluation = self.cv_metrics_.get(label, model.evaluation)
+        result = Evaluation(evs)
+        if len(evs) > 1:
+            oof = pd.DataFrame({lb: ev.predictions.groupby("filename")["model"].mean() for lb, ev in evs.items()})
+            human = dataset.table.loc[data.names, dataset.labels]
+            result.human_corr, result.predicted_corr = human.corr(), oof.corr()
+            result.missing = {label: int(human[label].isna().sum()) for label in dataset.labels}
+            weights = parse_overall(self.overall, dataset.labels)
+            result.overall = overall_figures(evs, weights, dataset) if weights else None
+        return result
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments that define the model (JSON-able); `Scorer(**config)` rebuilds it."""
@@ -137,14 +175,22 @@ class Scorer:
                 "timeout": self.timeout, "folds": self.folds, "inner_folds": self.inner_folds,
                 "pca": self.pca, "seed": self.seed, "group_duplicates": self.group_duplicates}
 
-    # fitted parts of the post-processing, by their own names
+    # the fitted parts of the first (with one label, the only) label, by their own names
+    labels_ = property(lambda self: list(self.models_), doc="The labels this scorer was fitted on.")
+    label_ = property(lambda self: next(iter(self.models_)), doc="The first (or only) label.")
+    first_ = property(lambda self: next(iter(self.models_.values())), doc="The first label's LabelModel.")
+    model_ = property(lambda self: self.first_.model, doc="The first label's fitted model.")
+    post_ = property(lambda self: self.first_.post, doc="The first label's PostProcessor.")
+    tuning_ = property(lambda self: self.first_.tuning, doc="The first label's tuning summary.")
+    training_ = property(lambda self: self.first_.training, doc="What the first label's model was trained on.")
+    evaluation_ = property(lambda self: self.first_.evaluation, doc="The first label's CV summary, if evaluated.")
     label_range_ = property(lambda self: self.post_.label_range_, doc="(min, max) of the training labels.")
     rubric_ = property(lambda self: self.post_.rubric_, doc="The fitted Rubric.")
     abstain_ = property(lambda self: self.post_.rules_, doc="The fitted AbstainRules (None when not abstaining).")
 
     # -- scoring --------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
+        if not hasattr(self, "models_"):
             raise BundleError("this Scorer is not fitted: call fit() or Scorer.load()")
 
     def score(self, data: "Dataset | Sequence[str | os.PathLike] | Sequence[Clip]", intervals: bool = True,
@@ -164,29 +210,29 @@ class Scorer:
 
     def score_extracted(self, ex: Extracted, intervals: bool = True, explain: bool = False,
                         details: bool = False) -> Scores:
-        """Scores of extracted features (several models with the same featurizers share one extraction)."""
+        """Every label's scores (and the composite) from one extraction."""
         dataset, extractor, X, screen, report = ex.dataset, ex.extractor, ex.X, ex.screen, ex.report
-        missing = [c for c in self.columns_ if c not in X.columns]
-        if len(X) and missing:
-            raise BundleError(f"the featurizers produce different columns than the model expects "
-                              f"({len(missing)} missing, e.g. {missing[0]})")
         problems = {p.filename: p.reason for p in [*dataset.problems, *report.failed, *report.skipped]}
-        raw = self.model_.predict(X[self.columns_].to_numpy(np.float64)) if len(X) else np.zeros(0)
-        frame = score_frame(self.label_, dataset.input_order, X.index, raw, self.post_, screen, problems, intervals)
-        explained = family_contributions(self.model_, X, self.columns_) if explain and len(X) else None
-        if explained is not None:
-            frame = frame.join(explained.add_prefix("explain."))
+        order = dataset.input_order
+        frame = pd.concat([m.frame(order, X, intervals, explain) for m in self.models_.values()], axis=1)
+        weights = getattr(self, "weights_", None)
+        if weights:
+            frame["overall"] = sum(frame[label] * w for label, w in weights.items())
+        frame = abstain_columns(frame, X.index, self.post_, screen, problems)
         n = len(self.model_featurizers())
         extra = row_details(extractor.featurizers[:n], extractor.prefixes()[:n], X, report) if details else {}
-        return Scores(self.label_, frame, problems, report, self.post_.coverage, extra)
+        ranges = {label: m.post.label_range_ for label, m in self.models_.items()}
+        return Scores(self.labels_, frame, problems, report, self.post_.coverage, extra, weights, ranges)
 
     def predict_frame(self, data, intervals: bool = False, explain: bool = False) -> pd.DataFrame:
         """`score(...).frame`: one row per input in input order (NaN where a file failed)."""
         return self.score(data, intervals, explain).frame
 
-    def predict(self, data) -> pd.Series:
-        """Scores in input order (NaN for files that failed)."""
-        return self.score(data, intervals=False).frame[self.label_]
+    def predict(self, data) -> "pd.Series | pd.DataFrame":
+        """Scores in input order (NaN for files that failed): a Series with one label, a DataFrame (one column
+        per label, and `overall` with weights) with several."""
+        table = self.score(data, intervals=False).table(explain=False)
+        return table[self.label_] if len(self.models_) == 1 else table
 
     def explain(self, data) -> pd.DataFrame | None:
         """Per-prediction attributions grouped by feature family (None for models without them, e.g. svr)."""
@@ -201,54 +247,81 @@ class Scorer:
         return self.score([Clip(name, audio)], explain=True, details=True).record(name)
 
     # -- persistence ----------------------------------------------------------------------------
-    def manifest(self) -> Manifest:
-        """The fitted scorer's manifest (what `save` writes besides the model files)."""
-        self._check_fitted()
+    def _featurizer_identities(self) -> list[dict[str, Any]]:
         prefixes = cols.prefixes(f.name for f in self.featurizers_)
-        featurizers = [{**f.identity, "spec": f.spec, "prefix": p} for f, p in zip(self.featurizers_, prefixes)]
-        model = {"regressor": self.model_.regressor, "params": self.model_.params, "pca": self.pca,
-                 "seed": self.seed, "ensemble": self.ensemble}
-        label = {"name": self.label_, "min": self.post_.label_range_[0], "max": self.post_.label_range_[1]}
-        return Manifest(label, featurizers, self.columns_, model, self.get_config(), self.tuning_,
-                        cv_metrics=self.evaluation_, training_data=self.training_, **self.post_.to_manifest())
+        return [{**f.identity, "spec": f.spec, "prefix": p} for f, p in zip(self.featurizers_, prefixes)]
 
-    def save_files(self, directory: str | os.PathLike) -> tuple[Manifest, list[str], list[str]]:
-        """Write the model files into `directory`: (manifest, file names, libraries), for a bundle to list."""
-        directory = Path(directory)
-        manifest = self.manifest()
-        directory.mkdir(parents=True, exist_ok=True)
-        chosen = self.model_.regressor.values() if isinstance(self.model_.regressor, dict) else [self.model_.regressor]
-        libraries = [lib for f in self.featurizers_ for lib in f.libraries] + \
-            [lib for r in dict.fromkeys(chosen) for lib in get_regressor_class(r).libraries]
-        return manifest, self.model_.save(directory), libraries
+    def manifest(self, label: str | None = None) -> Manifest:
+        """The manifest of one label's model (default the first): what `save` writes besides the model files."""
+        self._check_fitted()
+        return self.models_[label or self.label_].manifest(self._featurizer_identities(), self.get_config())
 
     def save(self, directory: str | os.PathLike) -> Path:
-        """Write a bundle: manifest.json + preprocess.npz + the regressor's native files."""
-        manifest, files, libraries = self.save_files(directory)
-        self.manifest_ = manifest.save(directory, files, libraries)
-        return Path(directory)
+        """Write a bundle: with one label, manifest.json + the model's native files; with several, one manifest
+        (kind `multi-label`) listing each label's files, kept in `label-<n>/`."""
+        self._check_fitted()
+        directory = Path(directory)
+        libraries = [lib for f in self.featurizers_ for lib in f.libraries]
+        if len(self.models_) == 1:
+            files = self.first_.save_files(directory)
+            self.manifest_ = self.manifest().save(directory, files, libraries + self.first_.libraries())
+            return directory
+        members, files = {}, []
+        for i, (label, model) in enumerate(self.models_.items()):
+            sub = f"label-{i}"
+            files += [f"{sub}/{f}" for f in model.save_files(directory / sub)]
+            members[label] = {"folder": sub, **self.manifest(label).to_dict()}
+            libraries += model.libraries()
+        self.manifest_ = write_manifest(directory, {"kind": MULTI_LABEL, "labels": self.labels_,
+                                                    "overall": self.weights_, "members": members},
+                                        files, dict.fromkeys(libraries))
+        return directory
 
     @classmethod
     def load(cls, directory: str | os.PathLike, cache: Any = None, progress: bool = False, **runtime) -> "Scorer":
-        """Read a bundle written by `save`; refuses tampered, unknown-version or unloadable bundles. `runtime`:
-        batch_size, engine, engine_options."""
+        """Read a bundle written by `save` (one label or several; older bundles too); refuses tampered,
+        unknown-version or unloadable bundles. `runtime`: batch_size, engine, engine_options."""
+        body = read_manifest(directory)
+        if body.get("kind") == MULTI_LABEL:
+            return cls._from_multi(body, Path(directory), cache, progress, **runtime)
         return cls.from_manifest(Manifest.load(directory), directory, cache, progress, **runtime)
+
+    @classmethod
+    def _from_multi(cls, body: dict[str, Any], directory: Path, cache: Any, progress: bool, **runtime) -> "Scorer":
+        try:
+            labels, models, first = list(body["labels"]), {}, None
+            names = {f.name for f in Manifest.__dataclass_fields__.values()} - {"meta"}
+            for label in labels:
+                member = dict(body["members"][label])
+                folder = directory / str(member.pop("folder"))
+                if not folder.resolve().is_relative_to(directory.resolve()):
+                    raise BundleError(f"{directory}: label '{label}' points outside the bundle")
+                manifest = Manifest(**{k: v for k, v in member.items() if k in names})
+                first = first or (manifest, folder)
+                models[label] = LabelModel.from_manifest(manifest, folder)
+            obj = cls.from_manifest(*first, cache, progress, **runtime)
+            obj.models_, obj.weights_, obj.overall = models, body.get("overall"), body.get("overall")
+        except SpeechgradeError:
+            raise
+        except Exception as exc:  # a manifest of the wrong shape: refused with a reason, never a crash
+            raise BundleError(f"{directory}: malformed multi-label manifest ({type(exc).__name__}: {exc})") from None
+        obj.manifest_ = body
+        return obj
 
     @classmethod
     def from_manifest(cls, manifest: Manifest, directory: str | os.PathLike, cache: Any = None,
                       progress: bool = False, **runtime) -> "Scorer":
-        """A fitted Scorer from a verified manifest and the folder that holds its model files."""
+        """A fitted one-label Scorer from a verified manifest and the folder that holds its model files."""
+        model = LabelModel.from_manifest(manifest, directory)
         try:
-            post = PostProcessor.from_manifest(manifest.to_dict())
-            config = scorer_config(manifest, post.rubric_.to_dict(), post.coverage, post.abstain)
+            config = scorer_config(manifest, model.post.rubric_.to_dict(), model.post.coverage, model.post.abstain)
             known = set(inspect.signature(cls).parameters)
             obj = cls(**{k: v for k, v in config.items() if k in known}, cache=cache, progress=progress, **runtime)
             obj.featurizers_, obj.columns_ = featurizers_from_manifest(manifest), list(manifest.feature_columns)
-            obj.model_, obj.label_, obj.post_ = load_model(directory, manifest), str(manifest.label["name"]), post
         except SpeechgradeError:
             raise
         except Exception as exc:  # a manifest of the wrong shape: refused with a reason, never a crash
             raise BundleError(f"{directory}: malformed manifest ({type(exc).__name__}: {exc})") from None
-        obj.tuning_, obj.training_, obj.evaluation_ = manifest.tuning, manifest.training_data, manifest.cv_metrics
+        obj.models_, obj.weights_ = {model.label: model}, None
         obj.manifest_ = manifest
         return obj

@@ -49,6 +49,21 @@ class Prepared:
         return (np.vstack([X, self.augmented.to_numpy(np.float64)]), np.concatenate([y, y[self.source]]),
                 np.concatenate([groups, groups[self.source]]))
 
+    def for_label(self, dataset: Dataset, label: str) -> tuple[Dataset, "Prepared"]:
+        """The dataset and rows of one label: rows without it left out, augmented copies kept with their sources."""
+        values = dataset.table.loc[self.names, label].to_numpy(np.float64)
+        keep = np.flatnonzero(np.isfinite(values))
+        if len(keep) < 4:
+            raise DatasetError(f"label '{label}': only {len(keep)} clips have it; need at least 4 to learn")
+        out = Prepared(self.X.iloc[keep], values[keep], None if self.groups is None else self.groups[keep],
+                       self.report, self.duplicates, None if self.screen is None else self.screen.iloc[keep])
+        if self.augmented is not None and len(self.augmented):
+            remap = {int(old): new for new, old in enumerate(keep)}
+            rows = [i for i, s in enumerate(self.source) if int(s) in remap]
+            out.augmented = self.augmented.iloc[rows]
+            out.source = np.array([remap[int(self.source[i])] for i in rows], int)
+        return dataset.with_label(label), out
+
     def fingerprint(self) -> str:
         """Hash of (file content, label) pairs: identifies the training data."""
         h = hashlib.sha256()

@@ -50,7 +50,7 @@ def _score_in_worker(scorer, name: str, data: bytes, max_audio_s: float) -> dict
     scores = scorer.score([Clip(name, audio, info)], explain=True, details=True)
     if name in scores.problems:
         raise RuntimeError(f"{name}: {scores.problems[name]}")
-    record = {k: v for k, v in scores.record(name).items() if k != "filename"}  # `score`, or `scores` per label
+    record = {k: v for k, v in scores.record(name).items() if k != "filename"}
     return {**record, "duration_s": round(info.duration_s, 3), "processing_s": round(time.perf_counter() - started, 3)}
 
 
@@ -58,12 +58,11 @@ def _worker(conn, model_dir: str, cache: str | None, max_audio_s: float, plugins
     """A worker process: load the model, then answer (name, bytes) requests until the pipe closes."""
     for module in plugins:
         importlib.import_module(module)
-    from ..multilabel import load_scorer
+    from ..scorer import Scorer
 
     try:
-        scorer = load_scorer(model_dir, cache=cache)
-        for one in getattr(scorer, "scorers_", {None: scorer}).values():
-            one.extractor().columns()  # load every model now, not on the first request
+        scorer = Scorer.load(model_dir, cache=cache)
+        scorer.extractor().columns()  # load every model now, not on the first request
     except Exception as exc:  # the parent refuses to start and says why
         conn.send(("failed", f"{type(exc).__name__}: {exc}"))
         return
