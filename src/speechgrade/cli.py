@@ -9,8 +9,10 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape as esc
 from rich.table import Table
 
+from .csvsafe import atomic_text, write_csv
 from .errors import ConfigError, SpeechgradeError
 
 console = Console(stderr=True, soft_wrap=True)  # errors stay on one line
@@ -25,6 +27,9 @@ AudioDir = typer.Option(None, "--audio-dir", "-a", help="Folder of the audio fil
 Label = typer.Option("label", "--label-column", "-l",
                      help="CSV column holding the score to learn; several (`grammar,fluency`) or `all` (every "
                           "numeric column that is not metadata) learn one model per label from one extraction.")
+LabelRange = typer.Option(None, "--label-range",
+                          help="The rubric's scale, `min,max` (e.g. `1,5`): scores are clipped to it and the bundle, "
+                               "page and intervals use it. Default: the lowest and highest training labels.")
 Overall = typer.Option(None, "--overall", help="With several labels, add a composite: `mean`, or weights such as "
                                                "`grammar=0.4,fluency=0.6` (evaluated against an `overall` column).")
 Features = typer.Option(None, "--features", "-f",
@@ -35,20 +40,20 @@ Regressor = typer.Option("ridgecv", "--regressor", "-r",
                               "in closed form (leave-one-out), the most reliable choice on a few hundred real answers; "
                               "`lightgbm` is the original design's tuned LightGBM. Several (`ridge,svr`): each is tuned and "
                               "the lower tuning CV RMSE wins (per member with --ensemble), inside the folds.")
-Trials = typer.Option(10, "--trials", help="Optuna trials per tuning (0 = default parameters).")
-Timeout = typer.Option(None, "--timeout", help="Stop each tuning after this many seconds.")
+Trials = typer.Option(10, "--trials", min=0, help="Optuna trials per tuning (0 = default parameters).")
+Timeout = typer.Option(None, "--timeout", min=0.001, help="Stop each tuning after this many seconds.")
 Seed = typer.Option(0, "--seed", help="Random seed for folds and models.")
-Pca = typer.Option(None, "--pca", help="Project standardised features on N principal components.")
+Pca = typer.Option(None, "--pca", min=1, help="Project standardised features on N principal components.")
 Study = typer.Option(None, "--study", help="Optuna storage, e.g. `sqlite:///study.db` (resumable, inspectable).")
 Cache = typer.Option(None, "--cache", envvar="SPEECHGRADE_CACHE",
                      help="Feature cache folder (default ~/.cache/speechgrade).")
 NoGroupDup = typer.Option(False, "--no-group-duplicates", help="Do not keep duplicate recordings in one fold.")
-Folds = typer.Option(5, "--folds", help="Number of CV folds.")
+Folds = typer.Option(5, "--folds", min=2, help="Number of CV folds.")
 Calibrate = typer.Option(False, "--calibrate",
                          help="Map raw scores through an isotonic fit of out-of-fold predictions to labels.")
 Snap = typer.Option(None, "--snap", help="Round scores to the label grid: a step such as `0.5`, or `auto` "
                                          "(the smallest gap between labels). Fitted inside the folds.")
-Augment = typer.Option(0, "--augment", help="Add N augmented copies of each training clip (time stretch, pitch, "
+Augment = typer.Option(0, "--augment", min=0, max=20, help="Add N augmented copies of each training clip (time stretch, pitch, "
                                              "noise, gain, telephone), kept in their source's fold; never at "
                                              "prediction.")
 AugmentOps = typer.Option("stretch,pitch,noise,gain,telephone", "--augment-ops",
@@ -56,7 +61,7 @@ AugmentOps = typer.Option("stretch,pitch,noise,gain,telephone", "--augment-ops",
 Ensemble = typer.Option(None, "--ensemble",
                         help="`stack`: one regressor per feature family blended by non-negative ridge on their "
                              "out-of-fold predictions; `mean`: their average. Needs two or more families.")
-Coverage = typer.Option(0.8, "--coverage", help="Target coverage of the prediction intervals (split-conformal).")
+Coverage = typer.Option(0.8, "--coverage", min=0.01, max=0.99, help="Target coverage of the prediction intervals (split-conformal).")
 Engine = typer.Option("local", "--engine", help="`local` (this process) or `ray` (a Ray cluster; speechgrade[ray]).")
 Address = typer.Option(None, "--address", help="Ray cluster: `auto`, `ray://host:port`; default: start a local one.")
 Gpus = typer.Option(0.0, "--num-gpus-per-worker", help="GPUs per Ray worker (fractions share a GPU).")
@@ -69,7 +74,7 @@ def _engine_options(engine: str, address: Optional[str], gpus: float) -> dict:
 def _features(text: Optional[str]) -> str:
     from .features import default_features
 
-    return text or default_features(announce=lambda m: console.print(f"[yellow]{m}"))
+    return text or default_features(announce=lambda m: console.print(f"[yellow]{esc(m)}"))
 
 
 def _print_extract_report(report, n_rows: int, dataset=None) -> None:
@@ -88,6 +93,24 @@ def _out(path: Optional[Path]) -> Optional[Path]:
     return path
 
 
+def _note_neutralised(changed: int) -> None:
+    if changed:
+        console.print(f"[yellow]{changed} CSV cells began with = + - @ or a control character[/] and were written "
+                      "with a leading ' so a spreadsheet shows them as text (SPEECHGRADE_RAW_CSV=1 writes them raw)")
+
+
+def _refuse_overwrite(output: Optional[Path], inputs, what: str = "input") -> None:
+    """ConfigError when `output` is one of the inputs (it would be destroyed)."""
+    if output is None:
+        return
+    for p in inputs:
+        try:
+            if Path(p).exists() and output.exists() and output.resolve() == Path(p).resolve():
+                raise ConfigError(f"{output}: the output is the {what} file; write to another path")
+        except OSError:
+            continue
+
+
 def _print_problems(dataset) -> None:
     from .render import print_problems
 
@@ -102,7 +125,7 @@ def extract(data: Path = typer.Argument(..., help="CSV with a `filename` column.
                                                        help="Label column to check (optional here)."),
             cache: Optional[Path] = Cache,
             output: Path = typer.Option(Path("features.parquet"), "--out", "-o", help="Parquet (or .csv) output."),
-            batch_size: int = typer.Option(8, "--batch-size", help="Clips per featurizer batch."),
+            batch_size: int = typer.Option(8, "--batch-size", min=1, max=4096, help="Clips per featurizer batch."),
             min_samples: int = typer.Option(1024, "--min-samples", help="Shorter clips (at 16 kHz) are skipped."),
             engine: str = Engine, address: Optional[str] = Address, num_gpus_per_worker: float = Gpus):
     """Extract features for every clip of DATA.csv into a table (cached; re-runs compute nothing).
@@ -114,6 +137,7 @@ def extract(data: Path = typer.Argument(..., help="CSV with a `filename` column.
     from .dataset import load_dataset
     from .extraction import make_extractor
 
+    _refuse_overwrite(output, [data])
     dataset = load_dataset(data, audio_dir, label_column, require_label=label_column is not None)
     _print_problems(dataset)
     extractor = make_extractor(_features(features), cache, batch_size, min_samples, progress=True, engine=engine,
@@ -125,16 +149,22 @@ def extract(data: Path = typer.Argument(..., help="CSV with a `filename` column.
         raise typer.Exit(1)
     _out(output)
     if output.suffix == ".csv":
-        table.to_csv(output)
+        _note_neutralised(write_csv(table, output, index=True))
     else:
         table.to_parquet(output)
-    console.print(f"wrote {len(table)} rows x {table.shape[1]} features to {output}")
+    console.print(f"wrote {len(table)} rows x {table.shape[1]} features to {esc(str(output))}")
 
 
 def _ops(text: str) -> tuple:
     from .augment import check_ops
 
     return check_ops([o.strip() for o in text.split(",") if o.strip()])
+
+
+def _label_range(text: Optional[str]):
+    from .evaluate import check_label_range
+
+    return check_label_range(None if text is None else text.split(","))
 
 
 def _snap(text: Optional[str]):
@@ -161,14 +191,14 @@ def _scorer(features: Optional[str], no_group_duplicates: bool, overall=None, **
 def evaluate(data: Path = typer.Argument(..., help="CSV with `filename` and label columns (and `group`)."),
              audio_dir: Optional[Path] = AudioDir, label_column: str = Label, features: Optional[str] = Features,
              regressor: str = Regressor, folds: int = Folds,
-             repeats: int = typer.Option(3, "--repeats", help="Repeat the K-fold split this many times."),
+             repeats: int = typer.Option(3, "--repeats", min=1, help="Repeat the K-fold split this many times."),
              trials: int = Trials, timeout: Optional[float] = Timeout, seed: int = Seed, pca: Optional[int] = Pca,
-             inner_folds: int = typer.Option(3, "--inner-folds",
+             inner_folds: int = typer.Option(3, "--inner-folds", min=2,
                                              help="Tuning CV folds inside each outer training fold."),
              study: Optional[str] = Study, cache: Optional[Path] = Cache, no_group_duplicates: bool = NoGroupDup,
              coverage: float = Coverage, ensemble: Optional[str] = Ensemble, calibrate: bool = Calibrate,
              snap: Optional[str] = Snap, augment: int = Augment, augment_ops: str = AugmentOps,
-             overall: Optional[str] = Overall,
+             overall: Optional[str] = Overall, label_range: Optional[str] = LabelRange,
              json_path: Optional[Path] = typer.Option(None, "--json", help="Write the metrics as one flat JSON object."),
              report: Optional[Path] = typer.Option(None, "--report", help="Write plots and an HTML page here."),
              predictions: Optional[Path] = typer.Option(None, "--predictions",
@@ -184,7 +214,8 @@ def evaluate(data: Path = typer.Argument(..., help="CSV with `filename` and labe
     scorer = _scorer(features, no_group_duplicates, overall, regressor=regressor, trials=trials,
                      timeout=timeout, folds=folds, pca=pca, seed=seed, cache=cache, study=study, coverage=coverage,
                      inner_folds=inner_folds, ensemble=ensemble, calibrate=calibrate, snap=_snap(snap),
-                     augment=augment, augment_ops=_ops(augment_ops))
+                     augment=augment, augment_ops=_ops(augment_ops),
+                     label_range=_label_range(label_range))
     prepared = scorer.prepare(dataset)
     _print_extract_report(prepared.report, len(prepared.X), dataset)
     _print_duplicates(prepared.duplicates)
@@ -194,36 +225,38 @@ def evaluate(data: Path = typer.Argument(..., help="CSV with `filename` and labe
     if len(dataset.labels) > 1:
         _write_multi_evaluation(ev, json_path, report, predictions)
         return
-    from .render import metrics_table
+    from .render import metrics_table, print_findings
 
     out.print(metrics_table(ev.summary))
+    print_findings(out, ev)
     _write_evaluation(ev.first, dataset.label, json_path, report, predictions)
 
 
 def _write_multi_evaluation(ev, json_path, report, predictions) -> None:
-    from .render import corr_table, multi_table
+    from .render import corr_table, multi_table, print_findings
 
     out.print(multi_table(ev))
+    print_findings(out, ev)
     out.print(corr_table(ev.human_corr, "Human sub-scores: correlation"))
     out.print(corr_table(ev.predicted_corr, "Predicted sub-scores (out of fold): correlation"))
     if ev.overall and not ev.overall.get("against"):
         console.print("[yellow]--overall: no `overall` column to evaluate the composite against")
     for label, n in ev.missing.items():
         if n:
-            console.print(f"[yellow]{label}[/]: {n} clips lack this label and were left out of its model")
+            console.print(f"[yellow]{esc(label)}[/]: {n} clips lack this label and were left out of its model")
     if json_path:
         _out(json_path).write_text(json.dumps(ev.to_json(), indent=1, default=str) + "\n")
-        console.print(f"metrics: {json_path}")
+        console.print(f"metrics: {esc(str(json_path))}")
     if predictions:
         import pandas as pd
 
         frames = [e.predictions.assign(label=label) for label, e in ev.labels.items()]
-        pd.concat(frames).to_csv(_out(predictions), index=False)
-        console.print(f"out-of-fold predictions: {predictions}")
+        _note_neutralised(write_csv(pd.concat(frames), _out(predictions)))
+        console.print(f"out-of-fold predictions: {esc(str(predictions))}")
     if report:
         from .report import write_multi_report
 
-        console.print(f"report: {write_multi_report(ev, report)}")
+        console.print(f"report: {esc(str(write_multi_report(ev, report)))}")
 
 
 def _print_duplicates(clusters) -> None:
@@ -235,15 +268,15 @@ def _print_duplicates(clusters) -> None:
 def _write_evaluation(ev, label, json_path, report, predictions) -> None:
     if json_path:
         _out(json_path).write_text(json.dumps(ev.to_json(), indent=1, default=str) + "\n")
-        console.print(f"metrics: {json_path}")
+        console.print(f"metrics: {esc(str(json_path))}")
     if predictions:
-        ev.predictions.to_csv(_out(predictions), index=False)
-        console.print(f"out-of-fold predictions: {predictions}")
+        _note_neutralised(write_csv(ev.predictions, _out(predictions)))
+        console.print(f"out-of-fold predictions: {esc(str(predictions))}")
     if report:
         from .report import write_report
 
         page = write_report(ev, report, label, ev.importance)
-        console.print(f"report: {page}")
+        console.print(f"report: {esc(str(page))}")
 
 
 @app.command()
@@ -253,7 +286,7 @@ def train(data: Path = typer.Argument(..., help="CSV with `filename` and label c
           seed: int = Seed, pca: Optional[int] = Pca, study: Optional[str] = Study, cache: Optional[Path] = Cache,
           no_group_duplicates: bool = NoGroupDup, coverage: float = Coverage, ensemble: Optional[str] = Ensemble,
           calibrate: bool = Calibrate, snap: Optional[str] = Snap, augment: int = Augment,
-          augment_ops: str = AugmentOps, overall: Optional[str] = Overall,
+          augment_ops: str = AugmentOps, overall: Optional[str] = Overall, label_range: Optional[str] = LabelRange,
           output: Path = typer.Option(..., "--out", "-o", help="Model folder to write.")):
     """Tune with grouped CV on all rows, fit the final model and save it as a bundle.
 
@@ -266,16 +299,16 @@ def train(data: Path = typer.Argument(..., help="CSV with `filename` and label c
     scorer = _scorer(features, no_group_duplicates, overall, regressor=regressor, trials=trials,
                      timeout=timeout, folds=folds, pca=pca, seed=seed, cache=cache, study=study, coverage=coverage,
                      ensemble=ensemble, calibrate=calibrate, snap=_snap(snap), augment=augment,
-                     augment_ops=_ops(augment_ops))
+                     augment_ops=_ops(augment_ops), label_range=_label_range(label_range))
     prepared = scorer.prepare(dataset)
     _print_extract_report(prepared.report, len(prepared.X), dataset)
     _print_duplicates(prepared.duplicates)
-    with console.status(f"fitting {regressor}"):
+    with console.status(f"fitting {esc(regressor)}"):
         scorer.fit(dataset, prepared=prepared)
     scorer.save(output)
     for label, one in scorer.models_.items():
         t = one.tuning
-        console.print(f"{label}: selection CV RMSE {t['selection_cv_rmse']:.3f} (optimistic: it chose the "
+        console.print(f"{esc(label)}: selection CV RMSE {t['selection_cv_rmse']:.3f} (optimistic: it chose the "
                       f"parameters; `speechgrade evaluate` gives honest figures)")
         if "weights" in t:
             console.print("  ensemble members (regressor, selection CV RMSE, blend weight): " + ", ".join(
@@ -283,7 +316,12 @@ def train(data: Path = typer.Argument(..., help="CSV with `filename` and label c
                 for m, w in t["weights"].items()))
         elif "," in regressor:
             console.print(f"  chosen regressor: {t['regressor']}")
-    console.print(f"model saved to {output}")
+    if label_range is None:
+        for label, one in scorer.models_.items():
+            lo, hi = one.post.label_range_
+            console.print(f"{esc(label)}: scale {lo:g}-{hi:g} taken from the training labels (pass --label-range "
+                          f"MIN,MAX when the rubric is wider)")
+    console.print(f"model saved to {esc(str(output))}")
 
 
 @app.command()
@@ -309,9 +347,10 @@ def predict(model: Path = typer.Argument(..., help="Model folder written by `tra
     `speechgrade predict grammar-model/ answer.m4a --json`
     """
     from .dataset import Dataset, load_dataset
-    from .render import print_failures, write_csv, write_json
+    from .render import print_failures, write_json, write_scores_csv
     from .scorer import Scorer
 
+    _refuse_overwrite(output, inputs)
     scorer = Scorer.load(model, cache=cache, progress=not as_json, batch_size=batch_size, engine=engine,
                          engine_options=_engine_options(engine, address, num_gpus_per_worker))
     if len(inputs) == 1 and inputs[0].suffix.lower() == ".csv":
@@ -324,11 +363,11 @@ def predict(model: Path = typer.Argument(..., help="Model folder written by `tra
     if as_json:
         write_json(scores, sys.stdout)
     elif output:
-        with open(_out(output), "w", encoding="utf-8", newline="") as fh:
-            n = write_csv(scores, fh, intervals, abstain)
-        console.print(f"wrote {n} rows to {output}")
+        n, changed = write_scores_csv(scores, _out(output), intervals, abstain)
+        _note_neutralised(changed)
+        console.print(f"wrote {n} rows to {esc(str(output))}")
     else:
-        write_csv(scores, sys.stdout, intervals, abstain)
+        _note_neutralised(write_scores_csv(scores, sys.stdout, intervals, abstain)[1])
     print_failures(console, scores)
     if scores.problems and len(scores.problems) == len(dataset.input_order):
         raise typer.Exit(1)
@@ -359,7 +398,8 @@ def transcribe(data: Path = typer.Argument(..., help="CSV with a `filename` colu
                language: str = typer.Option("en", "--language", help="Language code, or `auto` to detect."),
                verbatim: bool = typer.Option(True, "--verbatim/--no-verbatim",
                                              help="Keep fillers and repetitions (disfluent prompt)."),
-               output: Path = typer.Option(Path("transcripts.jsonl"), "--out", "-o", help="JSON lines output.")):
+               output: Path = typer.Option(Path("transcripts.jsonl"), "--out", "-o", help="JSON lines output."),
+               force: bool = typer.Option(False, "--force", help="Replace --out if it exists.")):
     """Transcribe recordings with Whisper: text, words with times and probabilities (cached).
 
     Example: `speechgrade transcribe scores.csv --audio-dir wav/ --out transcripts.jsonl`
@@ -369,6 +409,9 @@ def transcribe(data: Path = typer.Argument(..., help="CSV with a `filename` colu
     from .features.whisper import WhisperFeaturizer
     from .transcribe import WhisperOptions
 
+    _refuse_overwrite(output, [data])
+    if output.exists() and not force:
+        raise ConfigError(f"{output} exists: pass --force to replace it, or another --out")
     opts = WhisperOptions(model, beam_size, None if language == "auto" else language, verbatim)
     dataset = load_dataset(data, audio_dir, None, require_label=False) if data.suffix.lower() == ".csv" \
         else Dataset.from_paths([data])
@@ -379,31 +422,31 @@ def transcribe(data: Path = typer.Argument(..., help="CSV with a `filename` colu
     transcriber = featurizer.transcriber()
     from .audio import decode_audio
 
-    with open(_out(output), "w", encoding="utf-8") as fh:
+    with atomic_text(_out(output)) as fh:
         for name in table.index:
             # extraction stored each transcript under the hash of the decoded audio: no second decode
             t = transcriber.cached(report.audio[name]["decoded_sha256"]) or \
                 transcriber.transcribe(decode_audio(dataset.table.loc[name, "path"]))
             fh.write(json.dumps({"filename": name, **t.to_dict()}) + "\n")
     _print_extract_report(report, len(table), dataset)
-    console.print(f"wrote {len(table)} transcripts to {output}")
+    console.print(f"wrote {len(table)} transcripts to {esc(str(output))}")
 
 
 @app.command()
 def serve(model: Path = typer.Argument(..., help="Model folder written by `train`."),
-          host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8000, "--port"),
-          workers: int = typer.Option(1, "--workers", help="Server processes (each loads the model once)."),
-          max_upload_mb: float = typer.Option(25.0, "--max-upload-mb", help="Largest upload accepted."),
-          max_audio_s: float = typer.Option(600.0, "--max-audio-s", help="Longest audio accepted, seconds."),
-          timeout: float = typer.Option(120.0, "--timeout",
+          host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8000, "--port", min=1, max=65535),
+          workers: int = typer.Option(1, "--workers", min=1, help="Server processes (each loads the model once)."),
+          max_upload_mb: float = typer.Option(25.0, "--max-upload-mb", min=0.001, help="Largest upload accepted."),
+          max_audio_s: float = typer.Option(600.0, "--max-audio-s", min=0.1, help="Longest audio accepted, seconds."),
+          timeout: float = typer.Option(120.0, "--timeout", min=0.1,
                                         help="Scoring time per request, seconds: a request over it answers 504 and "
                                              "its worker process is replaced."),
-          concurrency: int = typer.Option(2, "--concurrency",
+          concurrency: int = typer.Option(2, "--concurrency", min=1, max=64,
                                           help="Scoring worker processes per server process (each loads the model)."),
-          body_timeout: float = typer.Option(30.0, "--body-timeout",
+          body_timeout: float = typer.Option(30.0, "--body-timeout", min=0.1,
                                              help="Longest time a client may take to send a request body, seconds."),
-          max_batch_files: int = typer.Option(16, "--max-batch-files", help="Most files in one batch request."),
-          max_connections: int = typer.Option(100, "--max-connections",
+          max_batch_files: int = typer.Option(16, "--max-batch-files", min=1, help="Most files in one batch request."),
+          max_connections: int = typer.Option(100, "--max-connections", min=1,
                                               help="Open connections per server process; more get 503."),
           plugin: List[str] = typer.Option([], "--plugin",
                                            help="A module to import that registers featurizers or regressors "
@@ -459,7 +502,7 @@ def main() -> None:
     except SpeechgradeError as exc:
         if debug:
             raise
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {esc(str(exc))}")
         sys.exit(1)
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]: features already computed are cached; re-run to resume")
@@ -467,5 +510,5 @@ def main() -> None:
     except Exception as exc:  # a bug: say what, keep the traceback for --debug
         if debug:
             raise
-        console.print(f"[red]error:[/] unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+        console.print(f"[red]error:[/] unexpected {type(exc).__name__}: {esc(str(exc))} (run with --debug for the traceback)")
         sys.exit(2)

@@ -87,16 +87,17 @@ class Dataset:
 
     @classmethod
     def from_paths(cls, paths: Iterable[str | os.PathLike]) -> "Dataset":
-        """A label-less dataset of audio files (for predict); missing files become problems."""
+        """A label-less dataset of audio files (for predict); a folder stands for its audio files (sorted, not
+        recursive); missing files become problems."""
         rows, problems, seen, order = [], [], set(), []
-        for p in paths:
+        for p in expand_folders(paths):
             path = Path(p)
             name = path.name
             if name in seen:
                 name = str(path)
             seen.add(name)
             if not path.is_file():
-                problems.append(Problem(str(p), "file not found"))
+                problems.append(Problem(str(p), "a folder with no audio files" if path.is_dir() else "file not found"))
             order.append(name if path.is_file() else str(p))
             rows.append({"filename": name, "path": str(path)})
         table = pd.DataFrame(rows, columns=["filename", "path"]).set_index("filename")
@@ -109,6 +110,20 @@ class Dataset:
         with open(path, "w", encoding="utf-8") as fh:
             for name, row in self.table.iterrows():
                 fh.write(json.dumps({"filename": name, **{k: _jsonable(v) for k, v in row.items()}}) + "\n")
+
+
+def expand_folders(paths: Iterable[str | os.PathLike]) -> list[str | os.PathLike]:
+    """Paths with every folder replaced by the audio files in it (by extension, sorted by name)."""
+    out: list[str | os.PathLike] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            found = sorted((c for c in path.iterdir() if c.is_file() and c.suffix.lower() in AUDIO_EXTENSIONS),
+                           key=lambda c: c.name)
+            out += found or [p]
+        else:
+            out.append(p)
+    return out
 
 
 def _jsonable(value: object) -> object:

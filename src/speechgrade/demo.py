@@ -11,7 +11,7 @@ from rich.table import Table
 
 from . import datasets
 from .errors import ConfigError
-from .render import corr_table, metrics_table, multi_table
+from .render import corr_table, metrics_table, multi_table, print_findings
 from .report import write_multi_report, write_report
 from .scorer import Scorer
 
@@ -53,6 +53,7 @@ def run_demo(label: str, output: Path, features: str, regressor: str, trials: in
     else:
         out.print(metrics_table(ev.summary, f"{label}: out-of-fold metrics, {len(train_set)} clips, 5 folds x {repeats}"))
         page = write_report(ev.first, output / "report", label, ev.importance)
+    print_findings(out, ev)
     with console.status("training the final model"):
         scorer.fit(train_set, prepared=prepared)
     model_dir = scorer.save(output / "model")

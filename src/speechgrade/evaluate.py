@@ -13,15 +13,41 @@ from .folds import make_folds
 from .rubric import Rubric, RubricModel
 from .tuning import regressor_names
 
-METRICS = ("rmse", "mae", "pearson", "spearman", "within_0.5", "within_1.0")
+METRICS = ("rmse", "mae", "pearson", "spearman", "within_0.5", "within_1.0", "qwk", "exact", "adjacent",
+           "spread_ratio")
 
 # fit(X_train, y_train, groups_train, fold_seed) -> predict(X_test), or a model with `predict` (and, for an
 # ensemble, `member_predictions(X) -> {member: predictions}`, whose figures are then reported beside it)
 FitPredict = Callable[[np.ndarray, np.ndarray, "np.ndarray | None", int], Any]
 
 
+def label_step(y: np.ndarray) -> float:
+    """The rubric's step: the smallest gap between distinct labels (1.0 when there is one label value)."""
+    gaps = np.diff(np.unique(np.round(np.asarray(y, np.float64), 6)))
+    return float(gaps.min()) if len(gaps) else 1.0
+
+
+def agreement(y: np.ndarray, pred: np.ndarray, step: float | None = None) -> dict[str, float]:
+    """Rubric agreement, predictions rounded to the label step inside the label range: quadratic weighted kappa,
+    exact and adjacent (within one step) agreement."""
+    step = step or label_step(y)
+    lo, hi = float(np.min(y)), float(np.max(y))
+    yi = np.round((np.asarray(y, np.float64) - lo) / step).astype(int)
+    pi = np.round((np.clip(np.asarray(pred, np.float64), lo, hi) - lo) / step).astype(int)
+    k = int(max(yi.max(), pi.max())) + 1
+    observed = np.zeros((k, k))
+    np.add.at(observed, (yi, pi), 1)
+    expected = np.outer(observed.sum(1), observed.sum(0)) / max(observed.sum(), 1)
+    weight = (np.subtract.outer(np.arange(k), np.arange(k)) ** 2) / max((k - 1) ** 2, 1)
+    denom = (weight * expected).sum()
+    return {"qwk": float(1 - (weight * observed).sum() / denom) if denom > 0 else 0.0,
+            "exact": float(np.mean(yi == pi)), "adjacent": float(np.mean(np.abs(yi - pi) <= 1))}
+
+
 def metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    """RMSE, MAE, Pearson r, Spearman rho and the share of predictions within 0.5 / 1.0."""
+    """RMSE, MAE, Pearson r, Spearman rho, the share of predictions within 0.5 / 1.0, rubric agreement (QWK,
+    exact, adjacent on the label step) and the spread of predictions over the spread of labels (below 1: scores
+    shrink to the middle)."""
     y, pred = np.asarray(y, np.float64), np.asarray(pred, np.float64)
     err = pred - y
     constant = np.ptp(pred) < 1e-12 or np.ptp(y) < 1e-12
@@ -29,7 +55,47 @@ def metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
             "pearson": 0.0 if constant else float(stats.pearsonr(y, pred)[0]),
             "spearman": 0.0 if constant else float(stats.spearmanr(y, pred)[0]),
             "within_0.5": float(np.mean(np.abs(err) <= 0.5 + 1e-9)),
-            "within_1.0": float(np.mean(np.abs(err) <= 1.0 + 1e-9))}
+            "within_1.0": float(np.mean(np.abs(err) <= 1.0 + 1e-9)), **agreement(y, pred),
+            "spread_ratio": float(np.std(pred) / np.std(y)) if np.std(y) > 0 else 0.0}
+
+
+def against_mean(y: np.ndarray, model: np.ndarray, mean: np.ndarray, n_boot: int = 1000, seed: int = 0
+                 ) -> dict[str, Any]:
+    """How much lower the model's RMSE and MAE are than the mean predictor's (averaged over repeats), with 95%
+    bootstrap intervals over clips, and a plain verdict."""
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(y), size=(n_boot, len(y)))
+    out: dict[str, Any] = {}
+    for name, loss in (("rmse", lambda e: np.sqrt(np.mean(e**2, axis=-1))), ("mae", lambda e: np.mean(np.abs(e), -1))):
+        gains = [loss(b - y) - loss(m - y) for m, b in zip(np.atleast_2d(model), np.atleast_2d(mean))]
+        boot = np.mean([loss(b[idx] - y[idx]) - loss(m[idx] - y[idx])
+                        for m, b in zip(np.atleast_2d(model), np.atleast_2d(mean))], axis=0)
+        out[f"{name}_gain"] = float(np.mean(gains))
+        out[f"{name}_gain_ci95"] = [float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))]
+    out["verdict"] = verdict(out)
+    return out
+
+
+def plain_findings(summary: dict[str, Any]) -> list[str]:
+    """Sentences a user should read beside the table: the verdict against the mean, and shrinkage to the middle."""
+    out = [summary["against_mean"]["verdict"]] if "against_mean" in summary else []
+    ratio = summary.get("spread_ratio")
+    if ratio is not None and ratio < 0.7:
+        out.append(f"Predictions shrink to the middle: their spread is {ratio:.2f} of the labels' spread, so high "
+                   f"scores come out too low and low scores too high.")
+    return out
+
+
+def verdict(gain: dict[str, Any]) -> str:
+    """One sentence on whether the model beats predicting the mean, from the gains' intervals."""
+    lo, hi = gain["rmse_gain_ci95"]
+    figure = f"RMSE {gain['rmse_gain']:+.3f} lower than the mean predictor's (95% CI {lo:+.3f} to {hi:+.3f})"
+    if lo > 0:
+        return f"The model is clearly better than predicting the mean: {figure}."
+    if hi < 0:
+        return f"The model is WORSE than predicting the mean: {figure}. Do not use it."
+    return (f"The model is NOT clearly better than predicting the mean: {figure}; the interval includes no "
+            f"improvement. Treat its scores as unproven.")
 
 
 def summarise(per_repeat: list[dict[str, float]]) -> dict[str, float]:
@@ -194,7 +260,33 @@ def cross_validate(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, fit_
                     bootstrap_ci(y, p, seed=seed)
     if not summary["members"]:
         del summary["members"]
+    if "baseline_mean" in preds:
+        summary["against_mean"] = against_mean(y, preds["model"], preds["baseline_mean"], seed=seed)
     return LabelEvaluation(pd.DataFrame(rows), summary, pd.DataFrame(fold_rows))
+
+
+def check_label_range(label_range, y: np.ndarray | None = None, label: str = "label") -> tuple[float, float] | None:
+    """The rubric's (min, max) as floats, checked: finite, min < max, and (given labels `y`) holding every label."""
+    if label_range is None:
+        return None
+    from .errors import ConfigError
+
+    try:
+        lo, hi = (float(v) for v in label_range)
+    except (TypeError, ValueError):
+        raise ConfigError(f"--label-range takes two numbers, min,max (got {label_range!r})") from None
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        raise ConfigError(f"--label-range needs finite min < max (got {lo:g},{hi:g})")
+    if y is not None and len(y) and (np.min(y) < lo or np.max(y) > hi):
+        raise ConfigError(f"label '{label}' has values {np.min(y):g}..{np.max(y):g} outside --label-range {lo:g},{hi:g}")
+    return lo, hi
+
+
+def with_label_range(model, label_range: tuple[float, float] | None):
+    """The model, clipping its predictions to the rubric's range instead of the training labels' range."""
+    if label_range is not None and hasattr(model, "y_range_"):
+        model.y_range_ = tuple(label_range)
+    return model
 
 
 def evaluate_scorer(scorer, data, label: str | None, folds: int, repeats: int = 3,
@@ -210,7 +302,7 @@ def evaluate_scorer(scorer, data, label: str | None, folds: int, repeats: int = 
     def fit_predict(X, y, groups, seed):
         name = f"speechgrade-eval-{next(counter)}" if scorer.study else None
         search = scorer.search(scorer.inner_folds, seed, name).fit(X, y, groups, columns)
-        model = search.best_estimator_
+        model = with_label_range(search.best_estimator_, check_label_range(scorer.label_range))
         imp = model.feature_importance()
         if imp is not None:
             importances.append(imp)
@@ -270,7 +362,8 @@ class Evaluation:
             s = ev.summary
             rows[label] = {"n": s["n"], "pearson": s["pearson"], "pearson_std": s["pearson_std"],
                            "spearman": s["spearman"], "rmse": s["rmse"], "mae": s["mae"],
-                           "within_0.5": s["within_0.5"], "within_1.0": s["within_1.0"],
+                           "within_0.5": s["within_0.5"], "within_1.0": s["within_1.0"], "qwk": s["qwk"],
+                           "exact": s["exact"], "adjacent": s["adjacent"], "spread_ratio": s["spread_ratio"],
                            "interval_coverage": s.get("interval_coverage"),
                            "baseline_ridge_pearson": s["baselines"]["ridge"]["pearson"],
                            "baseline_mean_rmse": s["baselines"]["mean"]["rmse"]}

@@ -6,8 +6,10 @@ import json
 from typing import IO
 
 from rich.console import Console
+from rich.markup import escape as esc
 from rich.table import Table
 
+from .csvsafe import write_csv
 from .evaluate import compared
 from .report import ROWS
 from .results import Scores
@@ -37,17 +39,27 @@ def metrics_table(summary: dict, title: str = "Out-of-fold metrics (mean ± std 
 def multi_table(ev) -> Table:
     """One row per label: the model's figures beside the ridge baseline's r."""
     table = Table(title="Out-of-fold metrics per label (mean ± std over repeats)")
-    for col in ("label", "n", "Pearson r", "Spearman", "RMSE", "MAE", "within 0.5", "within 1.0", "coverage",
-                "ridge baseline r"):
+    for col in ("label", "n", "Pearson r", "Spearman", "RMSE", "MAE", "within 0.5", "within 1.0", "QWK", "exact",
+                "adjacent", "spread", "coverage", "ridge baseline r"):
         table.add_column(col, justify="left" if col == "label" else "right")
     for label, row in ev.table().iterrows():
         def f(key, digits=3):
             value = row.get(key)
             return "" if value is None or value != value else f"{value:.{digits}f}"
-        table.add_row(str(label), f"{row['n']:.0f}", f"{f('pearson')} ± {f('pearson_std')}", f("spearman"), f("rmse"),
-                      f("mae"), f("within_0.5", 2), f("within_1.0", 2), f("interval_coverage", 2),
+        table.add_row(esc(str(label)), f"{row['n']:.0f}", f"{f('pearson')} ± {f('pearson_std')}", f("spearman"), f("rmse"),
+                      f("mae"), f("within_0.5", 2), f("within_1.0", 2), f("qwk"), f("exact", 2), f("adjacent", 2),
+                      f("spread_ratio", 2), f("interval_coverage", 2),
                       f("baseline_ridge_pearson"))
     return table
+
+
+def print_findings(console: Console, ev) -> None:
+    """Each label's plain sentences (better than the mean or not, shrinkage), one line each."""
+    from .evaluate import plain_findings
+
+    for label, sub in ev.labels.items():
+        for sentence in plain_findings(sub.summary):
+            console.print(esc((f"{label}: " if len(ev.labels) > 1 else "") + sentence))
 
 
 def corr_table(corr, title: str) -> Table:
@@ -55,9 +67,9 @@ def corr_table(corr, title: str) -> Table:
     table = Table(title=title)
     table.add_column("")
     for c in corr.columns:
-        table.add_column(str(c), justify="right")
+        table.add_column(esc(str(c)), justify="right")
     for name, row in corr.iterrows():
-        table.add_row(str(name), *[f"{v:.2f}" for v in row])
+        table.add_row(esc(str(name)), *[f"{v:.2f}" for v in row])
     return table
 
 
@@ -70,7 +82,7 @@ def print_extract_report(console: Console, report, n_rows: int, listed=()) -> No
     for kind, items in (("skipped", report.skipped), ("failed", report.failed)):
         for p in items:
             if p not in listed:
-                console.print(f"  [yellow]{kind}[/] {p.filename}: {p.reason}")
+                console.print(f"  [yellow]{kind}[/] {esc(p.filename)}: {esc(p.reason)}")
 
 
 def print_problems(console: Console, dataset) -> None:
@@ -78,7 +90,7 @@ def print_problems(console: Console, dataset) -> None:
     if dataset.problems:
         console.print(f"[yellow]{len(dataset.problems)} CSV rows left out:")
         for p in dataset.problems:
-            console.print(f"  {p}")
+            console.print(f"  {esc(str(p))}")
 
 
 def print_duplicates(console: Console, clusters) -> None:
@@ -86,7 +98,7 @@ def print_duplicates(console: Console, clusters) -> None:
     if clusters:
         console.print(f"[yellow]{len(clusters)} duplicate recording clusters kept in one fold each:")
         for c in clusters:
-            console.print(f"  {', '.join(c)}")
+            console.print(esc(f"  {', '.join(c)}"))
 
 
 def write_json(scores: Scores, stream: IO[str]) -> None:
@@ -95,16 +107,16 @@ def write_json(scores: Scores, stream: IO[str]) -> None:
         stream.write(json.dumps(record) + "\n")
 
 
-def write_csv(scores: Scores, stream: IO[str], intervals: bool, abstain: bool) -> int:
-    """`filename,<labels>[,overall][,_lo,_hi][,abstain,abstain_reason][,explain.*]` rows; returns how many."""
+def write_scores_csv(scores: Scores, target, intervals: bool, abstain: bool) -> tuple[int, int]:
+    """`filename,<labels>[,overall][,_lo,_hi][,abstain,abstain_reason][,explain.*]` rows to a path (written whole or
+    not at all) or a stream; returns (rows, cells neutralised)."""
     table = scores.table(intervals, abstain).round(4).reset_index()
-    stream.write(table.to_csv(index=False))  # not rich: it would wrap long rows
-    return len(table)
+    return len(table), write_csv(table, target)  # not rich: it would wrap long rows
 
 
 def print_failures(console: Console, scores: Scores) -> None:
     """Files not scored and clips flagged by the abstain rules, one line each, on stderr."""
     for name, reason in scores.problems.items():
-        console.print(f"[red]not scored[/] {name}: {reason}")
+        console.print(f"[red]not scored[/] {esc(name)}: {esc(reason)}")
     for name, reason in scores.flagged().items():
-        console.print(f"[yellow]flagged[/] {name}: {reason}")
+        console.print(f"[yellow]flagged[/] {esc(name)}: {esc(reason)}")

@@ -10,11 +10,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .evaluate import LabelEvaluation, compared
+from .csvsafe import write_csv
+from .evaluate import LabelEvaluation, compared, plain_findings
 
 ROWS = (("rmse", "RMSE", "lower is better"), ("mae", "MAE", "lower is better"),
         ("pearson", "Pearson r", "higher is better"), ("spearman", "Spearman rho", "higher is better"),
-        ("within_0.5", "within 0.5", "share of |error| <= 0.5"), ("within_1.0", "within 1.0", "share of |error| <= 1.0"))
+        ("within_0.5", "within 0.5", "share of |error| <= 0.5"), ("within_1.0", "within 1.0", "share of |error| <= 1.0"),
+        ("qwk", "QWK (label step)", "quadratic weighted kappa, predictions rounded to the label step"),
+        ("exact", "exact agreement", "rounded prediction equals the label"),
+        ("adjacent", "adjacent agreement", "within one label step"),
+        ("spread_ratio", "spread ratio", "std of predictions / std of labels; below 1 shrinks to the middle"))
 
 
 def _plt():
@@ -120,7 +125,7 @@ def write_report(ev: LabelEvaluation, directory: str | os.PathLike, label: str =
     if importance is not None and len(importance):
         plot_importance(importance, directory / "importance.png")
         images.append("importance.png")
-    ev.predictions.to_csv(directory / "predictions.csv", index=False)
+    write_csv(ev.predictions, directory / "predictions.csv")
     s = ev.summary
     dup = ev.extra.get("duplicates") or []
     problems = (ev.extra.get("skipped") or []) + (ev.extra.get("failed") or [])
@@ -133,6 +138,7 @@ pre{{background:#f6f6f6;padding:1em;overflow:auto}}</style></head><body>
 <p>{s['n']} clips, {s['folds']}-fold cross-validation repeated {s['repeats']} times; groups (speakers, duplicate
 recordings) never straddle folds; hyperparameters are tuned inside each outer training fold, so every figure below
 is measured on clips the model and its tuning never saw. Values are mean ± std over repeats.</p>
+{''.join(f"<p><b>{html.escape(t)}</b></p>" for t in plain_findings(s))}
 {_table(ev)}
 {''.join(f'<img src="{i}" alt="{i}">' for i in images)}
 <h2>Data</h2><p>{len(dup)} duplicate clusters grouped: {html.escape('; '.join(', '.join(c) for c in dup)) or 'none'}.<br>

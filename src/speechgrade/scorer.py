@@ -23,7 +23,7 @@ from .bundle import Manifest, featurizers_from_manifest, read_manifest, scorer_c
 from .composite import overall_figures, parse_overall
 from .dataset import Dataset
 from .errors import BundleError, ConfigError, DatasetError, SpeechgradeError
-from .evaluate import Evaluation, evaluate_scorer
+from .evaluate import Evaluation, check_label_range, evaluate_scorer, with_label_range
 from .extraction import Clip, Extracted, as_dataset, make_extractor
 from .features import Featurizer, as_featurizers
 from .features.screen import ScreenFeaturizer
@@ -51,7 +51,8 @@ class Scorer:
                  engine_options: dict[str, Any] | None = None, coverage: float = 0.8, ensemble: str | None = None,
                  calibrate: bool = False, snap: "float | str | None" = None, abstain: bool = True,
                  augment: int = 0, augment_ops: Sequence[str] = AUGMENT_OPS,
-                 overall: "str | dict[str, float] | None" = None):
+                 overall: "str | dict[str, float] | None" = None,
+                 label_range: "tuple[float, float] | None" = None):
         self.featurizers = featurizers
         self.regressor = regressor
         self.trials = trials
@@ -75,6 +76,7 @@ class Scorer:
         self.augment = augment
         self.augment_ops = augment_ops
         self.overall = overall
+        self.label_range = label_range
 
     # -- parts ----------------------------------------------------------------------------------
     def model_featurizers(self) -> list[Featurizer]:
@@ -134,6 +136,10 @@ class Scorer:
         oof = search.out_of_fold(X, y, groups, self.columns_)[:len(data.y)]  # originals only: copies share folds
         post = PostProcessor(self.calibrate, self.snap, self.coverage, self.abstain,
                              language_model(self.featurizers_)).fit(oof, data.y, data.screen)
+        label_range = check_label_range(self.label_range, data.y, dataset.label)
+        if label_range is not None:  # the rubric's scale, not only what the training labels reached
+            post.label_range_ = post.rubric_.range_ = label_range
+            with_label_range(search.best_estimator_, label_range)
         training = {"n": len(data.y), "augmented_copies": len(y) - len(data.y), "fingerprint": data.fingerprint(),
                     "duplicates": data.duplicates,
                     "groups": None if data.groups is None else int(len(np.unique(data.groups)))}
@@ -173,7 +179,8 @@ class Scorer:
                 "calibrate": self.calibrate, "snap": self.snap, "abstain": self.abstain, "coverage": self.coverage,
                 "augment": self.augment, "augment_ops": list(self.augment_ops), "trials": self.trials,
                 "timeout": self.timeout, "folds": self.folds, "inner_folds": self.inner_folds,
-                "pca": self.pca, "seed": self.seed, "group_duplicates": self.group_duplicates}
+                "pca": self.pca, "seed": self.seed, "group_duplicates": self.group_duplicates,
+                "label_range": None if self.label_range is None else list(self.label_range)}
 
     # the fitted parts of the first (with one label, the only) label, by their own names
     labels_ = property(lambda self: list(self.models_), doc="The labels this scorer was fitted on.")
