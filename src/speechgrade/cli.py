@@ -35,6 +35,9 @@ Overall = typer.Option(None, "--overall", help="With several labels, add a compo
 Features = typer.Option(None, "--features", "-f",
                         help="Comma-separated featurizers, e.g. `acoustic,ssl:microsoft/wavlm-large` or "
                              "`ssl:DIR?layers=6-12&pooling=mean+std`. Default: the best set installed.")
+Asr = typer.Option(None, "--asr", help="The Whisper model of every featurizer that uses one (transcripts and "
+                                         "encoder): a name (`base`, `small`), a hub id or a CTranslate2 folder. "
+                                         "One model, one pass per clip. Default: each feature spec's own (base).")
 Regressor = typer.Option("ridgecv", "--regressor", "-r",
                          help="A registered regressor (`speechgrade list`). Default `ridgecv`: ridge with alpha chosen "
                               "in closed form (leave-one-out), the most reliable choice on a few hundred real answers; "
@@ -71,10 +74,11 @@ def _engine_options(engine: str, address: Optional[str], gpus: float) -> dict:
     return {"address": address, "num_gpus_per_worker": gpus} if engine == "ray" else {}
 
 
-def _features(text: Optional[str]) -> str:
-    from .features import default_features
+def _features(text: Optional[str], asr: Optional[str] = None) -> str:
+    from .features import as_featurizers, default_features
 
-    return text or default_features(announce=lambda m: console.print(f"[yellow]{esc(m)}"))
+    specs = text or default_features(announce=lambda m: console.print(f"[yellow]{esc(m)}"))
+    return specs if asr is None else ",".join(f.spec for f in as_featurizers(specs, asr))
 
 
 def _print_extract_report(report, n_rows: int, dataset=None) -> None:
@@ -120,7 +124,7 @@ def _print_problems(dataset) -> None:
 @app.command()
 def extract(data: Path = typer.Argument(..., help="CSV with a `filename` column."),
             audio_dir: Optional[Path] = AudioDir,
-            features: Optional[str] = Features,
+            features: Optional[str] = Features, asr: Optional[str] = Asr,
             label_column: Optional[str] = typer.Option(None, "--label-column", "-l",
                                                        help="Label column to check (optional here)."),
             cache: Optional[Path] = Cache,
@@ -140,7 +144,7 @@ def extract(data: Path = typer.Argument(..., help="CSV with a `filename` column.
     _refuse_overwrite(output, [data])
     dataset = load_dataset(data, audio_dir, label_column, require_label=label_column is not None)
     _print_problems(dataset)
-    extractor = make_extractor(_features(features), cache, batch_size, min_samples, progress=True, engine=engine,
+    extractor = make_extractor(_features(features, asr), cache, batch_size, min_samples, progress=True, engine=engine,
                                **_engine_options(engine, address, num_gpus_per_worker))
     table, report = extractor.run(dataset)
     _print_extract_report(report, len(table), dataset)
@@ -179,18 +183,18 @@ def _snap(text: Optional[str]):
     return step
 
 
-def _scorer(features: Optional[str], no_group_duplicates: bool, overall=None, **options):
+def _scorer(features: Optional[str], no_group_duplicates: bool, overall=None, asr: Optional[str] = None, **options):
     """A Scorer with the command's options (one model per label of the dataset)."""
     from .scorer import Scorer
 
-    return Scorer(featurizers=_features(features), group_duplicates=not no_group_duplicates, progress=True,
+    return Scorer(featurizers=_features(features, asr), group_duplicates=not no_group_duplicates, progress=True,
                   overall=overall, **options)
 
 
 @app.command()
 def evaluate(data: Path = typer.Argument(..., help="CSV with `filename` and label columns (and `group`)."),
              audio_dir: Optional[Path] = AudioDir, label_column: str = Label, features: Optional[str] = Features,
-             regressor: str = Regressor, folds: int = Folds,
+             asr: Optional[str] = Asr, regressor: str = Regressor, folds: int = Folds,
              repeats: int = typer.Option(3, "--repeats", min=1, help="Repeat the K-fold split this many times."),
              trials: int = Trials, timeout: Optional[float] = Timeout, seed: int = Seed, pca: Optional[int] = Pca,
              inner_folds: int = typer.Option(3, "--inner-folds", min=2,
@@ -211,7 +215,7 @@ def evaluate(data: Path = typer.Argument(..., help="CSV with `filename` and labe
 
     dataset = load_dataset(data, audio_dir, label_column)
     _print_problems(dataset)
-    scorer = _scorer(features, no_group_duplicates, overall, regressor=regressor, trials=trials,
+    scorer = _scorer(features, no_group_duplicates, overall, asr, regressor=regressor, trials=trials,
                      timeout=timeout, folds=folds, pca=pca, seed=seed, cache=cache, study=study, coverage=coverage,
                      inner_folds=inner_folds, ensemble=ensemble, calibrate=calibrate, snap=_snap(snap),
                      augment=augment, augment_ops=_ops(augment_ops),
@@ -282,7 +286,7 @@ def _write_evaluation(ev, label, json_path, report, predictions) -> None:
 @app.command()
 def train(data: Path = typer.Argument(..., help="CSV with `filename` and label columns (and `group`)."),
           audio_dir: Optional[Path] = AudioDir, label_column: str = Label, features: Optional[str] = Features,
-          regressor: str = Regressor, trials: int = Trials, timeout: Optional[float] = Timeout, folds: int = Folds,
+          asr: Optional[str] = Asr, regressor: str = Regressor, trials: int = Trials, timeout: Optional[float] = Timeout, folds: int = Folds,
           seed: int = Seed, pca: Optional[int] = Pca, study: Optional[str] = Study, cache: Optional[Path] = Cache,
           no_group_duplicates: bool = NoGroupDup, coverage: float = Coverage, ensemble: Optional[str] = Ensemble,
           calibrate: bool = Calibrate, snap: Optional[str] = Snap, augment: int = Augment,
@@ -296,7 +300,7 @@ def train(data: Path = typer.Argument(..., help="CSV with `filename` and label c
 
     dataset = load_dataset(data, audio_dir, label_column)
     _print_problems(dataset)
-    scorer = _scorer(features, no_group_duplicates, overall, regressor=regressor, trials=trials,
+    scorer = _scorer(features, no_group_duplicates, overall, asr, regressor=regressor, trials=trials,
                      timeout=timeout, folds=folds, pca=pca, seed=seed, cache=cache, study=study, coverage=coverage,
                      ensemble=ensemble, calibrate=calibrate, snap=_snap(snap), augment=augment,
                      augment_ops=_ops(augment_ops), label_range=_label_range(label_range))
@@ -377,8 +381,9 @@ def predict(model: Path = typer.Argument(..., help="Model folder written by `tra
 def demo(label: str = typer.Option("all", "--label", "-l",
                                    help="all (the four sub-scores in one run), total, accuracy, fluency or prosodic."),
          output: Path = typer.Option(Path("demo-output"), "--out", "-o", help="Where the model and report go."),
-         features: Optional[str] = Features, regressor: str = typer.Option("ridgecv", "--regressor", "-r"),
-         trials: int = typer.Option(10, "--trials"), repeats: int = typer.Option(3, "--repeats"),
+         features: Optional[str] = Features, asr: Optional[str] = Asr,
+         regressor: str = typer.Option("ridgecv", "--regressor", "-r"),
+         trials: int = typer.Option(10, "--trials", min=0), repeats: int = typer.Option(3, "--repeats", min=1),
          cache: Optional[Path] = Cache):
     """Train and evaluate on the bundled speechocean762 sample, then score held-out clips.
 
@@ -386,7 +391,7 @@ def demo(label: str = typer.Option("all", "--label", "-l",
     """
     from .demo import run_demo
 
-    run_demo(label, output, _features(features), regressor, trials, repeats, cache, out, console)
+    run_demo(label, output, _features(features, asr), regressor, trials, repeats, cache, out, console)
 
 
 @app.command()
@@ -474,8 +479,9 @@ def serve(model: Path = typer.Argument(..., help="Model folder written by `train
 
 
 @app.command("list")
-def list_plugins(columns: bool = typer.Option(False, "--columns", help="Also list each featurizer's columns.")):
-    """List featurizers and regressors (and what each feature column means)."""
+def list_plugins(columns: bool = typer.Option(False, "--columns", help="Also list each featurizer's columns."),
+                 options: bool = typer.Option(False, "--options", help="Also list each featurizer's spec options.")):
+    """List featurizers and regressors (and their spec options, and what each feature column means)."""
     from .features import FEATURIZERS
     from .models import REGRESSORS
 
@@ -486,6 +492,10 @@ def list_plugins(columns: bool = typer.Option(False, "--columns", help="Also lis
         for name, cls in sorted(registry.items()):
             table.add_row(name, cls.extra or "-", (cls.__doc__ or "").strip().splitlines()[0])
         out.print(table)
+    if options:
+        for name, cls in sorted(FEATURIZERS.items()):
+            for line in cls.Options.help():
+                typer.echo(f"{name}\t{line}")  # plain TSV, as --columns
     if columns:
         for name, cls in sorted(FEATURIZERS.items()):
             for col, meaning in cls.descriptions.items():

@@ -52,7 +52,7 @@ class Scorer:
                  calibrate: bool = False, snap: "float | str | None" = None, abstain: bool = True,
                  augment: int = 0, augment_ops: Sequence[str] = AUGMENT_OPS,
                  overall: "str | dict[str, float] | None" = None,
-                 label_range: "tuple[float, float] | None" = None):
+                 label_range: "tuple[float, float] | None" = None, asr: str | None = None):
         self.featurizers = featurizers
         self.regressor = regressor
         self.trials = trials
@@ -77,16 +77,17 @@ class Scorer:
         self.augment_ops = augment_ops
         self.overall = overall
         self.label_range = label_range
+        self.asr = asr
 
     # -- parts ----------------------------------------------------------------------------------
     def model_featurizers(self) -> list[Featurizer]:
         """The fitted model's featurizers, or those configured."""
-        return getattr(self, "featurizers_", None) or as_featurizers(self.featurizers)
+        return getattr(self, "featurizers_", None) or as_featurizers(self.featurizers, self.asr)
 
     def extractor(self):
         """The model's featurizers, then (when abstaining) `screen`, with the English check once fitted."""
         post = self.post_ if hasattr(self, "models_") else None
-        screen = [ScreenFeaturizer(post.language if post else None)] if self.abstain else []
+        screen = [ScreenFeaturizer(language=post.language if post else None)] if self.abstain else []
         return make_extractor(self.model_featurizers() + screen, self.cache, self.batch_size, progress=self.progress,
                               engine=self.engine, **(self.engine_options or {}))
 
@@ -124,7 +125,7 @@ class Scorer:
         screen measures."""
         data = prepared or self.prepare(dataset)
         self._check_labels(dataset)
-        self.featurizers_ = as_featurizers(self.featurizers)
+        self.featurizers_ = as_featurizers(self.featurizers, self.asr)
         self.columns_ = list(data.X.columns)
         self.models_ = {label: self._fit_label(*data.for_label(dataset, label)) for label in dataset.labels}
         self.weights_ = parse_overall(self.overall, dataset.labels)
@@ -180,7 +181,7 @@ class Scorer:
                 "augment": self.augment, "augment_ops": list(self.augment_ops), "trials": self.trials,
                 "timeout": self.timeout, "folds": self.folds, "inner_folds": self.inner_folds,
                 "pca": self.pca, "seed": self.seed, "group_duplicates": self.group_duplicates,
-                "label_range": None if self.label_range is None else list(self.label_range)}
+                "label_range": None if self.label_range is None else list(self.label_range), "asr": self.asr}
 
     # the fitted parts of the first (with one label, the only) label, by their own names
     labels_ = property(lambda self: list(self.models_), doc="The labels this scorer was fitted on.")

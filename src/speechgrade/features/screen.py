@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from dataclasses import dataclass
+
 from ..audio import SAMPLE_RATE
+from ..options import FeaturizerOptions, option
 from .acoustic import HOP, _f0_track, _speech_mask, frame_db
 from .base import Featurizer, register_featurizer
 
@@ -57,24 +60,17 @@ class ScreenFeaturizer(Featurizer):
     version = "1"
     descriptions = DESCRIPTIONS
 
-    def __init__(self, language: str | None = None):
-        self.language = language
+    @dataclass(frozen=True)
+    class Options(FeaturizerOptions):
+        """Options of the screen featurizer."""
 
-    @classmethod
-    def from_spec(cls, arg, options):
-        return cls(options.get("language") or None)
-
-    def config(self) -> dict:
-        return {"language": self.language}
-
-    @property
-    def spec(self) -> str:
-        return f"screen?language={self.language}" if self.language else "screen"
+        language: str | None = option(None, "expected language: adds its probability (Whisper's detection)",
+                                      nullable=True)
 
     def columns(self) -> list[str]:
         return list(COLUMNS)
 
     def featurize(self, audio: np.ndarray) -> np.ndarray:
         m = screen_measures(audio)
-        m["english_prob"] = english_probability(audio, self.language) if self.language else np.nan
+        m["english_prob"] = english_probability(audio, self.options.language) if self.options.language else np.nan
         return np.array([m[c] for c in COLUMNS], dtype=np.float32)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import numpy as np
 from ..audio import SAMPLE_RATE, windows
 from ..errors import ConfigError, ModelNotFoundError
 from ..extras import require
+from ..options import FeaturizerOptions, option
 from ..pooling import SEGMENTS, frame_columns, segment_means
 from .base import Featurizer, register_featurizer
 
@@ -99,10 +101,34 @@ def parse_layers(text: str | int | list) -> str | list[int]:
     try:
         if "-" in text:
             lo, hi = (int(t) for t in text.split("-", 1))
+            if not 0 <= lo <= hi <= 1000:
+                raise ValueError
             return list(range(lo, hi + 1))
         return [int(t) for t in text.split("+")]
     except ValueError:
         raise ConfigError(f"layers must be last, all, N, A-B or A+B+C (got {text!r})") from None
+
+
+def _layers_value(value: Any) -> str | tuple[int, ...]:
+    """The `layers` option as stored: 'last', 'all' or a tuple of non-negative hidden-state indices."""
+    if isinstance(value, tuple):
+        value = list(value)
+    if isinstance(value, list) and not all(isinstance(i, int) and not isinstance(i, bool) for i in value):
+        raise ConfigError(f"layers must be whole numbers (got {value!r})")
+    parsed = parse_layers(value)
+    if isinstance(parsed, str):
+        return parsed
+    if not parsed or len(parsed) > 1000 or any(i < 0 or i > 1000 for i in parsed):
+        raise ConfigError(f"layers must be 1 to 1000 indices between 0 and 1000 (got {value!r})")
+    return tuple(parsed)
+
+
+def show_layers(value: str | tuple[int, ...]) -> str:
+    """`layers` as a spec writes it: `last`, `all`, `6-12` for a run, else `6+8+10`."""
+    if isinstance(value, str):
+        return value
+    run = list(range(value[0], value[-1] + 1))
+    return f"{value[0]}-{value[-1]}" if len(value) > 2 and list(value) == run else "+".join(map(str, value))
 
 
 @register_featurizer
@@ -116,60 +142,43 @@ class SSLFeaturizer(Featurizer):
     extra = "ssl"
     libraries = ("torch", "transformers")
 
-    def __init__(self, model: str = DEFAULT_MODEL, layers: str | list[int] = "last", pooling: str = "mean",
-                 window_s: float | None = None, batch_size: int = 4, device: str = "auto", segments: int = SEGMENTS):
-        if pooling not in POOLINGS:
-            raise ConfigError(f"pooling must be one of {', '.join(POOLINGS)} (got {pooling!r})")
-        self.segments = int(segments)
-        self.model = str(model)
-        self.layers = parse_layers(layers)
-        self.pooling = pooling
-        self.window_s = window_s
-        self.batch_size = int(batch_size)
-        self.device = device
+    @dataclass(frozen=True)
+    class Options(FeaturizerOptions):
+        """Options of the ssl featurizer."""
+
+        model: str = option(DEFAULT_MODEL, "speech encoder (hub id or local folder)", arg=True)
+        layers: Any = option("last", "hidden states pooled: last, all (mean of 1..L), N, A-B or A+B+C",
+                             parse=lambda v: _layers_value(v), show=lambda v: show_layers(v))
+        pooling: str = option("mean", "pooling over frames", choices=POOLINGS)
+        window_s: float | None = option(None, "window in seconds (none: 20, or 30 for Whisper)", kind=float,
+                                        nullable=True, above=0.0, max=600.0)
+        segments: int = option(SEGMENTS, "segments per clip kept for pooling=learned", kind=int, min=1, max=256)
+        batch_size: int = option(4, "windows encoded together", kind=int, min=1, max=1024, key=False)
+        device: str = option("auto", "cpu, cuda or auto", key=False)
+
+    @property
+    def batch_size(self) -> int:  # type: ignore[override]
+        """Windows encoded together."""
+        return self.options.batch_size
 
     @classmethod
     def check_available(cls) -> None:
         _require_torch()
 
     @classmethod
-    def from_spec(cls, arg, options):
-        known = {"layers", "pooling", "window_s", "batch_size", "device", "segments"}
-        unknown = set(options) - known
-        if unknown:
-            raise ConfigError(f"unknown ssl option(s) {sorted(unknown)} (known: {sorted(known)})")
-        kwargs: dict[str, Any] = dict(options)
-        if "window_s" in kwargs:
-            kwargs["window_s"] = float(kwargs["window_s"])
-        for key in ("batch_size", "segments"):
-            if key in kwargs:
-                kwargs[key] = int(kwargs[key])
-        return cls(model=arg or DEFAULT_MODEL, **kwargs)
-
-    @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        digest = config.pop("model_digest", None)
-        obj = cls(**config)
-        if digest is not None and model_digest(obj.model) != digest:
-            raise ConfigError(f"the encoder at '{obj.model}' is not the one this model was trained with "
-                              f"(fingerprint {model_digest(obj.model)} != {digest})")
+        obj = super().from_config(config)
+        digest = config.get("model_digest")
+        if digest is not None and model_digest(obj.options.model) != digest:
+            raise ConfigError(f"the encoder at '{obj.options.model}' is not the one this model was trained with "
+                              f"(fingerprint {model_digest(obj.options.model)} != {digest})")
         return obj
 
-    def config(self) -> dict:
-        # batch size and device do not change the output beyond float noise, so they stay out of the key
-        return {"model": self.model, "model_digest": model_digest(self.model), "layers": self.layers,
-                "pooling": self.pooling, "window_s": self.window_s,
-                **({"segments": self.segments} if self.pooling == "learned" else {})}
-
-    @property
-    def spec(self) -> str:
-        layers = self.layers if isinstance(self.layers, str) else "+".join(map(str, self.layers))
-        extra = f"&segments={self.segments}" if self.pooling == "learned" else ""
-        return f"ssl:{self.model}?layers={layers}&pooling={self.pooling}{extra}"
+    def fingerprints(self) -> dict:
+        return {"model_digest": model_digest(self.options.model)}
 
     def _loaded(self):
-        return load_encoder(self.model, resolve_device(self.device))
+        return load_encoder(self.options.model, resolve_device(self.options.device))
 
     def _hidden_size(self) -> int:
         _, net, _ = self._loaded()
@@ -182,22 +191,22 @@ class SSLFeaturizer(Featurizer):
 
     def columns(self) -> list[str]:
         d = self._hidden_size()
-        if self.pooling == "learned":
-            return frame_columns(self._layer_indices(self._n_states()), self.segments, d)
+        if self.options.pooling == "learned":
+            return frame_columns(self._layer_indices(self._n_states()), self.options.segments, d)
         cols = [f"mean{i}" for i in range(d)]
-        if self.pooling == "mean+std":
+        if self.options.pooling == "mean+std":
             cols += [f"std{i}" for i in range(d)]
         return cols
 
     def _layer_indices(self, n_states: int) -> list[int]:
-        if self.layers == "last":
+        if self.options.layers == "last":
             return [n_states - 1]
-        if self.layers == "all":
+        if self.options.layers == "all":
             return list(range(1, n_states)) or [0]
-        bad = [i for i in self.layers if not 0 <= i < n_states]
+        bad = [i for i in self.options.layers if not 0 <= i < n_states]
         if bad:
-            raise ConfigError(f"layer(s) {bad} out of range: {self.model} has hidden states 0..{n_states - 1}")
-        return list(self.layers)
+            raise ConfigError(f"layer(s) {bad} out of range: {self.options.model} has hidden states 0..{n_states - 1}")
+        return list(self.options.layers)
 
     def _encode(self, batch: list[np.ndarray]) -> list[np.ndarray]:
         """Frame states (L, T, D) of the selected layers, per window."""
@@ -226,7 +235,7 @@ class SSLFeaturizer(Featurizer):
 
     def featurize_batch(self, audios: list[np.ndarray]) -> list[np.ndarray]:
         _, _, is_whisper = self._loaded()
-        window_s = self.window_s or (30.0 if is_whisper else 20.0)
+        window_s = self.options.window_s or (30.0 if is_whisper else 20.0)
         pieces = [(i, w) for i, a in enumerate(audios) for w in windows(a, window_s)]
         d = self._hidden_size()
         sums = np.zeros((len(audios), d), np.float64)
@@ -238,21 +247,21 @@ class SSLFeaturizer(Featurizer):
             by_len.setdefault(len(w), []).append((order, i, w))
         for group in by_len.values():
             for start in range(0, len(group), self.batch_size):
-                chunk = group[start:start + self.batch_size]
+                chunk = group[start:start + self.options.batch_size]
                 for (order, i, _), layered in zip(chunk, self._encode([w for _, _, w in chunk])):
-                    if self.pooling == "learned":
+                    if self.options.pooling == "learned":
                         kept[i].append((order, layered))
                         continue
                     frames = layered.mean(0)
                     sums[i] += frames.sum(0)
                     sq[i] += np.square(frames, dtype=np.float64).sum(0)
                     counts[i] += len(frames)
-        if self.pooling == "learned":  # windows back in time order, then segment means per layer
+        if self.options.pooling == "learned":  # windows back in time order, then segment means per layer
             return [segment_means(np.concatenate([f for _, f in sorted(kept[i], key=lambda p: p[0])], axis=1),
-                                  self.segments).astype(np.float32).ravel() for i in range(len(audios))]
+                                  self.options.segments).astype(np.float32).ravel() for i in range(len(audios))]
         mean = sums / counts[:, None]
         parts = [mean]
-        if self.pooling == "mean+std":
+        if self.options.pooling == "mean+std":
             parts.append(np.sqrt(np.maximum(sq / counts[:, None] - mean**2, 0.0)))
         return [v.astype(np.float32) for v in np.concatenate(parts, axis=1)]
 

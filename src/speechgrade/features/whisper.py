@@ -26,9 +26,8 @@ class WhisperFeaturizer(Featurizer):
     descriptions = DESCRIPTIONS
     default_rank = 0
 
-    def __init__(self, options: WhisperOptions = WhisperOptions()):
-        self.options = options
-        self.cache = None
+    Options = WhisperOptions
+    cache = None
 
     @classmethod
     def check_available(cls) -> None:
@@ -36,7 +35,7 @@ class WhisperFeaturizer(Featurizer):
 
     @classmethod
     def check_default(cls) -> None:
-        resolve_whisper_model("base")
+        resolve_whisper_model(cls.Options().model)
 
     def summary_columns(self) -> list[str]:
         return list(COLUMNS)
@@ -44,21 +43,8 @@ class WhisperFeaturizer(Featurizer):
     def language_model(self) -> str | None:
         return self.options.model
 
-    @classmethod
-    def from_spec(cls, arg, options):
-        return cls(WhisperOptions.from_options(arg, options))
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(WhisperOptions.from_identity(config))
-
-    def config(self) -> dict:
-        return self.options.identity()
-
-    @property
-    def spec(self) -> str:
-        o = self.options
-        return f"whisper:{o.model}?beam_size={o.beam_size}&language={o.language or 'auto'}&verbatim={o.verbatim}"
+    def fingerprints(self) -> dict:
+        return {"model_fingerprint": self.options.identity()["model_fingerprint"]}
 
     def bind(self, cache) -> None:
         self.cache = cache

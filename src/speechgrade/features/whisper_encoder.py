@@ -8,9 +8,11 @@ the padding. Frames of all windows are pooled as one sequence. Spec:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from ..errors import ConfigError
+from ..options import ASR_DEFAULT, FeaturizerOptions, option
 from ..pooling import SEGMENTS, frame_columns, segment_means
 from ..transcribe import load_whisper, model_fingerprint, require_faster_whisper, resolve_whisper_model
 from .base import Featurizer, register_featurizer
@@ -27,12 +29,15 @@ class WhisperEncoderFeaturizer(Featurizer):
     libraries = ("faster-whisper", "ctranslate2")
     default_rank = 2
 
-    def __init__(self, model: str = "base", pooling: str = "mean", device: str = "auto",
-                 compute_type: str = "auto", segments: int = SEGMENTS):
-        if pooling not in ("mean", "mean+std", "learned"):
-            raise ConfigError(f"pooling must be 'mean', 'mean+std' or 'learned' (got {pooling!r})")
-        self.model, self.pooling, self.device, self.compute_type = model, pooling, device, compute_type
-        self.segments = int(segments)
+    @dataclass(frozen=True)
+    class Options(FeaturizerOptions):
+        """Options of the whisper-encoder featurizer."""
+
+        model: str = option(ASR_DEFAULT, "Whisper model (name, hub id or CTranslate2 folder)", arg=True, asr=True)
+        pooling: str = option("mean", "pooling over frames", choices=("mean", "mean+std", "learned"))
+        segments: int = option(SEGMENTS, "segments per clip kept for pooling=learned", kind=int, min=1, max=256)
+        compute_type: str = option("auto", "CTranslate2 compute type (auto, int8, float16, float32...)")
+        device: str = option("auto", "cpu, cuda or auto", key=False)
 
     @classmethod
     def check_available(cls) -> None:
@@ -40,34 +45,17 @@ class WhisperEncoderFeaturizer(Featurizer):
 
     @classmethod
     def check_default(cls) -> None:
-        resolve_whisper_model(cls().model)
+        resolve_whisper_model(cls.Options().model)
 
     def language_model(self) -> str | None:
-        return self.model
+        return self.options.model
 
-    @classmethod
-    def from_spec(cls, arg, options):
-        unknown = set(options) - {"pooling", "device", "compute_type", "segments"}
-        if unknown:
-            raise ConfigError(f"unknown whisper-encoder option(s) {sorted(unknown)}")
-        options = {**options, **({"segments": int(options["segments"])} if "segments" in options else {})}
-        return cls(arg or "base", **options)
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**{k: v for k, v in config.items() if k != "model_fingerprint"})
-
-    def config(self) -> dict:
-        return {"model": self.model, "model_fingerprint": model_fingerprint(self.model), "pooling": self.pooling,
-                "compute_type": self.compute_type, **({"segments": self.segments} if self.pooling == "learned" else {})}
-
-    @property
-    def spec(self) -> str:
-        extra = f"&segments={self.segments}" if self.pooling == "learned" else ""
-        return f"whisper-encoder:{self.model}?pooling={self.pooling}{extra}"
+    def fingerprints(self) -> dict:
+        return {"model_fingerprint": model_fingerprint(self.options.model)}
 
     def _whisper(self):
-        return load_whisper(self.model, self.device, self.compute_type)
+        o = self.options
+        return load_whisper(o.model, o.device, o.compute_type)
 
     def _dim(self) -> int:
         import json
@@ -83,9 +71,10 @@ class WhisperEncoderFeaturizer(Featurizer):
 
     def columns(self) -> list[str]:
         d = self._dim()
-        if self.pooling == "learned":  # the encoder's output layer only (CTranslate2 gives no inner layers)
-            return frame_columns([0], self.segments, d)
-        return [f"mean{i}" for i in range(d)] + ([f"std{i}" for i in range(d)] if self.pooling == "mean+std" else [])
+        if self.options.pooling == "learned":  # the encoder's output layer only (CTranslate2 gives no inner layers)
+            return frame_columns([0], self.options.segments, d)
+        return [f"mean{i}" for i in range(d)] + ([f"std{i}" for i in range(d)] if self.options.pooling == "mean+std"
+                                                 else [])
 
     def frames(self, audio: np.ndarray) -> np.ndarray:
         """Encoder states (T, D) of the frames that hold audio."""
@@ -103,7 +92,7 @@ class WhisperEncoderFeaturizer(Featurizer):
 
     def featurize(self, audio: np.ndarray) -> np.ndarray:
         states = self.frames(audio)
-        if self.pooling == "learned":
-            return segment_means(states, self.segments).astype(np.float32).ravel()
-        parts = [states.mean(0)] + ([states.std(0)] if self.pooling == "mean+std" else [])
+        if self.options.pooling == "learned":
+            return segment_means(states, self.options.segments).astype(np.float32).ravel()
+        parts = [states.mean(0)] + ([states.std(0)] if self.options.pooling == "mean+std" else [])
         return np.concatenate(parts).astype(np.float32)
