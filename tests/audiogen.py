@@ -52,7 +52,7 @@ def encode(audio: np.ndarray, fmt: str = "wav", sr: int = 16000, channels: int =
         import soxr
 
         audio, sr = soxr.resample(audio, sr, sr_enc).astype(np.float32), sr_enc
-    layout = "mono" if channels == 1 else "stereo"
+    layout = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 6: "5.1", 8: "7.1"}[channels]
     data = np.repeat(audio[None], channels, 0)
     buf = io.BytesIO()
     with av.open(buf, "w", format=container) as out:

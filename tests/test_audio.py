@@ -69,3 +69,34 @@ def test_windows_cover_the_clip_without_overlap():
     assert np.array_equal(np.concatenate(parts), audio)
     tail = list(windows(np.zeros(16000 * 30 + 100, np.float32), 30.0))
     assert len(tail) == 1  # a tiny tail joins the previous window
+
+
+@pytest.mark.parametrize("fmt,channels", [("wav", 3), ("wav", 6), ("wav", 8), ("aac", 6), ("flac", 8)])
+def test_multichannel_is_averaged_not_summed(tmp_path, fmt, channels):
+    """An N-channel copy of a clip decodes to the clip (swresample's downmix summed 8 channels to 4x the peak)."""
+    clip = speechlike(2.0, seed=3) * 0.6
+    mono = decode_audio(write(tmp_path / f"m.{fmt}", clip, fmt))
+    multi, info = decode_with_info(write(tmp_path / f"c{channels}.{fmt}", clip, fmt, channels=channels))
+    assert info.channels == channels
+    peak, want = float(np.abs(multi).max()), float(np.abs(mono).max())
+    if fmt == "aac":  # lossy, and the 5.1 encoder low-passes the LFE channel: the peak within 15 %, not 4x
+        assert abs(peak - want) < 0.15 * want
+        return
+    assert abs(peak - want) < 0.01
+    n = min(len(mono), len(multi))
+    assert float(np.abs(multi[:n] - mono[:n]).max()) < 0.02
+
+
+def test_stereo_channels_are_averaged(tmp_path):
+    import av
+
+    left, right = tone(200, 1.0, amp=0.4), tone(300, 1.0, amp=0.2)
+    buf = tmp_path / "lr.wav"
+    with av.open(str(buf), "w", format="wav") as out:
+        stream = out.add_stream("pcm_f32le", rate=16000, layout="stereo")
+        frame = av.AudioFrame.from_ndarray(np.stack([left, right]).T.reshape(1, -1).astype(np.float32),
+                                           format="flt", layout="stereo")
+        frame.sample_rate = 16000
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+    np.testing.assert_allclose(decode_audio(buf), (left + right) / 2, atol=1e-5)

@@ -99,6 +99,16 @@ def _declared_duration(container, stream) -> float | None:
     return container.duration / 1e6 if container.duration and container.duration > 0 else None
 
 
+def _mono(frame) -> np.ndarray:
+    """The mean of the channels of an interleaved float frame, as float32 samples."""
+    layout = frame.layout
+    channels = max(1, int(getattr(layout, "nb_channels", 0) or len(getattr(layout, "channels", ())) or 1))
+    pcm = np.asarray(frame.to_ndarray(), dtype=np.float32).reshape(-1)
+    if channels == 1:
+        return pcm
+    return pcm[: len(pcm) // channels * channels].reshape(-1, channels).mean(axis=1, dtype=np.float32)
+
+
 def decode_with_info(source: Source, sample_rate: int = SAMPLE_RATE,
                      max_duration_s: float | None = None) -> tuple[np.ndarray, AudioInfo]:
     """Decode a file (whatever its extension says) to mono float32 at `sample_rate`, with its info.
@@ -129,8 +139,10 @@ def decode_with_info(source: Source, sample_rate: int = SAMPLE_RATE,
         stream_declared = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
         if max_duration_s is not None and declared and declared > max_duration_s:
             raise AudioTooLong(name, f"{declared:.0f} s of audio, the limit is {max_duration_s:g} s")
-        # swresample only downmixes and converts the sample format here; rate conversion is soxr's
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        # swresample only converts the sample format here (interleaved float, every channel kept; planar frames of
+        # 8 channels crash PyAV's to_ndarray); channels are averaged below (swresample's own downmix matrix sums
+        # some layouts: 8 channels peaked at 4x); rate conversion is soxr's
+        resampler = av.AudioResampler(format="flt", rate=rate)
         stream_rs = soxr.ResampleStream(rate, sample_rate, 1, dtype="float32", quality="HQ") \
             if rate != sample_rate else None
         chunks: list[np.ndarray] = []
@@ -148,9 +160,9 @@ def decode_with_info(source: Source, sample_rate: int = SAMPLE_RATE,
         try:
             for frame in container.decode(stream):
                 for out in resampler.resample(frame):
-                    take(out.to_ndarray().reshape(-1))
+                    take(_mono(out))
             for out in resampler.resample(None):
-                take(out.to_ndarray().reshape(-1))
+                take(_mono(out))
             take(np.zeros(0, np.float32), last=True)
         except (av.error.FFmpegError, ValueError) as exc:
             raise AudioError(name, f"corrupt audio data after {seen / rate:.2f} s ({exc})") from None
