@@ -7,11 +7,15 @@ import hmac
 import json
 import os
 import platform
+import shutil
+import tempfile
+import uuid
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from .errors import BundleError, ConfigError, SpeechgradeError
 from .features import FEATURIZERS, Featurizer
@@ -72,6 +76,56 @@ def write_manifest(directory: Path, manifest: dict[str, Any], files: list[str],
         manifest["signature"] = _signature(manifest["checksum"], key)
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return manifest
+
+
+def check_output_folder(directory: str | os.PathLike) -> None:
+    """Refuse a bundle folder that exists and is neither empty nor a speechgrade model: a bundle is replaced
+    whole, so any other folder (the audio folder, a project) would be lost."""
+    d = Path(directory)
+    if d.is_symlink():
+        raise ConfigError(f"{d} is a symbolic link: give a real folder for the model")
+    if not d.exists():
+        return
+    if not d.is_dir():
+        raise ConfigError(f"{d} is a file, not a model folder: choose another --out")
+    entries = {p.relative_to(d).as_posix() for p in d.rglob("*") if not p.is_dir()}
+    if not entries:
+        return
+    if MANIFEST not in entries:
+        raise ConfigError(f"{d} holds {len(entries)} files and no speechgrade model: choose a new or empty folder "
+                          f"(a model folder is replaced whole)")
+    try:
+        listed = set(json.loads((d / MANIFEST).read_text(encoding="utf-8")).get("files") or {})
+    except (ValueError, UnicodeDecodeError, AttributeError, OSError):
+        listed = set()
+    other = sorted(entries - listed - {MANIFEST})
+    if other:
+        raise ConfigError(f"{d} holds files that are not part of its model ({other[0]}, {len(other)} in all): "
+                          f"choose a new or empty folder (a model folder is replaced whole)")
+
+
+@contextmanager
+def replacing(directory: str | os.PathLike) -> Iterator[Path]:
+    """A new folder beside `directory` to write a bundle into; when the block succeeds it takes the place of
+    `directory` (an old bundle there is removed only then), when it fails it is removed and `directory` is as it
+    was. A reader sees the old bundle or the whole new one, never a mixture."""
+    target = Path(directory)
+    check_output_folder(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name[:100]}.new-", dir=target.parent))
+    os.chmod(tmp, 0o755)
+    try:
+        yield tmp
+        old = None
+        if target.exists():
+            old = target.parent / f".{target.name[:100]}.old-{uuid.uuid4().hex[:8]}"
+            os.replace(target, old)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _contents(directory: Path) -> dict[str, Path]:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+log = logging.getLogger("speechgrade.cache")
 
 CACHE_ENV = "SPEECHGRADE_CACHE"
 LAYOUT_VERSION = "v1"
@@ -62,10 +65,16 @@ def _atomic_write(path: Path, write) -> None:
 
 
 class FeatureCache:
-    """Arrays and JSON records stored under `root/v1/<namespace>/<key[:2]>/<key>.{npy,json}`."""
+    """Arrays and JSON records stored under `root/v1/<namespace>/<key[:2]>/<key>.{npy,json}`.
+
+    The cache may fail; the run may not: an entry that cannot be read is a miss, and when the folder cannot be
+    written (a file in its place, no permission, a full disk) the first failure is logged once and entries are
+    kept in memory for the rest of the run."""
 
     def __init__(self, root: str | os.PathLike | None = None):
         self.root = Path(root).expanduser() if root is not None else default_cache_dir()
+        self._kept: dict[tuple[str, str, str], Any] = {}  # what could not be written, for this run
+        self.unwritable: str | None = None  # why writing failed (None while it works)
 
     def __repr__(self) -> str:
         return f"FeatureCache({str(self.root)!r})"
@@ -73,37 +82,52 @@ class FeatureCache:
     def _path(self, namespace: str, key: str, suffix: str) -> Path:
         return self.root / LAYOUT_VERSION / namespace / key[:2] / f"{key}{suffix}"
 
-    def get_array(self, namespace: str, key: str) -> np.ndarray | None:
-        """The stored array, or None when absent (an unreadable entry counts as absent)."""
-        path = self._path(namespace, key, ".npy")
+    def _put(self, namespace: str, key: str, suffix: str, value: Any, write) -> None:
+        if self.unwritable is None:
+            try:
+                _atomic_write(self._path(namespace, key, suffix), write)
+                return
+            except OSError as exc:
+                self.unwritable = exc.strerror or type(exc).__name__
+                log.warning("the feature cache %s cannot be written (%s): features are computed but not kept",
+                            self.root, self.unwritable)
+        self._kept[(namespace, key, suffix)] = value
+
+    def _read(self, namespace: str, key: str, suffix: str, load) -> Any | None:
+        kept = self._kept.get((namespace, key, suffix))
+        if kept is not None:
+            return kept
+        path = self._path(namespace, key, suffix)
         try:
-            return np.load(path, allow_pickle=False)
+            return load(path)
         except FileNotFoundError:
             return None
-        except (ValueError, OSError, EOFError):
-            path.unlink(missing_ok=True)
+        except (ValueError, EOFError, UnicodeDecodeError):  # damaged: removed, recomputed
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:
+                pass
             return None
+        except OSError:  # a file where a folder should be, no permission: a miss
+            return None
+
+    def get_array(self, namespace: str, key: str) -> np.ndarray | None:
+        """The stored array, or None when absent (an unreadable entry counts as absent)."""
+        return self._read(namespace, key, ".npy", lambda path: np.load(path, allow_pickle=False))
 
     def put_array(self, namespace: str, key: str, array: np.ndarray) -> None:
         """Store an array atomically."""
-        _atomic_write(self._path(namespace, key, ".npy"),
-                      lambda fh: np.save(fh, np.asarray(array), allow_pickle=False))
+        array = np.asarray(array)
+        self._put(namespace, key, ".npy", array, lambda fh: np.save(fh, array, allow_pickle=False))
 
     def get_json(self, namespace: str, key: str) -> Any | None:
         """The stored JSON value, or None when absent or unreadable."""
-        path = self._path(namespace, key, ".json")
-        try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None
-        except (ValueError, OSError):
-            path.unlink(missing_ok=True)
-            return None
+        return self._read(namespace, key, ".json", lambda path: json.loads(path.read_text(encoding="utf-8")))
 
     def put_json(self, namespace: str, key: str, value: Any) -> None:
         """Store a JSON value atomically."""
         data = json.dumps(value, separators=(",", ":")).encode("utf-8")
-        _atomic_write(self._path(namespace, key, ".json"), lambda fh: fh.write(data))
+        self._put(namespace, key, ".json", json.loads(data), lambda fh: fh.write(data))
 
 
 class MemoryCache(FeatureCache):

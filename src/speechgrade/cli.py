@@ -178,8 +178,8 @@ def _snap(text: Optional[str]):
         step = float(text)
     except ValueError:
         raise ConfigError(f"--snap takes a step such as 0.5, or auto (got {text!r})") from None
-    if step <= 0:
-        raise ConfigError(f"--snap needs a positive step (got {text})")
+    if not step > 0 or step == float("inf"):  # NaN fails `> 0`
+        raise ConfigError(f"--snap needs a positive, finite step (got {text})")
     return step
 
 
@@ -296,8 +296,11 @@ def train(data: Path = typer.Argument(..., help="CSV with `filename` and label c
 
     Example: `speechgrade train scores.csv -a wav/ -l grammar --trials 20 --out grammar-model/`
     """
+    from .bundle import check_output_folder
     from .dataset import load_dataset
 
+    check_output_folder(output)  # before the work, not after it
+    _refuse_overwrite(output, [data] + ([audio_dir] if audio_dir else []))
     dataset = load_dataset(data, audio_dir, label_column)
     _print_problems(dataset)
     scorer = _scorer(features, no_group_duplicates, overall, asr, regressor=regressor, trials=trials,

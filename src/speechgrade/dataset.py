@@ -36,6 +36,7 @@ class Dataset:
     problems: list[Problem] = field(default_factory=list)
     order: list[str] | None = None  # every input name (rows and problems) in input order, when known
     labels: list[str] | None = None  # several label columns (a row may lack some of them: NaN there)
+    rows: list[str] | None = None  # every CSV row's name, repeats included (predict writes one row per input row)
 
     def __post_init__(self):
         if self.labels is None:
@@ -96,9 +97,14 @@ class Dataset:
             if name in seen:
                 name = str(path)
             seen.add(name)
-            if not path.is_file():
-                problems.append(Problem(str(p), "a folder with no audio files" if path.is_dir() else "file not found"))
-            order.append(name if path.is_file() else str(p))
+            try:
+                is_file, is_dir = path.is_file(), path.is_dir()
+                reason = "a folder with no audio files" if is_dir else "file not found"
+            except OSError as exc:  # a name too long for the file system...
+                is_file, reason = False, f"cannot be opened ({exc.strerror or type(exc).__name__})"
+            if not is_file:
+                problems.append(Problem(str(p), reason))
+            order.append(name if is_file else str(p))
             rows.append({"filename": name, "path": str(path)})
         table = pd.DataFrame(rows, columns=["filename", "path"]).set_index("filename")
         missing = {pr.filename for pr in problems}
@@ -117,7 +123,11 @@ def expand_folders(paths: Iterable[str | os.PathLike]) -> list[str | os.PathLike
     out: list[str | os.PathLike] = []
     for p in paths:
         path = Path(p)
-        if path.is_dir():
+        try:
+            is_dir = path.is_dir()
+        except OSError:  # reported as the file's problem by the caller
+            is_dir = False
+        if is_dir:
             found = sorted((c for c in path.iterdir() if c.is_file() and c.suffix.lower() in AUDIO_EXTENSIONS),
                            key=lambda c: c.name)
             out += found or [p]
@@ -190,6 +200,23 @@ def label_columns(spec: "str | list[str]", frame: pd.DataFrame) -> list[str]:
     return [n for n in names if n]
 
 
+LABEL_LIMIT = 1e6  # larger labels are typos or overflow bait, never a rubric
+
+
+def label_problem(raw: object) -> str | None:
+    """Why a label cell cannot be trained on (empty, non-numeric, not finite, absurdly large), or None."""
+    if raw is None or (isinstance(raw, float) and np.isnan(raw)) or str(raw).strip() == "":
+        return "empty"
+    value = pd.to_numeric(pd.Series([raw]), errors="coerce").iloc[0]
+    if pd.isna(value):
+        return f"non-numeric ({str(raw)[:40]!r})"
+    if not np.isfinite(value):
+        return f"not a finite number ({str(raw)[:40]!r})"
+    if abs(value) > LABEL_LIMIT:
+        return f"out of range ({str(raw)[:40]!r}: labels must lie within +-{LABEL_LIMIT:,.0f})"
+    return None
+
+
 def load_dataset(csv_path: str | os.PathLike, audio_dir: str | os.PathLike | None = None,
                  label_column: "str | list[str] | None" = "label", require_label: bool = True) -> Dataset:
     """Read a CSV (`filename` + label columns) and resolve each row to a file in `audio_dir`.
@@ -207,7 +234,8 @@ def load_dataset(csv_path: str | os.PathLike, audio_dir: str | os.PathLike | Non
     if not audio_dir.is_dir():
         raise DatasetError(f"{audio_dir}: audio folder not found")
     try:
-        frame = pd.read_csv(csv_path, dtype={"filename": str, "group": str})
+        # only an empty cell is missing: "NA" or "N/A" is a value (a filename; for a label, a non-numeric one)
+        frame = pd.read_csv(csv_path, dtype={"filename": str, "group": str}, keep_default_na=False, na_values=[""])
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise DatasetError(f"{csv_path}: not a readable CSV ({exc})") from None
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -227,31 +255,41 @@ def load_dataset(csv_path: str | os.PathLike, audio_dir: str | os.PathLike | Non
     rows: list[dict] = []
     seen: set[str] = set()
     order: list[str] = []
+    every_row: list[str] = []
     for row, record in enumerate(frame.to_dict("records"), start=2):  # line 1 is the header
         name = str(record.get("filename") or "").strip()
         if not name or name == "nan":
             problems.append(Problem(f"<line {row}>", "empty filename"))
             continue
-        if os.path.isabs(name) or ".." in Path(name).parts:
-            problems.append(Problem(name, f"outside the audio folder {audio_dir} (absolute path or '..')"))
-            continue
+        where = name
+        if os.path.isabs(name) or ".." in Path(name).parts:  # fine when it still points inside the folder
+            where = os.path.relpath(os.path.normpath(audio_dir.resolve() / name), audio_dir.resolve())
+            if where == os.curdir or where.startswith(os.pardir) or os.path.isabs(where):
+                problems.append(Problem(name, f"outside the audio folder {audio_dir} (absolute path or '..')"))
+                continue
         if name in seen:
-            problems.append(Problem(name, "duplicate filename in the CSV (first row kept)"))
+            if labels:  # for training, one row per file; for scoring, a repeat gets the first row's score
+                problems.append(Problem(name, "duplicate filename in the CSV (first row kept)"))
+            else:
+                every_row.append(name)
             continue
         seen.add(name)
         order.append(name)
+        every_row.append(name)
         bad = {}
         for label in labels:
-            value = pd.to_numeric(pd.Series([record[label]]), errors="coerce").iloc[0]
-            if pd.isna(value):
-                raw = record[label]
-                bad[label] = "empty" if raw is None or (isinstance(raw, float) and np.isnan(raw)) or \
-                    str(raw).strip() == "" else f"non-numeric ({raw!r})"
-            record[label] = float(value)
+            reason = label_problem(record[label])
+            if reason:
+                bad[label] = reason
+            record[label] = np.nan if reason else float(record[label])
         if labels and len(bad) == len(labels):
             problems.append(Problem(name, "; ".join(f"label '{k}' is {v}" for k, v in bad.items())))
             continue
-        path = resolve_audio(name, audio_dir, index)
+        try:
+            path = resolve_audio(where, audio_dir, index)
+        except OSError as exc:  # a name too long for the file system, a permission denied...
+            problems.append(Problem(name, f"cannot be opened ({exc.strerror or type(exc).__name__})"))
+            continue
         if path is None:
             problems.append(Problem(name, f"audio file not found in {audio_dir}"))
             continue
@@ -268,4 +306,4 @@ def load_dataset(csv_path: str | os.PathLike, audio_dir: str | os.PathLike | Non
         table["group"] = table["group"].astype(str)
     for label in labels[1:] if len(labels) > 1 else []:
         table[label] = table[label].astype(np.float64)
-    return Dataset(table, label_column, problems, order, labels)
+    return Dataset(table, label_column, problems, order, labels, every_row if len(every_row) > len(order) else None)

