@@ -225,7 +225,7 @@ def evaluate(data: Path = typer.Argument(..., help="CSV with `filename` and labe
     _print_duplicates(prepared.duplicates)
     with console.status("cross-validating") as status:
         ev = scorer.evaluate(dataset, folds, repeats, prepared=prepared,
-                             progress=lambda m: status.update(f"cross-validating: {m}"))
+                             progress=lambda m: status.update(f"cross-validating: {esc(m)}"))
     if len(dataset.labels) > 1:
         _write_multi_evaluation(ev, json_path, report, predictions)
         return
@@ -520,6 +520,12 @@ def main() -> None:
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]: features already computed are cached; re-run to resume")
         sys.exit(130)
+    except OSError as exc:  # the file system refused a path the user named (a file where a folder goes, full disk)
+        if debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        console.print(f"[red]error:[/] {esc(where + (exc.strerror or str(exc)))} (nothing was written there)")
+        sys.exit(1)
     except Exception as exc:  # a bug: say what, keep the traceback for --debug
         if debug:
             raise

@@ -39,7 +39,7 @@ def neutralise(frame: "pd.DataFrame", index: bool = True) -> "tuple[pd.DataFrame
 
     out = frame.copy()
     for column in out.columns:
-        if out[column].dtype == object:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):  # pandas 3 has a str dtype
             out[column] = out[column].map(fix)
     out.columns = [fix(c) for c in out.columns]
     if index:

@@ -89,7 +89,9 @@ def plain_findings(summary: dict[str, Any]) -> list[str]:
 def verdict(gain: dict[str, Any]) -> str:
     """One sentence on whether the model beats predicting the mean, from the gains' intervals."""
     lo, hi = gain["rmse_gain_ci95"]
-    figure = f"RMSE {gain['rmse_gain']:+.3f} lower than the mean predictor's (95% CI {lo:+.3f} to {hi:+.3f})"
+    g = gain["rmse_gain"]
+    figure = (f"its RMSE is {abs(g):.3f} {'lower' if g >= 0 else 'higher'} than the mean predictor's (gain "
+              f"{g:+.3f}, 95% CI {lo:+.3f} to {hi:+.3f})")
     if lo > 0:
         return f"The model is clearly better than predicting the mean: {figure}."
     if hi < 0:
