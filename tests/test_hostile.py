@@ -316,3 +316,74 @@ def test_every_client_error_has_one_shape(server, bad_dir):
             continue
         r = httpx.post(f"{url}/v1/score", files={"file": (name, data)}, timeout=30)
         assert r.status_code in (413, 422) and name in r.json()["error"]["message"], (name, r.text)
+
+
+@pytest.mark.parametrize("edit,reason", [
+    (lambda m: m["label"].update(min="abc"), "label"),
+    (lambda m: m["label"].update(max=float("nan")), "label"),
+    (lambda m: m.update(feature_columns="x"), "feature_columns"),
+    (lambda m: m.update(rubric={**(m.get("rubric") or {}), "snap": -1}), "snap"),
+    (lambda m: m.update(interval={**(m.get("interval") or {}), "coverage": 3}), "coverage"),
+])
+def test_bundle_fields_of_the_wrong_type_are_refused_at_load(model, tmp_path, edit, reason):
+    from speechgrade.errors import BundleError
+
+    bad = _copy(model, tmp_path / "bad")
+    _rewrite(bad, edit)
+    with pytest.raises(BundleError, match=reason):
+        sg.Scorer.load(bad)
+
+
+def test_train_into_an_existing_bundle_of_another_kind_gives_a_loadable_bundle(tone_dataset, tmp_path):
+    """LightGBM then ridge into one --out: the new bundle replaces the old one whole and loads."""
+    ds = sg.load_dataset(tone_dataset, tone_dataset.parent / "wav")
+    out = tmp_path / "model"
+    sg.Scorer("acoustic", "lightgbm", trials=0, cache=tmp_path / "c").fit(ds).save(out)
+    sg.Scorer("acoustic", "ridge", trials=0, cache=tmp_path / "c").fit(ds).save(out)
+    loaded = sg.Scorer.load(out, cache=tmp_path / "c")
+    assert loaded.model_.regressor == "ridge" and loaded.predict(ds.paths[:2]).notna().all()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "model"]  # no temporary folder left behind
+    # a folder that holds anything but a model is refused, and left as it was
+    from speechgrade.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no speechgrade model"):
+        loaded.save(tone_dataset.parent / "wav")
+    assert len(list((tone_dataset.parent / "wav").iterdir())) == len(ds)
+
+
+def test_a_cache_root_that_is_a_file_still_yields_the_features(tone_dataset, tmp_path):
+    ds = sg.load_dataset(tone_dataset, tone_dataset.parent / "wav")
+    (tmp_path / "cachefile").write_text("not a folder")
+    table = sg.extract(ds, "acoustic", cache=tmp_path / "cachefile")
+    assert len(table) == len(ds) and table.notna().all().all()
+    (tmp_path / "c2").mkdir()
+    (tmp_path / "c2" / "v1").write_text("a file where a cache folder goes")
+    assert len(sg.extract(ds, "acoustic", cache=tmp_path / "c2")) == len(ds)
+
+
+def test_odd_labels_and_names_are_reasons_per_row(tmp_path):
+    wav = tmp_path / "wav"
+    for i in range(3):
+        (wav / f"c{i}.wav").parent.mkdir(exist_ok=True)
+        (wav / f"c{i}.wav").write_bytes(encode(speechlike(1.0, seed=i)))
+    long = "n" * 300 + ".wav"
+    (tmp_path / "d.csv").write_text(f"filename,label\nc0,1\nc1,inf\nc2,1e308\n{long},2\nNA,N/A\n../wav/c2,3\n")
+    ds = sg.load_dataset(tmp_path / "d.csv", wav)
+    reasons = {p.filename: p.reason for p in ds.problems}
+    assert "finite" in reasons["c1"] and "out of range" in reasons["c2"]
+    assert "too long" in reasons[long].lower() and "non-numeric" in reasons["NA"]
+    assert sorted(ds.table.index) == ["../wav/c2", "c0"]  # a '..' that stays inside the folder is fine
+    with pytest.raises(Exception, match="snap"):
+        sg.Scorer("acoustic", snap=float("nan")).fit(ds)
+
+
+def test_predict_writes_one_row_per_input_row_repeats_included(model, tone_dataset, tmp_path):
+    rows = ["clip000", "clip001", "clip000", "clip002", "clip001"]
+    (tmp_path / "in.csv").write_text("filename\n" + "\n".join(rows) + "\n")
+    out = subprocess.run([*CLI, "predict", str(model), str(tmp_path / "in.csv"), "-a", str(tone_dataset.parent / "wav"),
+                          "-o", str(tmp_path / "out.csv")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    written = pd.read_csv(tmp_path / "out.csv")
+    assert written["filename"].tolist() == rows and written.iloc[:, 1].notna().all()
+    assert written.iloc[0, 1] == written.iloc[2, 1]
+    assert "not scored" not in out.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import os
 import platform
 import shutil
@@ -188,6 +189,46 @@ def read_manifest(directory: str | Path, key: "str | bytes | None" = None) -> di
     return manifest
 
 
+def _number(value: Any, finite: bool = True) -> bool:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return ok and (math.isfinite(value) or not finite) and not math.isnan(value)
+
+
+def manifest_problem(data: dict[str, Any]) -> str | None:
+    """What is wrong with the types of a manifest's fields (a bundle edited by hand or by an attacker), or None."""
+    label = data.get("label")
+    if not isinstance(label, dict) or not isinstance(label.get("name"), str):
+        return "'label' must be an object with a text 'name'"
+    if not (_number(label.get("min")) and _number(label.get("max")) and label["min"] <= label["max"]):
+        return f"'label' needs finite numbers min <= max (got {label.get('min')!r}, {label.get('max')!r})"
+    feats = data.get("featurizers")
+    if not isinstance(feats, list) or not all(isinstance(f, dict) and isinstance(f.get("name"), str)
+                                              and isinstance(f.get("config", {}), dict) for f in feats):
+        return "'featurizers' must be a list of objects with a 'name' and a 'config'"
+    columns = data.get("feature_columns")
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        return "'feature_columns' must be a list of names"
+    for key in ("model", "config"):
+        if not isinstance(data.get(key, {}), dict):
+            return f"'{key}' must be an object"
+    for key in ("tuning", "interval", "rubric", "abstain", "cv_metrics", "training_data"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            return f"'{key}' must be an object or null"
+    interval = data.get("interval") or {}
+    coverage = interval.get("coverage")
+    if coverage is not None and not (_number(coverage) and 0 < coverage < 1):
+        return f"'interval.coverage' must lie between 0 and 1 (got {coverage!r})"
+    if "halfwidth" in interval and not (_number(interval["halfwidth"], finite=False) and interval["halfwidth"] >= 0):
+        return f"'interval.halfwidth' must be a number >= 0 (got {interval['halfwidth']!r})"
+    rubric = data.get("rubric") or {}
+    snap = rubric.get("snap")
+    if snap is not None and snap != "auto" and not (_number(snap) and snap > 0):
+        return f"'rubric.snap' must be a positive step, 'auto' or null (got {snap!r})"
+    if "calibrate" in rubric and not isinstance(rubric["calibrate"], bool):
+        return f"'rubric.calibrate' must be true or false (got {rubric['calibrate']!r})"
+    return None
+
+
 @dataclass
 class Manifest:
     """What a bundle's manifest.json holds: the model's description; `meta` is what saving adds (format,
@@ -226,6 +267,9 @@ class Manifest:
         missing = {"label", "featurizers", "feature_columns", "model"} - set(data)
         if missing:
             raise BundleError(f"{directory}: manifest lacks {', '.join(sorted(missing))}")
+        problem = manifest_problem(data)
+        if problem:
+            raise BundleError(f"{directory}: manifest field {problem}")
         return cls(**{k: v for k, v in data.items() if k in names},
                    meta={k: v for k, v in data.items() if k not in names})
 

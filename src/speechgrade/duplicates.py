@@ -11,6 +11,8 @@ at half level with added noise >= 0.70.
 
 from __future__ import annotations
 
+from typing import Callable, Sequence
+
 import numpy as np
 from scipy import fft as sfft
 
@@ -100,27 +102,78 @@ class _Sets:
         self.parent[self.find(j)] = self.find(i)
 
 
-def duplicate_clusters(names: list[str], decoded_hashes: list[str], fingerprints: list[np.ndarray],
+LSH_BITS = 10  # hyperplanes per table: buckets of ~n/1000 clips
+LSH_TABLES = 12  # tables: a pair at the prefilter's edge shares a bucket in at least one with p > 0.99
+MAX_CANDIDATES = 12  # per clip, the most similar profiles are verified (the rest cost time, never recall in practice)
+BLOCK = 512  # rows per block when a bucket is compared with itself: memory stays bounded
+
+
+def candidate_pairs(profiles: np.ndarray, seed: int = 0) -> list[tuple[int, int]]:
+    """Pairs (i < j) whose spectral profiles correlate at >= PREFILTER, found without comparing all pairs:
+    random-hyperplane hashing (the profiles centred, so the planes split them evenly) puts similar profiles in
+    one bucket of some table; only clips that share a bucket are compared, and each clip keeps its
+    MAX_CANDIDATES most similar. Time and memory grow with n, not n^2 (a 15-number profile per clip)."""
+    n = len(profiles)
+    if n < 2:
+        return []
+    centred = profiles - profiles.mean(0)
+    centred /= np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-9)
+    rng = np.random.default_rng(seed)
+    found: dict[int, list[tuple[float, int]]] = {}
+    seen: set[int] = set()
+    weights = 1 << np.arange(LSH_BITS)
+    for _ in range(LSH_TABLES):
+        codes = ((centred @ rng.standard_normal((profiles.shape[1], LSH_BITS))) > 0) @ weights
+        order = np.argsort(codes, kind="stable")
+        bounds = np.flatnonzero(np.diff(codes[order])) + 1
+        for bucket in np.split(order, bounds):
+            if len(bucket) < 2:
+                continue
+            for start in range(0, len(bucket), BLOCK):
+                rows = bucket[start:start + BLOCK]
+                sims = profiles[rows] @ profiles[bucket].T
+                for r, i in enumerate(rows):
+                    for c in np.flatnonzero(sims[r] >= PREFILTER):
+                        j = int(bucket[c])
+                        if j <= i:
+                            continue
+                        key = int(i) * n + j
+                        if key in seen:
+                            continue
+                        seen.add(key)
+                        found.setdefault(int(i), []).append((float(sims[r, c]), j))
+                        found.setdefault(j, []).append((float(sims[r, c]), int(i)))
+    keep: set[tuple[int, int]] = set()
+    for i, cands in found.items():
+        for _, j in sorted(cands, reverse=True)[:MAX_CANDIDATES]:
+            keep.add((min(i, j), max(i, j)))
+    return sorted(keep)
+
+
+def duplicate_clusters(names: list[str], decoded_hashes: list[str],
+                       fingerprints: "Sequence[np.ndarray] | Callable[[int], np.ndarray]",
                        threshold: float = NEAR_DUP_THRESHOLD) -> list[list[str]]:
-    """Clusters (size >= 2) of names that hold the same recording, exact or near."""
+    """Clusters (size >= 2) of names that hold the same recording, exact or near. `fingerprints` is a list or
+    a function of the row index (loaded twice at most per clip: memory stays at one profile per clip)."""
     n = len(names)
+    get = fingerprints if callable(fingerprints) else fingerprints.__getitem__
     sets = _Sets(n)
     first: dict[str, int] = {}
     for i, h in enumerate(decoded_hashes):
         sets.join(first.setdefault(h, i), i)
     if n > 1:
-        profiles = np.stack([spectral_profile(fp) for fp in fingerprints])
-        lengths = np.array([len(fp) for fp in fingerprints])
-        sims = profiles @ profiles.T
+        profiles, lengths = np.zeros((n, FP_BANDS - 1), np.float32), np.zeros(n, np.int64)
         for i in range(n):
-            for j in np.flatnonzero(sims[i, i + 1:] >= PREFILTER) + i + 1:
-                if sets.find(i) == sets.find(j):
-                    continue
-                short, long_ = sorted((lengths[i], lengths[j]))
-                if short < MIN_OVERLAP * long_ * 0.5:
-                    continue
-                if similarity(fingerprints[i], fingerprints[j]) >= threshold:
-                    sets.join(i, j)
+            fp = get(i)
+            profiles[i], lengths[i] = spectral_profile(fp), len(fp)
+        for i, j in candidate_pairs(profiles):
+            if sets.find(i) == sets.find(j):
+                continue
+            short, long_ = sorted((lengths[i], lengths[j]))
+            if short < MIN_OVERLAP * long_ * 0.5:
+                continue
+            if similarity(get(i), get(j)) >= threshold:
+                sets.join(i, j)
     clusters: dict[int, list[str]] = {}
     for i in range(n):
         clusters.setdefault(sets.find(i), []).append(names[i])

@@ -19,7 +19,7 @@ import pandas as pd
 from . import columns as cols
 from .abstain import language_model
 from .augment import OPS as AUGMENT_OPS
-from .bundle import Manifest, featurizers_from_manifest, read_manifest, replacing, scorer_config, write_manifest
+from .bundle import Manifest, featurizers_from_manifest, manifest_problem, read_manifest, replacing, scorer_config, write_manifest
 from .composite import overall_figures, parse_overall
 from .dataset import Dataset
 from .errors import BundleError, ConfigError, DatasetError, SpeechgradeError
@@ -338,6 +338,9 @@ class Scorer:
                 folder = directory / str(member.pop("folder"))
                 if not folder.resolve().is_relative_to(directory.resolve()):
                     raise BundleError(f"{directory}: label '{label}' points outside the bundle")
+                problem = manifest_problem(member)
+                if problem:
+                    raise BundleError(f"{directory}: label '{label}': manifest field {problem}")
                 manifest = Manifest(**{k: v for k, v in member.items() if k in names})
                 first = first or (manifest, folder)
                 models[label] = LabelModel.from_manifest(manifest, folder)

@@ -248,5 +248,10 @@ class Extractor:
     def duplicates(self, names: Sequence[str], report: ExtractReport) -> list[list[str]]:
         """Clusters of exact/near-duplicate recordings among extracted files."""
         names = [n for n in names if n in report.audio]
-        return duplicate_clusters(list(names), [report.audio[n]["decoded_sha256"] for n in names],
-                                  self.fingerprints(names, report))
+        digests = [report.audio[n]["digest"] for n in names]
+
+        def fingerprint_of(i: int) -> np.ndarray:  # from the cache, one at a time: memory stays flat
+            fp = self.cache.get_array(FINGERPRINT_NS, digests[i])
+            return fp if fp is not None else np.zeros((1, FP_BANDS), np.float16)
+
+        return duplicate_clusters(list(names), [report.audio[n]["decoded_sha256"] for n in names], fingerprint_of)
