@@ -454,8 +454,11 @@ def serve(model: Path = typer.Argument(..., help="Model folder written by `train
           body_timeout: float = typer.Option(30.0, "--body-timeout", min=0.1,
                                              help="Longest time a client may take to send a request body, seconds."),
           max_batch_files: int = typer.Option(16, "--max-batch-files", min=1, help="Most files in one batch request."),
-          max_connections: int = typer.Option(100, "--max-connections", min=1,
-                                              help="Open connections per server process; more get 503."),
+          max_connections: int = typer.Option(100, "--max-connections", min=1, max=100000,
+                                              help="Requests in progress per server process; more get a JSON 503."),
+          header_timeout: float = typer.Option(10.0, "--header-timeout", min=0.1, max=600,
+                                               help="Longest time a connection may take to send its request "
+                                                    "headers, seconds (silent connections are closed)."),
           plugin: List[str] = typer.Option([], "--plugin",
                                            help="A module to import that registers featurizers or regressors "
                                                 "(repeatable)."),
@@ -476,9 +479,10 @@ def serve(model: Path = typer.Argument(..., help="Model folder written by `train
         except ImportError as exc:
             raise ConfigError(f"--plugin {module}: cannot import it ({exc})") from None
     Scorer.load(model, cache=cache)  # a clear error before the server starts
-    run_server(ServeConfig(str(model), max_upload_mb, max_audio_s, timeout, concurrency,
-                           str(cache) if cache else None, body_timeout, max_batch_files, list(plugin)), host, port,
-               workers, max_connections)
+    config = ServeConfig(str(model), max_upload_mb=max_upload_mb, max_audio_s=max_audio_s, timeout_s=timeout,
+                         concurrency=concurrency, cache=str(cache) if cache else None, body_timeout_s=body_timeout,
+                         max_batch_files=max_batch_files, max_requests=max_connections, plugins=list(plugin))
+    run_server(config, host, port, workers, max_connections, header_timeout)
 
 
 @app.command("list")

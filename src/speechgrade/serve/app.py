@@ -6,8 +6,11 @@ import json
 import logging
 import os
 import re
+import shutil
+import tempfile
 from dataclasses import asdict, dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -38,6 +41,7 @@ class ServeConfig:
     cache: str | None = None
     body_timeout_s: float = 30.0  # the longest a client may take to send a request body
     max_batch_files: int = 16
+    max_requests: int = 100  # requests in progress at once (more get a JSON 503)
     plugins: list[str] = field(default_factory=list)  # modules that register featurizers or regressors
 
 
@@ -49,12 +53,23 @@ class BodyGuard:
     """ASGI wrapper: refuses a body over its path's limit (declared or as read) and a body that takes longer
     than `timeout_s` to arrive, without reading or storing the rest; answers 413 / 408 in the error shape."""
 
-    def __init__(self, app, limits: dict[str, int], default_limit: int, timeout_s: float):
+    def __init__(self, app, limits: dict[str, int], default_limit: int, timeout_s: float, max_requests: int = 100):
         self.app, self.limits, self.default_limit, self.timeout_s = app, limits, default_limit, timeout_s
+        self.max_requests, self.in_progress = max_requests, 0
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        if self.in_progress >= self.max_requests:
+            return await _error(503, "busy", f"{self.in_progress} requests are in progress, the limit is "
+                                f"{self.max_requests}; retry")(scope, receive, send)
+        self.in_progress += 1
+        try:
+            await self._guarded(scope, receive, send)
+        finally:
+            self.in_progress -= 1
+
+    async def _guarded(self, scope, receive, send):
         limit = self.limits.get(scope["path"], self.default_limit)
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -128,13 +143,33 @@ async def _read_upload(upload: UploadFile, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def snapshot_bundle(model_dir: str | os.PathLike) -> Path:
+    """A verified private copy of a bundle: the workers load it, so a bundle replaced or damaged on disk while
+    the server runs can never be served beside the one it started with (nor stop a worker from restarting)."""
+    read_manifest(model_dir)  # refuse a bad bundle before copying it
+    root = Path(tempfile.mkdtemp(prefix="speechgrade-serve-"))
+    target = root / "model"
+    try:
+        shutil.copytree(model_dir, target, symlinks=True)
+        read_manifest(target)  # the copy is what was verified (the folder may have changed in between)
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    return target
+
+
 def create_app(config: ServeConfig) -> BodyGuard:
     """The app for one model bundle: `concurrency` worker processes each load it once and score uploads."""
-    body = read_manifest(config.model_dir)
+    snapshot = snapshot_bundle(config.model_dir)  # what is served, whatever happens to the folder later
+    body = read_manifest(snapshot)
     members = {m: Manifest(**{k: v for k, v in b.items() if k in MANIFEST_FIELDS}) for m, b in body["members"].items()} \
-        if body.get("kind") == "multi-label" else {None: Manifest.load(config.model_dir)}
+        if body.get("kind") == "multi-label" else {None: Manifest.load(snapshot)}
     manifest = next(iter(members.values()))
-    pool = ScoringPool(config.model_dir, config.cache, config.concurrency, config.max_audio_s, config.plugins)
+    try:
+        pool = ScoringPool(str(snapshot), config.cache, config.concurrency, config.max_audio_s, config.plugins)
+    except BaseException:
+        shutil.rmtree(snapshot.parent, ignore_errors=True)
+        raise
     labels = [{"name": m.label["name"], "min": m.label["min"], "max": m.label["max"]} for m in members.values()]
     label = labels[0] if len(labels) == 1 else {"names": [lb["name"] for lb in labels], "labels": labels}
     description = describe(manifest) if len(labels) == 1 else \
@@ -145,6 +180,7 @@ def create_app(config: ServeConfig) -> BodyGuard:
     app = FastAPI(title="speechgrade", version=str(model_info["speechgrade"]),
                   description=f"Scores spoken English: {', '.join(lb['name'] for lb in labels)}.")
     app.router.on_shutdown.append(pool.close)
+    app.router.on_shutdown.append(lambda: shutil.rmtree(snapshot.parent, ignore_errors=True))
     upload_limit = int(config.max_upload_mb * 2**20)
 
     @app.exception_handler(ApiError)
@@ -188,9 +224,13 @@ def create_app(config: ServeConfig) -> BodyGuard:
                                 "error": {"code": exc.code, "message": exc.message, "status": exc.status}})
         return {"results": results}
 
-    @app.get("/v1/health", summary="Liveness")
+    @app.get("/v1/health", summary="Liveness: how many scoring workers are alive (503 when none)")
     async def health():
-        return {"status": "ok", "model": model_info["id"]}
+        workers = pool.status()
+        status = "ok" if workers["alive"] == workers["size"] else "degraded" if workers["alive"] else "down"
+        answer = {"status": status, "model": model_info["id"], "fingerprint": model_info["fingerprint"],
+                  "workers": workers}
+        return answer if workers["alive"] else JSONResponse(answer, status_code=503)
 
     @app.get("/v1/model", summary="What the loaded model is")
     async def model():
@@ -213,7 +253,7 @@ def create_app(config: ServeConfig) -> BodyGuard:
 
     limits = {"/v1/score": upload_limit + MULTIPART_SLACK,
               "/v1/score/batch": config.max_batch_files * upload_limit + MULTIPART_SLACK}
-    guarded = BodyGuard(app, limits, MULTIPART_SLACK, config.body_timeout_s)
+    guarded = BodyGuard(app, limits, MULTIPART_SLACK, config.body_timeout_s, config.max_requests)
     guarded.fastapi = app
     return guarded
 
@@ -224,10 +264,16 @@ def app_from_env() -> BodyGuard:
 
 
 def serve(config: ServeConfig, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
-          max_connections: int = 100) -> None:
-    """Run the app under uvicorn."""
+          max_connections: int = 100, header_timeout_s: float = 10.0) -> None:
+    """Run the app under uvicorn: at most `max_connections` requests in progress (more get a JSON 503), and
+    request headers bounded by `header_timeout_s` (connections that send nothing are closed, see protocol.py)."""
     import uvicorn
 
+    from .protocol import HEADER_TIMEOUT_ENV, MAX_WAITING_ENV, GuardedH11Protocol
+
+    config = ServeConfig(**{**asdict(config), "max_requests": max_connections})
     os.environ[CONFIG_ENV] = json.dumps(asdict(config))
+    os.environ[HEADER_TIMEOUT_ENV] = str(header_timeout_s)
+    os.environ.setdefault(MAX_WAITING_ENV, str(max(64, 4 * max_connections)))
     uvicorn.run("speechgrade.serve.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level="info", limit_concurrency=max_connections, timeout_keep_alive=5)
+                log_level="info", http=GuardedH11Protocol, timeout_keep_alive=5)

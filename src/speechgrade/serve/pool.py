@@ -106,16 +106,26 @@ class _Worker:
 
 
 class ScoringPool:
-    """`size` worker processes, each with the model loaded; `score` runs one upload on a free one."""
+    """`size` worker processes, each with the model loaded; `score` runs one upload on a free one.
+
+    A watcher thread replaces a worker that died while idle within about half a second; a request whose worker
+    dies under it is retried once on another; replacements that fail to start back off (1 s, 2 s ... 60 s)."""
+
+    WATCH_S = 0.5
 
     def __init__(self, model_dir: str, cache: str | None, size: int, max_audio_s: float,
                  plugins: list[str] | None = None, start_timeout: float = 600.0):
         self._ctx = mp.get_context("spawn")  # no fork: the parent may hold threads and loaded libraries
         self._args = (model_dir, cache, max_audio_s, list(plugins or []))
         self._start_timeout = start_timeout
+        self.size = max(1, size)
         self._free: list[_Worker] = []
+        self._busy = 0
+        self._starting = 0
         self._lock = threading.Lock()
-        workers = [_Worker(self._ctx, self._args) for _ in range(max(1, size))]
+        self._closed = threading.Event()
+        self.start_error: str | None = None  # why the last replacement failed to start (None once one did)
+        workers = [_Worker(self._ctx, self._args) for _ in range(self.size)]
         try:
             for w in workers:
                 w.wait_ready(start_timeout)
@@ -125,28 +135,86 @@ class ScoringPool:
             raise
         self._free = workers
         self._slots = threading.Semaphore(len(workers))
+        threading.Thread(target=self._watch, daemon=True, name="speechgrade-pool-watch").start()
 
-    def _replace(self) -> None:
-        """Start a fresh worker in place of a killed one (in the background: loading takes seconds)."""
-        def start():
-            try:
-                w = _Worker(self._ctx, self._args)
-                w.wait_ready(self._start_timeout)
-            except Exception:
-                log.exception("a replacement scoring worker failed to start; retrying")
-                time.sleep(1.0)
-                return start()
+    @property
+    def alive(self) -> int:
+        """Workers that can take a request now or are working on one."""
+        with self._lock:
+            return sum(w.process.is_alive() for w in self._free) + self._busy
+
+    def status(self) -> dict[str, int]:
+        """Alive, starting and configured worker counts, and why a restart failed (for /v1/health)."""
+        with self._lock:
+            starting = self._starting
+        return {"alive": self.alive, "starting": starting, "size": self.size,
+                **({"start_error": self.start_error} if self.start_error else {})}
+
+    def _watch(self) -> None:
+        """Find idle workers that died (killed, out of memory) and replace them."""
+        while not self._closed.wait(self.WATCH_S):
             with self._lock:
+                dead = [w for w in self._free if not w.process.is_alive()]
+                self._free = [w for w in self._free if w not in dead]
+            for w in dead:
+                log.warning("a scoring worker died (exit code %s); starting another", w.process.exitcode)
+                w.kill()
+                if self._slots.acquire(blocking=False):  # its slot is taken until the replacement is ready
+                    self._replace()
+                else:  # every slot is in use by requests: the replacement frees one when ready
+                    self._replace(release=False)
+
+    def _replace(self, release: bool = True) -> None:
+        """Start a fresh worker in place of a dead or killed one (in the background: loading takes seconds);
+        when it is ready its slot is released."""
+        def start():
+            delay = 1.0
+            while not self._closed.is_set():
+                try:
+                    w = _Worker(self._ctx, self._args)
+                    w.wait_ready(self._start_timeout)
+                    self.start_error = None
+                    break
+                except Exception as exc:
+                    self.start_error = str(exc)
+                    log.error("a replacement scoring worker failed to start (%s); retrying in %g s", exc, delay)
+                    self._closed.wait(delay)
+                    delay = min(delay * 2, 60.0)
+            else:
+                return
+            with self._lock:
+                self._starting -= 1
                 self._free.append(w)
             self._slots.release()
 
+        with self._lock:
+            self._starting += 1
         threading.Thread(target=start, daemon=True).start()
 
-    def _run(self, name: str, data: bytes, timeout: float, queue_timeout: float) -> tuple[str, Any]:
+    def _take(self, name: str, queue_timeout: float) -> _Worker:
+        deadline = time.monotonic() + queue_timeout
         if not self._slots.acquire(timeout=queue_timeout):
             raise ApiError(503, "busy", f"{name}: every scoring worker stayed busy for {queue_timeout:g} s; retry")
+        while True:  # the slot may be a dead worker's that the watcher just took away: its replacement comes
+            with self._lock:
+                if self._free:
+                    self._busy += 1
+                    return self._free.pop()
+            if time.monotonic() > deadline:
+                self._slots.release()
+                raise ApiError(503, "busy", f"{name}: no scoring worker became free in {queue_timeout:g} s; retry")
+            time.sleep(0.05)
+
+    def _give_back(self, worker: _Worker | None) -> None:
         with self._lock:
-            worker = self._free.pop()
+            self._busy -= 1
+            if worker is not None:
+                self._free.append(worker)
+        if worker is not None:
+            self._slots.release()
+
+    def _run(self, name: str, data: bytes, timeout: float, queue_timeout: float, retry: bool = True) -> tuple[str, Any]:
+        worker: _Worker | None = self._take(name, queue_timeout)
         try:
             worker.conn.send((name, data))
             if not worker.conn.poll(timeout):
@@ -155,20 +223,22 @@ class ScoringPool:
                 worker = None
                 raise ApiError(504, "timeout", f"{name}: scoring took longer than {timeout:g} s")
             return worker.conn.recv()
-        except (EOFError, OSError, BrokenPipeError):  # the worker died (out of memory, a crash)
+        except (EOFError, OSError, BrokenPipeError):  # the worker died (killed, out of memory, a crash)
             if worker is not None:
                 worker.kill()
                 self._replace()
                 worker = None
-            raise ApiError(500, "model_error", f"{name}: the scoring worker died; it has been restarted")
+            if retry:  # once, on another worker: the request did nothing wrong
+                return self._run(name, data, timeout, queue_timeout, retry=False)
+            raise ApiError(500, "model_error", f"{name}: the scoring worker died twice; it has been restarted")
         finally:
-            if worker is not None:
-                with self._lock:
-                    self._free.append(worker)
-                self._slots.release()
+            self._give_back(worker)
 
     async def score(self, name: str, data: bytes, timeout: float) -> dict[str, Any]:
         """Score one upload within `timeout` seconds of work (waiting for a worker is bounded separately)."""
+        if self.alive == 0 and self.start_error is not None:  # not a restart in progress: a model that fails
+            raise ApiError(503, "no_workers", f"{name}: no scoring worker is running ({self.start_error}); "
+                           f"retrying in the background")
         status, payload = await anyio.to_thread.run_sync(self._run, name, data, timeout, timeout,
                                                          abandon_on_cancel=True)
         if status == "ok":
@@ -180,7 +250,8 @@ class ScoringPool:
         raise ApiError(500, "model_error", f"{name}: the model failed (error id {error_id})")
 
     def close(self) -> None:
-        """Stop every worker."""
+        """Stop every worker (and the watcher)."""
+        self._closed.set()
         with self._lock:
             for w in self._free:
                 w.kill()
