@@ -387,3 +387,12 @@ def test_predict_writes_one_row_per_input_row_repeats_included(model, tone_datas
     assert written["filename"].tolist() == rows and written.iloc[:, 1].notna().all()
     assert written.iloc[0, 1] == written.iloc[2, 1]
     assert "not scored" not in out.stderr
+
+
+def test_files_over_the_duration_limit_are_refused_per_file(tone_dataset, tmp_path):
+    ds = sg.load_dataset(tone_dataset, tone_dataset.parent / "wav")
+    table = sg.extract(ds, "acoustic", cache=tmp_path / "c", max_audio_s=1.0)  # every clip is 1.5 s
+    report = table.attrs["report"]
+    assert len(table) == 0 and len(report["failed"]) == len(ds)
+    assert "the limit is 1 s" in str(report["failed"][0])
+    assert len(sg.extract(ds, "acoustic", cache=tmp_path / "c")) == len(ds)  # the default limit is an hour

@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Clip": "extraction", "Dataset": "dataset", "Evaluation": "evaluate", "Scorer": "scorer", "Scores": "results",
     "SpeechgradeError": "errors", "decode_audio": "audio", "extract": "extraction", "load_dataset": "dataset",
+    "default_features": "features",
 }
 __all__ = [*_EXPORTS, "datasets"]
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from .errors import SpeechgradeError
     from .evaluate import Evaluation
     from .extraction import Clip, extract
+    from .features import default_features
     from .results import Scores
     from .scorer import Scorer
 

@@ -17,6 +17,7 @@ from .errors import AudioError
 
 SAMPLE_RATE = 16000
 MIN_SAMPLES = 1024  # the original design's minimum clip length at 16 kHz
+MAX_AUDIO_S = 3600.0  # longer files are refused per file: memory grows with the decoded clip (~4 MB/min)
 SILENCE_DBFS = -60.0  # clips whose RMS level is below this are treated as silent
 AUDIO_EXTENSIONS = (".wav", ".mp4", ".m4a", ".aac", ".mp3", ".flac", ".ogg", ".opus", ".webm", ".mka", ".wma")
 

@@ -130,7 +130,10 @@ def extract(data: Path = typer.Argument(..., help="CSV with a `filename` column.
             cache: Optional[Path] = Cache,
             output: Path = typer.Option(Path("features.parquet"), "--out", "-o", help="Parquet (or .csv) output."),
             batch_size: int = typer.Option(8, "--batch-size", min=1, max=4096, help="Clips per featurizer batch."),
-            min_samples: int = typer.Option(1024, "--min-samples", help="Shorter clips (at 16 kHz) are skipped."),
+            min_samples: int = typer.Option(1024, "--min-samples", min=1, help="Shorter clips (at 16 kHz) are skipped."),
+            max_audio_s: float = typer.Option(3600.0, "--max-audio-s", min=1.0,
+                                              help="Longer files are refused with a reason (memory grows with the "
+                                                   "decoded clip: about 4 MB a minute, twice at the peak)."),
             engine: str = Engine, address: Optional[str] = Address, num_gpus_per_worker: float = Gpus):
     """Extract features for every clip of DATA.csv into a table (cached; re-runs compute nothing).
 
@@ -145,6 +148,7 @@ def extract(data: Path = typer.Argument(..., help="CSV with a `filename` column.
     dataset = load_dataset(data, audio_dir, label_column, require_label=label_column is not None)
     _print_problems(dataset)
     extractor = make_extractor(_features(features, asr), cache, batch_size, min_samples, progress=True, engine=engine,
+                               max_audio_s=max_audio_s,
                                **_engine_options(engine, address, num_gpus_per_worker))
     table, report = extractor.run(dataset)
     _print_extract_report(report, len(table), dataset)

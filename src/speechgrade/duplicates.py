@@ -104,7 +104,7 @@ class _Sets:
 
 LSH_BITS = 10  # hyperplanes per table: buckets of ~n/1000 clips
 LSH_TABLES = 12  # tables: a pair at the prefilter's edge shares a bucket in at least one with p > 0.99
-MAX_CANDIDATES = 12  # per clip, the most similar profiles are verified (the rest cost time, never recall in practice)
+MAX_CANDIDATES = 8  # per clip, the most similar profiles are verified (the rest cost time, never recall in practice)
 BLOCK = 512  # rows per block when a bucket is compared with itself: memory stays bounded
 
 
@@ -112,42 +112,45 @@ def candidate_pairs(profiles: np.ndarray, seed: int = 0) -> list[tuple[int, int]
     """Pairs (i < j) whose spectral profiles correlate at >= PREFILTER, found without comparing all pairs:
     random-hyperplane hashing (the profiles centred, so the planes split them evenly) puts similar profiles in
     one bucket of some table; only clips that share a bucket are compared, and each clip keeps its
-    MAX_CANDIDATES most similar. Time and memory grow with n, not n^2 (a 15-number profile per clip)."""
+    MAX_CANDIDATES most similar. Memory is n x MAX_CANDIDATES; time grows with n (and the bucket sizes)."""
     n = len(profiles)
     if n < 2:
         return []
     centred = profiles - profiles.mean(0)
     centred /= np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-9)
     rng = np.random.default_rng(seed)
-    found: dict[int, list[tuple[float, int]]] = {}
-    seen: set[int] = set()
+    k = MAX_CANDIDATES
+    best_sim = np.full((n, k), -np.inf, np.float32)
+    best_idx = np.full((n, k), -1, np.int64)
     weights = 1 << np.arange(LSH_BITS)
     for _ in range(LSH_TABLES):
         codes = ((centred @ rng.standard_normal((profiles.shape[1], LSH_BITS))) > 0) @ weights
         order = np.argsort(codes, kind="stable")
-        bounds = np.flatnonzero(np.diff(codes[order])) + 1
-        for bucket in np.split(order, bounds):
+        for bucket in np.split(order, np.flatnonzero(np.diff(codes[order])) + 1):
             if len(bucket) < 2:
                 continue
             for start in range(0, len(bucket), BLOCK):
                 rows = bucket[start:start + BLOCK]
                 sims = profiles[rows] @ profiles[bucket].T
-                for r, i in enumerate(rows):
-                    for c in np.flatnonzero(sims[r] >= PREFILTER):
-                        j = int(bucket[c])
-                        if j <= i:
-                            continue
-                        key = int(i) * n + j
-                        if key in seen:
-                            continue
-                        seen.add(key)
-                        found.setdefault(int(i), []).append((float(sims[r, c]), j))
-                        found.setdefault(j, []).append((float(sims[r, c]), int(i)))
-    keep: set[tuple[int, int]] = set()
-    for i, cands in found.items():
-        for _, j in sorted(cands, reverse=True)[:MAX_CANDIDATES]:
-            keep.add((min(i, j), max(i, j)))
-    return sorted(keep)
+                sims[sims < PREFILTER] = -np.inf
+                sims[np.arange(len(rows)), start + np.arange(len(rows))] = -np.inf  # not itself
+                for r in np.flatnonzero(np.isfinite(sims).any(axis=1)):
+                    _merge(best_sim, best_idx, int(rows[r]), sims[r], bucket, k)
+    pairs = {(min(i, int(j)), max(i, int(j))) for i in range(n) for j in best_idx[i] if j >= 0}
+    return sorted(pairs)
+
+
+def _merge(best_sim: np.ndarray, best_idx: np.ndarray, i: int, sims: np.ndarray, bucket: np.ndarray, k: int) -> None:
+    """Fold one row's similarities within a bucket into clip i's k best candidates (no repeats)."""
+    top = np.argpartition(-sims, min(k, len(sims) - 1))[:k] if len(sims) > k else np.arange(len(sims))
+    top = top[np.isfinite(sims[top])]
+    idx = np.concatenate([best_idx[i], bucket[top]])
+    sim = np.concatenate([best_sim[i], sims[top]])
+    idx, first = np.unique(idx, return_index=True)
+    sim = sim[first]
+    keep = np.argsort(-sim)[:k]
+    best_idx[i, :len(keep)], best_sim[i, :len(keep)] = idx[keep], sim[keep]
+    best_idx[i, len(keep):], best_sim[i, len(keep):] = -1, -np.inf
 
 
 def duplicate_clusters(names: list[str], decoded_hashes: list[str],

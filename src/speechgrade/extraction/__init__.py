@@ -11,7 +11,7 @@ from typing import Iterable
 
 import pandas as pd
 
-from ..audio import MIN_SAMPLES
+from ..audio import MAX_AUDIO_S, MIN_SAMPLES
 from ..dataset import Dataset
 from ..errors import ConfigError
 from dataclasses import dataclass
@@ -36,10 +36,12 @@ class Extracted:
 
 
 def make_extractor(featurizers, cache=None, batch_size: int = 8, min_samples: int = MIN_SAMPLES,
-                   progress: bool = False, engine: str = "local", **engine_options):
-    """The local Extractor, or the Ray one (`engine="ray"`, options: address, num_gpus_per_worker, workers)."""
+                   progress: bool = False, engine: str = "local", max_audio_s: float | None = MAX_AUDIO_S,
+                   **engine_options):
+    """The local Extractor, or the Ray one (`engine="ray"`, options: address, num_gpus_per_worker, workers).
+    Files longer than `max_audio_s` are refused with a reason (memory grows with the decoded clip)."""
     if engine == "local":
-        return Extractor(featurizers, cache, batch_size, min_samples, progress)
+        return Extractor(featurizers, cache, batch_size, min_samples, progress, max_audio_s)
     if engine == "ray":
         from .ray import RayExtractor
 
@@ -49,12 +51,12 @@ def make_extractor(featurizers, cache=None, batch_size: int = 8, min_samples: in
 
 def extract(dataset: "Dataset | Iterable[str | os.PathLike]", featurizers="acoustic", cache=None,
             progress: bool = False, batch_size: int = 8, min_samples: int = MIN_SAMPLES, engine: str = "local",
-            **engine_options) -> pd.DataFrame:
+            max_audio_s: float | None = MAX_AUDIO_S, **engine_options) -> pd.DataFrame:
     """Feature table (pandas, indexed by filename); `table.attrs["report"]` summarises skips and failures.
 
     `engine="ray"` runs extraction on a Ray cluster (`address=...`, `num_gpus_per_worker=...`).
     """
-    table, report = make_extractor(featurizers, cache, batch_size, min_samples, progress, engine,
+    table, report = make_extractor(featurizers, cache, batch_size, min_samples, progress, engine, max_audio_s,
                                    **engine_options).run(dataset)
     table.attrs["report"] = report.to_dict()
     return table

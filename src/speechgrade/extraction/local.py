@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .. import columns as cols
-from ..audio import MIN_SAMPLES, AudioInfo, UnusableAudio, audio_digest, check_usable, decode_with_info
+from ..audio import MAX_AUDIO_S, MIN_SAMPLES, AudioInfo, AudioTooLong, UnusableAudio, audio_digest, check_usable, decode_with_info
 from ..cache import as_cache, file_digest
 from ..dataset import Dataset, Problem
 from ..duplicates import FP_BANDS, duplicate_clusters, fingerprint
@@ -106,7 +106,8 @@ class Extractor:
     """Extract features for many files with one set of featurizers and a cache (the local engine)."""
 
     def __init__(self, featurizers, cache=None, batch_size: int = 8, min_samples: int = MIN_SAMPLES,
-                 progress: bool = True):
+                 progress: bool = True, max_audio_s: float | None = MAX_AUDIO_S):
+        self.max_audio_s = max_audio_s
         self.featurizers = as_featurizers(featurizers)
         self.cache = as_cache(cache)
         self.batch_size = max(1, int(batch_size))
@@ -124,12 +125,15 @@ class Extractor:
         return [cols.column(p, c) for p, f in zip(self.prefixes(), self.featurizers) for c in f.columns()]
 
     def _audio_key(self, digest: str) -> str:
-        return hashlib.sha256(f"{digest}|{self.min_samples}".encode()).hexdigest()
+        limit = "" if self.max_audio_s == MAX_AUDIO_S else f"|{self.max_audio_s}"  # old keys stay valid
+        return hashlib.sha256(f"{digest}|{self.min_samples}{limit}".encode()).hexdigest()
 
     def _decode(self, item: _Item) -> tuple[np.ndarray, AudioInfo]:
         """Samples and info of a file, or of a decoded clip as given."""
         if item.clip is None:
-            return decode_with_info(item.path)
+            return decode_with_info(item.path, max_duration_s=self.max_audio_s)
+        if self.max_audio_s is not None and len(item.clip.audio) > self.max_audio_s * 16000:
+            raise AudioTooLong(item.name, f"longer than the limit of {self.max_audio_s:g} s")
         info = item.clip.info or AudioInfo("pcm_f32", "array", 16000, 1, len(item.clip.audio) / 16000)
         return np.asarray(item.clip.audio, np.float32), info
 
