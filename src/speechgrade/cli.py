@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -16,7 +17,8 @@ from .csvsafe import atomic_text, write_csv
 from .errors import ConfigError, SpeechgradeError
 
 console = Console(stderr=True, soft_wrap=True)  # errors stay on one line
-out = Console()
+# a log or a pipe is not 80 columns wide: tables there get the width they need (up to 240) instead of "Pear…"
+out = Console() if sys.stdout.isatty() or os.environ.get("COLUMNS") else Console(width=240)
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   rich_markup_mode="markdown",
                   help="Score spoken English from audio: extract features, evaluate honestly, train, predict, serve.\n\n"
@@ -210,14 +212,27 @@ def evaluate(data: Path = typer.Argument(..., help="CSV with `filename` and labe
              json_path: Optional[Path] = typer.Option(None, "--json", help="Write the metrics as one flat JSON object."),
              report: Optional[Path] = typer.Option(None, "--report", help="Write plots and an HTML page here."),
              predictions: Optional[Path] = typer.Option(None, "--predictions",
-                                                        help="Write out-of-fold predictions (CSV).")):
+                                                        help="Write out-of-fold predictions (CSV)."),
+             audit_column: Optional[str] = typer.Option(None, "--audit-column",
+                                                        help="Audit the scores per group of these CSV columns "
+                                                             "(e.g. `gender,age_band`): accuracy and the standardised "
+                                                             "difference per group, with 95% intervals."),
+             cut_score: Optional[float] = typer.Option(None, "--cut-score",
+                                                       help="With --audit-column: selection rates (predicted >= S) "
+                                                            "and impact ratios against the most selected group; "
+                                                            "under 0.8 is flagged (four-fifths rule).")):
     """Measure how well a scorer does on clips it never saw (nested, repeated, grouped CV).
 
-    Example: `speechgrade evaluate scores.csv -a wav/ -l grammar --folds 5 --repeats 3 --report report/`
+    Example: `speechgrade evaluate scores.csv -a wav/ -l grammar --folds 5 --repeats 3 --report report/
+    --audit-column gender --cut-score 3.5`
     """
+    from .audit import audit_columns
     from .dataset import load_dataset
 
     dataset = load_dataset(data, audio_dir, label_column)
+    audits = audit_columns(audit_column, dataset.table)  # before the work, not after it
+    if cut_score is not None and not audits:
+        raise ConfigError("--cut-score needs --audit-column (the groups to compare)")
     _print_problems(dataset)
     scorer = _scorer(features, no_group_duplicates, overall, asr, regressor=regressor, trials=trials,
                      timeout=timeout, folds=folds, pca=pca, seed=seed, cache=cache, study=study, coverage=coverage,
@@ -230,14 +245,30 @@ def evaluate(data: Path = typer.Argument(..., help="CSV with `filename` and labe
     with console.status("cross-validating") as status:
         ev = scorer.evaluate(dataset, folds, repeats, prepared=prepared,
                              progress=lambda m: status.update(f"cross-validating: {esc(m)}"))
+    if audits:
+        with console.status("auditing per group"):
+            ev.audit(dataset, audits, cut_score, seed=seed)
     if len(dataset.labels) > 1:
         _write_multi_evaluation(ev, json_path, report, predictions)
+        _print_audits(ev)
         return
     from .render import metrics_table, print_findings
 
     out.print(metrics_table(ev.summary))
     print_findings(out, ev)
+    _print_audits(ev)
     _write_evaluation(ev.first, dataset.label, json_path, report, predictions)
+
+
+def _print_audits(ev) -> None:
+    from .render import audit_tables
+
+    for label, sub in ev.labels.items():
+        if sub.extra.get("audit"):
+            if len(ev.labels) > 1:
+                out.print(f"[bold]{esc(str(label))}[/]")
+            for table in audit_tables(sub.extra["audit"]):
+                out.print(table)
 
 
 def _write_multi_evaluation(ev, json_path, report, predictions) -> None:

@@ -187,7 +187,7 @@ def resolve_audio(name: str, audio_dir: Path, index: dict[str, list[str]]) -> Pa
 
 
 METADATA = {"filename", "group", "speaker", "path", "text", "transcript", "id", "split", "prompt", "duration",
-            "duration_s"}
+            "duration_s", "gender", "sex", "age", "age_band", "race", "ethnicity", "l1", "country"}  # audit columns
 
 
 def label_columns(spec: "str | list[str]", frame: pd.DataFrame) -> list[str]:

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from . import datasets
 from .errors import ConfigError
-from .render import corr_table, metrics_table, multi_table, print_findings
+from .render import audit_tables, corr_table, metrics_table, multi_table, print_findings
 from .report import write_multi_report, write_report
 from .scorer import Scorer
 
@@ -25,6 +25,17 @@ def split_speakers(dataset, n_held_out: int = HELD_OUT_SPEAKERS, seed: int = 0):
     is_held = dataset.table["speaker"].astype(str).isin(held).to_numpy()
     names = np.array(dataset.filenames)
     return dataset.subset(list(names[~is_held])), dataset.subset(list(names[is_held]))
+
+
+DEMO_CUT = 7.0  # a pass mark on the sample's 0-10 scale, for the audit's selection rates
+
+
+def add_age_band(data) -> None:
+    """An `age_band` column (children and adults) from the speakers' ages, for the audit."""
+    age = pd.to_numeric(data.table["age"], errors="coerce")
+    child, adult = age[age < 18], age[age >= 18]
+    data.table["age_band"] = np.where(age < 18, f"child ({child.min():g}-{child.max():g})" if len(child) else "child",
+                                      f"adult ({adult.min():g}-{adult.max():g})" if len(adult) else "adult")
 
 
 def run_demo(label: str, output: Path, features: str, regressor: str, trials: int, repeats: int, cache,
@@ -45,6 +56,9 @@ def run_demo(label: str, output: Path, features: str, regressor: str, trials: in
     with console.status("cross-validating (tuning nested in each fold)") as status:
         ev = scorer.evaluate(train_set, folds=5, repeats=repeats, prepared=prepared,
                              progress=lambda m: status.update(f"cross-validating: {m}"))
+    add_age_band(train_set)
+    with console.status("auditing per group (gender, age band)"):
+        ev.audit(train_set, ["gender", "age_band"], cut_score=DEMO_CUT)
     if len(labels) > 1:
         out.print(multi_table(ev))
         out.print(corr_table(ev.human_corr, "Human sub-scores: correlation"))
@@ -54,6 +68,11 @@ def run_demo(label: str, output: Path, features: str, regressor: str, trials: in
         out.print(metrics_table(ev.summary, f"{label}: out-of-fold metrics, {len(train_set)} clips, 5 folds x {repeats}"))
         page = write_report(ev.first, output / "report", label, ev.importance)
     print_findings(out, ev)
+    shown = "total" if "total" in ev.labels else next(iter(ev.labels))
+    out.print(f"[bold]Per-group audit of {shown}[/] (out of fold; selected = predicted >= {DEMO_CUT:g}, as if it "
+              f"were a pass mark; the sample has {train_set.table['speaker'].nunique()} speakers, so intervals are wide)")
+    for table in audit_tables(ev.labels[shown].extra["audit"]):
+        out.print(table)
     with console.status("training the final model"):
         scorer.fit(train_set, prepared=prepared)
     model_dir = scorer.save(output / "model")

@@ -147,15 +147,24 @@ def conformal_coverage(y: np.ndarray, preds: np.ndarray, fold_ids: np.ndarray, c
 
     `preds` and `fold_ids` have one row per repeat.
     """
-    hits, widths = [], []
-    for p, folds in zip(np.atleast_2d(preds), np.atleast_2d(fold_ids)):
+    hits, widths = interval_hits(y, preds, fold_ids, coverage)
+    return {"interval_coverage_target": coverage, "interval_coverage": float(np.mean(hits)),
+            "interval_width": float(np.mean(widths))}
+
+
+def interval_hits(y: np.ndarray, preds: np.ndarray, fold_ids: np.ndarray, coverage: float = 0.8
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Per repeat and row: whether the true label fell inside the row's conformal interval (calibrated on the
+    other folds), and the interval's width."""
+    preds, fold_ids = np.atleast_2d(preds), np.atleast_2d(fold_ids)
+    hits, widths = np.zeros(preds.shape, bool), np.zeros(preds.shape)
+    for r, (p, folds) in enumerate(zip(preds, fold_ids)):
         res = np.abs(p - y)
         for k in np.unique(folds):
             q = conformal_halfwidth(res[folds != k], coverage)
-            hits.append(res[folds == k] <= q)
-            widths.append(np.full((folds == k).sum(), 2 * q))
-    return {"interval_coverage_target": coverage, "interval_coverage": float(np.mean(np.concatenate(hits))),
-            "interval_width": float(np.mean(np.concatenate(widths)))}
+            hits[r, folds == k] = res[folds == k] <= q
+            widths[r, folds == k] = 2 * q
+    return hits, widths
 
 
 def fit_mean(X, y, groups, seed):
@@ -177,6 +186,23 @@ def fit_ridge(X, y, groups, seed):
 
 
 BASELINES: dict[str, FitPredict] = {"mean": fit_mean, "ridge": fit_ridge}
+# how fast and how smoothly someone speaks, by column name (whisper's and acoustic's): a baseline that differs
+# from the model, so "better than fluency alone" says what the rest of the features add
+FLUENCY = ("speech_rate", "articulation_rate", "phonation_time_ratio", "pauses_per_min", "long_pause_count",
+           "mean_pause_s", "pause_mean_s", "mean_length_of_run", "speech_ratio", "syllable_rate", "filler_rate")
+
+
+def fluency_baseline(columns: list[str]) -> FitPredict | None:
+    """Ridge on the fluency columns only (None when the features have none)."""
+    keep = [i for i, c in enumerate(columns) if c.rsplit(".", 1)[-1] in FLUENCY]
+    if not keep:
+        return None
+
+    def fit_fluency(X, y, groups, seed):
+        predict = fit_ridge(X[:, keep], y, groups, seed)
+        return lambda Xt: predict(Xt[:, keep])
+
+    return fit_fluency
 
 
 def compared(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -223,6 +249,7 @@ def cross_validate(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, fit_
     """
     X, y = np.asarray(X, np.float64), np.asarray(y, np.float64)
     names = names if names is not None else [str(i) for i in range(len(y))]
+    index = {name: i for i, name in enumerate(names)}
     baselines = BASELINES if baselines is None else baselines
     models = {"model": fit_predict, **{f"baseline_{k}": f for k, f in baselines.items()}}
     rows, fold_rows = [], []
@@ -250,6 +277,9 @@ def cross_validate(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, fit_
                 rows.append({"filename": names[i], "y_true": y[i],
                              "group": None if groups is None else groups[i], "repeat": r, "fold": k,
                              **{m: preds[m][r, i] for m in models}, **{m: p[r, i] for m, p in members.items()}})
+    hits, _ = interval_hits(y, preds["model"], fold_ids, coverage)
+    for row, (r, i) in zip(rows, ((row["repeat"], index[row["filename"]]) for row in rows)):
+        row["inside_interval"] = bool(hits[r, i])
     summary: dict[str, Any] = {"n": int(len(y)), "folds": int(folds), "repeats": int(repeats)}
     summary.update(summarise([metrics(y, preds["model"][r]) for r in range(repeats)]))
     summary.update(bootstrap_ci(y, preds["model"], seed=seed))
@@ -318,8 +348,11 @@ def evaluate_scorer(scorer, data, label: str | None, folds: int, repeats: int = 
         return RubricModel(model, rubric.fit(search.out_of_fold(X, y, groups, columns), y))
 
     extra = None if data.augmented is None else (data.augmented.to_numpy(np.float64), data.source)
+    fluency = fluency_baseline(columns)
+    baselines = {**BASELINES, **({"fluency": fluency} if fluency is not None else {})}
     ev = cross_validate(data.X.to_numpy(np.float64), data.y, data.groups, fit_predict, data.names,
-                        folds, repeats, scorer.seed, progress=progress, coverage=scorer.coverage, augmented=extra)
+                        folds, repeats, scorer.seed, baselines, progress=progress, coverage=scorer.coverage,
+                        augmented=extra)
     ev.config = scorer.get_config() | {"label": label, "folds": folds, "repeats": repeats}
     ev.extra = {"duplicates": data.duplicates, "skipped": [[p.filename, p.reason] for p in data.report.skipped],
                 "failed": [[p.filename, p.reason] for p in data.report.failed]}
@@ -356,6 +389,18 @@ class Evaluation:
     importance = property(lambda self: self.first.importance, doc="The first label's feature importance.")
     config = property(lambda self: self.first.config, doc="The configuration evaluated (the first label's).")
     extra = property(lambda self: self.first.extra, doc="Duplicates and files left out (the first label's).")
+
+    def audit(self, dataset, columns: "str | list[str]", cut_score: float | None = None, seed: int = 0
+              ) -> dict[str, dict[str, Any]]:
+        """Per-group figures of every label by each audit column of the dataset (see `speechgrade.audit`); kept in
+        each label's `extra["audit"]`, so `--json` and the HTML report carry them."""
+        from .audit import audit, audit_columns
+
+        names = audit_columns(columns, dataset.table)
+        out = {}
+        for label, ev in self.labels.items():
+            ev.extra["audit"] = out[label] = audit(ev.predictions, dataset.table, names, cut_score, seed=seed)
+        return out
 
     def table(self) -> pd.DataFrame:
         """One row per label: r, Spearman, RMSE, MAE, within 0.5 / 1.0, interval coverage, baselines."""

@@ -53,6 +53,39 @@ def multi_table(ev) -> Table:
     return table
 
 
+def audit_tables(result: dict) -> list[Table]:
+    """One table per audit column: each group's figures with their 95% intervals, and why it is flagged."""
+    tables = []
+    cut = result.get("cut_score")
+    for column, rows in result["columns"].items():
+        table = Table(title=f"By {esc(str(column))} (out of fold; 95% intervals)" +
+                      (f"; selected: predicted >= {cut:g}" if cut is not None else ""))
+        heads = ["group", "n", "human mean", "predicted mean", "std diff", "r", "RMSE", "MAE", "coverage"]
+        heads += ["selected", "raters would select", "impact ratio"] if cut is not None else []
+        for h in heads + ["flag"]:
+            table.add_column(h, justify="left" if h in ("group", "flag") else "right")
+
+        def ci(row, key, digits=2):
+            if key not in row or row[key] != row[key]:
+                return ""
+            text = f"{row[key]:.{digits}f}"
+            return text + (f" [{row[key + '_ci95'][0]:.{digits}f}, {row[key + '_ci95'][1]:.{digits}f}]"
+                           if key + "_ci95" in row else "")
+
+        for row in rows:
+            cells = [esc(str(row["group"])), str(row["n"]), ci(row, "human_mean"), ci(row, "predicted_mean"),
+                     ci(row, "std_difference"), ci(row, "pearson"), ci(row, "rmse"), ci(row, "mae"),
+                     ci(row, "interval_coverage")]
+            if cut is not None:
+                cells += [ci(row, "selection_rate"), ci(row, "human_selection_rate"), ci(row, "impact_ratio")]
+            flags = row.get("flag") or []
+            cells.append(("[yellow]" + esc("; ".join(flags)) + "[/]") if flags else
+                         ("" if row["n"] >= 2 else "too few clips"))
+            table.add_row(*cells)
+        tables.append(table)
+    return tables
+
+
 def print_findings(console: Console, ev) -> None:
     """Each label's plain sentences (better than the mean or not, shrinkage), one line each."""
     from .evaluate import plain_findings

@@ -100,6 +100,54 @@ def plot_importance(importance: pd.Series, path: Path, top: int = 20) -> None:
     plt.close(fig)
 
 
+def plot_audit(result: dict, path: Path) -> None:
+    """Per group: the standardised difference (predicted minus human) with its 95% interval, and the impact
+    ratio when there is a cut score; the flag lines at +-0.15 and 0.8."""
+    plt = _plt()
+    rows = [(col, r) for col, group_rows in result["columns"].items() for r in group_rows if "std_difference" in r]
+    cut = result.get("cut_score") is not None
+    fig, axes = plt.subplots(1, 2 if cut else 1, figsize=(10 if cut else 6, 0.35 * len(rows) + 1.5), squeeze=False)
+    names = [f"{c}: {r['group']}" for c, r in rows]
+    for ax, key, flags in ((axes[0][0], "std_difference", (-0.15, 0.15)), *(((axes[0][1], "impact_ratio", (0.8,)),)
+                                                                          if cut else ())):
+        values = [r.get(key, np.nan) for _, r in rows]
+        lo = [v - r.get(f"{key}_ci95", [v, v])[0] for v, (_, r) in zip(values, rows)]
+        hi = [r.get(f"{key}_ci95", [v, v])[1] - v for v, (_, r) in zip(values, rows)]
+        ax.errorbar(values, range(len(rows)), xerr=[lo, hi], fmt="o", color="#3a7bd5", capsize=3)
+        for f in flags:
+            ax.axvline(f, color="#c33", lw=1, ls="--")
+        ax.set_yticks(range(len(rows)))
+        ax.set_yticklabels(names if ax is axes[0][0] else [])
+        ax.set_xlabel("standardised difference (predicted - human)" if key == "std_difference" else
+                      "impact ratio (selection rate / most selected group's)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _audit_html(result: dict) -> str:
+    """The audit as HTML tables (every value escaped: group names come from the CSV)."""
+    cut = result.get("cut_score")
+    parts = ["<h2>Per-group audit</h2><p>" + html.escape(result.get("note", "")) +
+             (f"; selected means predicted &gt;= {cut:g}" if cut is not None else "") + "</p>"]
+    keys = ["human_mean", "predicted_mean", "std_difference", "pearson", "rmse", "mae", "interval_coverage"]
+    keys += ["selection_rate", "human_selection_rate", "impact_ratio"] if cut is not None else []
+    for column, rows in result["columns"].items():
+        head = "".join(f"<th>{k.replace('_', ' ')}</th>" for k in ["group", "n", *keys, "flag"])
+        body = []
+        for r in rows:
+            cells = []
+            for k in keys:
+                v = r.get(k)
+                ci = r.get(f"{k}_ci95")
+                cells.append("" if v is None or v != v else f"{v:.2f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""))
+            body.append(f"<tr><td>{html.escape(str(r['group']))}</td><td>{r['n']}</td>" +
+                        "".join(f"<td>{c}</td>" for c in cells) +
+                        f"<td class=h>{html.escape('; '.join(r.get('flag') or []))}</td></tr>")
+        parts.append(f"<h3>By {html.escape(str(column))}</h3><table><tr>{head}</tr>{''.join(body)}</table>")
+    return "".join(parts)
+
+
 def _table(ev: LabelEvaluation) -> str:
     s, others = ev.summary, compared(ev.summary)
     head = "".join(f"<th>{html.escape(n)}</th>" for n in ["model", *others])
@@ -126,6 +174,11 @@ def write_report(ev: LabelEvaluation, directory: str | os.PathLike, label: str =
         plot_importance(importance, directory / "importance.png")
         images.append("importance.png")
     write_csv(ev.predictions, directory / "predictions.csv")
+    audit_html = ""
+    if ev.extra.get("audit"):
+        plot_audit(ev.extra["audit"], directory / "audit.png")
+        images.append("audit.png")
+        audit_html = _audit_html(ev.extra["audit"])
     s = ev.summary
     dup = ev.extra.get("duplicates") or []
     problems = (ev.extra.get("skipped") or []) + (ev.extra.get("failed") or [])
@@ -141,6 +194,7 @@ is measured on clips the model and its tuning never saw. Values are mean ± std 
 {''.join(f"<p><b>{html.escape(t)}</b></p>" for t in plain_findings(s))}
 {_table(ev)}
 {''.join(f'<img src="{i}" alt="{i}">' for i in images)}
+{audit_html}
 <h2>Data</h2><p>{len(dup)} duplicate clusters grouped: {html.escape('; '.join(', '.join(c) for c in dup)) or 'none'}.<br>
 {len(problems)} files left out: {html.escape('; '.join(f'{a}: {b}' for a, b in problems)) or 'none'}.</p>
 <h2>Configuration</h2><pre>{html.escape(json.dumps(ev.config, indent=1, default=str))}</pre>
