@@ -48,7 +48,7 @@ def test_extract_evaluate_train_predict(tone_dataset, tmp_path):
     for key in ("n", "rmse", "rmse_std", "mae", "mae_std", "pearson", "pearson_std", "spearman", "spearman_std",
                 "pearson_ci95", "baselines", "config"):
         assert key in m
-    assert m["n"] == 40 and m["pearson"] > 0.8 and set(m["baselines"]) == {"mean", "ridge"}
+    assert m["n"] == 40 and m["pearson"] > 0.8 and set(m["baselines"]) == {"mean", "ridge", "fluency"}
     assert m["config"]["regressor"] == "ridge" and m["interval_coverage_target"] == 0.8
     page = (tmp_path / "rep" / "index.html").read_text()
     for png in ("scatter.png", "residuals.png", "folds.png", "importance.png"):
