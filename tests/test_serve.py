@@ -169,8 +169,9 @@ def test_page_uploads_a_file_and_shows_the_score(server, tmp_path):
         page.wait_for_selector("[data-testid=abstain]:visible", timeout=60000)
         warning = page.inner_text("[data-testid=abstain]")
         browser.close()
-    value = float(text.split(":")[1])
+    value = float(text.split(":")[1].split()[0])
     assert text.startswith("total:") and 0 <= value <= 10 and clean
+    assert "(low on" in text or "(middle on" in text or "(high on" in text  # a plain-words band
     assert warning.startswith("Do not trust this score: mostly noise")
 
 
@@ -225,3 +226,54 @@ def test_page_shows_every_sub_score(server):
         text = page.inner_text("[data-testid=score]")
         browser.close()
     assert "fluency: 7.25" in text and "accuracy: 5.50" in text and "overall: 6.38" in text
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_page_clears_the_old_score_and_speaks_plainly(server, tmp_path):
+    """While a new file is scored and after an error, no old score stays; errors read as words, not library text;
+    measures and contributions are named in words; no findings on an abstained clip."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    url, _, wav = server
+    good = {"filename": "a.wav", "score": 6.0, "label": {"name": "total", "min": 0, "max": 10}, "duration_s": 4.0,
+            "processing_s": 0.5, "abstain": None, "transcript": "hello there", "words": [],
+            "grammar_findings": [], "explanation": {"acoustic": 0.4, "base": 5.6},
+            "features": {"acoustic.pause_count": 4.0}}
+    bad = {"error": {"code": "unreadable_audio",
+                     "message": "x.wav: not a readable audio file (InvalidDataError: [Errno 1094995529] Invalid data)"}}
+    with playwright.sync_playwright() as p:
+        browser = launch_chromium(p, CHROMIUM)
+        page = browser.new_page()
+        answers = iter([(200, good), (422, bad)])
+
+        def answer(route):
+            status, body = next(answers)
+            route.fulfill(status=status, content_type="application/json", body=json.dumps(body))
+
+        page.route("**/v1/score", answer)
+        page.goto(url + "/")
+        page.wait_for_selector("#model:not(:text('Loading model…'))")
+        page.set_input_files("#file", str(wav / f"{CLIPS[4]}.wav"))
+        page.wait_for_selector("[data-testid=score]:not(:empty)", timeout=30000)
+        first = page.inner_text("[data-testid=score]")
+        measures = page.inner_text("[data-testid=features]")
+        drove = page.inner_text("#explanation")
+        findings = page.inner_text("[data-testid=grammar]")
+        page.screenshot(path=str(tmp_path / "scored.png"))
+        page.evaluate("""() => { window.seen = []; new MutationObserver(() => window.seen.push(
+            [document.getElementById('status').textContent, document.getElementById('result').hidden]))
+            .observe(document.getElementById('status'), {childList: true, characterData: true, subtree: true}); }""")
+        page.set_input_files("#file", str(wav / f"{CLIPS[5]}.wav"))
+        page.wait_for_selector("#error:not(:empty)", timeout=30000)
+        seen = page.evaluate("window.seen")
+        error = page.inner_text("#error")
+        after_error = page.is_visible("[data-testid=score]")
+        link = page.get_attribute("#card-link", "href")
+        browser.close()
+    assert first.startswith("total: 6.00")
+    assert "acoustic.pause_count" not in measures and "pauses" in measures  # words, not column names
+    assert "acoustic measures" in drove and "average score" in drove
+    assert "not proof of error-free speech" in findings
+    assert seen and all(hidden for text, hidden in seen if "…" in text)  # the old score is gone while scoring
+    assert any("uploading" in text or "scoring" in text for text, _ in seen)
+    assert error.startswith("This file could not be read as audio") and not after_error
+    assert link == "/v1/card"

@@ -326,7 +326,11 @@ def train(data: Path = typer.Argument(..., help="CSV with `filename` and label c
           no_group_duplicates: bool = NoGroupDup, coverage: float = Coverage, ensemble: Optional[str] = Ensemble,
           calibrate: bool = Calibrate, snap: Optional[str] = Snap, augment: int = Augment,
           augment_ops: str = AugmentOps, overall: Optional[str] = Overall, label_range: Optional[str] = LabelRange,
-          output: Path = typer.Option(..., "--out", "-o", help="Model folder to write.")):
+          output: Path = typer.Option(..., "--out", "-o", help="Model folder to write."),
+          evaluate_first: bool = typer.Option(False, "--evaluate",
+                                              help="Cross-validate first, on the same extraction, so the bundle "
+                                                   "and its model card carry out-of-fold figures."),
+          repeats: int = typer.Option(3, "--repeats", min=1, help="With --evaluate: repeats of the K-fold split.")):
     """Tune with grouped CV on all rows, fit the final model and save it as a bundle.
 
     Example: `speechgrade train scores.csv -a wav/ -l grammar --trials 20 --out grammar-model/`
@@ -345,6 +349,14 @@ def train(data: Path = typer.Argument(..., help="CSV with `filename` and label c
     prepared = scorer.prepare(dataset)
     _print_extract_report(prepared.report, len(prepared.X), dataset)
     _print_duplicates(prepared.duplicates)
+    if evaluate_first:
+        with console.status("cross-validating") as status:
+            ev = scorer.evaluate(dataset, folds, repeats, prepared=prepared,
+                                 progress=lambda m: status.update(f"cross-validating: {esc(m)}"))
+        from .render import metrics_table, multi_table, print_findings
+
+        out.print(multi_table(ev) if len(ev.labels) > 1 else metrics_table(ev.summary))
+        print_findings(out, ev)
     with console.status(f"fitting {esc(regressor)}"):
         scorer.fit(dataset, prepared=prepared)
     scorer.save(output)
@@ -518,6 +530,21 @@ def serve(model: Path = typer.Argument(..., help="Model folder written by `train
                          concurrency=concurrency, cache=str(cache) if cache else None, body_timeout_s=body_timeout,
                          max_batch_files=max_batch_files, max_requests=max_connections, plugins=list(plugin))
     run_server(config, host, port, workers, max_connections, header_timeout)
+
+
+@app.command()
+def card(model: Path = typer.Argument(..., help="Model folder written by `train`.")):
+    """Print a model's card (Markdown): what it scores, intended use and limits, training data, out-of-fold
+    figures with intervals, abstain rules, library versions.
+
+    Example: `speechgrade card grammar-model/ > MODEL_CARD.md`
+    """
+    from .bundle import read_manifest
+    from .card import CARD, model_card
+
+    body = read_manifest(model)  # verified: the card is one of the files it hashes
+    text = (model / CARD).read_text(encoding="utf-8") if CARD in body["files"] else model_card(body)
+    sys.stdout.write(text)
 
 
 @app.command("list")

@@ -110,7 +110,10 @@ class Scores:
             out["abstain"] = row["abstain_reason"] or None
         if name in self.problems:
             out["error"] = self.problems[name]
-        return out | self.details.get(name, {})
+        details = self.details.get(name, {})
+        if out.get("abstain") and details.get("grammar_findings"):  # no advice on what was "heard" in noise
+            details = {**details, "grammar_findings": []}
+        return out | details
 
     def _overall(self, row: pd.Series) -> float | None:
         return _round(row["overall"]) if self.weights else None

@@ -39,6 +39,25 @@ __all__ = ["Clip", "Extracted", "LabelModel", "Prepared", "Scorer", "Scores"]
 MULTI_LABEL = "multi-label"  # the manifest `kind` of a bundle with several labels
 
 
+def label_distribution(y: np.ndarray) -> dict[str, Any]:
+    """Mean, std, range and (for a rubric of at most 20 values) the count of each value: for the model card."""
+    out: dict[str, Any] = {"mean": float(np.mean(y)), "std": float(np.std(y)), "min": float(np.min(y)),
+                           "max": float(np.max(y))}
+    values, counts = np.unique(y, return_counts=True)
+    if len(values) <= 20:
+        out["counts"] = {f"{v:g}": int(c) for v, c in zip(values, counts)}
+    return out
+
+
+def _write_card(directory: Path, body: dict[str, Any], libraries: list[str]) -> str:
+    """Write the model card beside the model files; its name (a file the manifest lists and hashes)."""
+    from .bundle import library_versions
+    from .card import CARD, model_card
+
+    (directory / CARD).write_text(model_card(body, library_versions(libraries)), encoding="utf-8")
+    return CARD
+
+
 class Scorer:
     """Scores clips from audio: `Scorer(featurizers="acoustic", regressor="ridgecv").fit(dataset)` learns one model
     per label of the dataset (`load_dataset(..., label_column="grammar,fluency")`) from one extraction; `overall`
@@ -169,7 +188,7 @@ class Scorer:
             post.label_range_ = post.rubric_.range_ = label_range
             with_label_range(search.best_estimator_, label_range)
         training = {"n": len(data.y), "augmented_copies": len(y) - len(data.y), "fingerprint": data.fingerprint(),
-                    "duplicates": data.duplicates,
+                    "duplicates": data.duplicates, "label_distribution": label_distribution(data.y),
                     "groups": None if data.groups is None else int(len(np.unique(data.groups)))}
         return LabelModel(dataset.label, search.best_estimator_, post, self.columns_, search.summary(), training,
                           getattr(self, "cv_metrics_", {}).get(dataset.label))
@@ -307,7 +326,9 @@ class Scorer:
         libraries = [lib for f in self.featurizers_ for lib in f.libraries]
         if len(self.models_) == 1:
             files = self.first_.save_files(directory)
-            self.manifest_ = self.manifest().save(directory, files, libraries + self.first_.libraries())
+            libraries += self.first_.libraries()
+            files.append(_write_card(directory, self.manifest().to_dict(), libraries))
+            self.manifest_ = self.manifest().save(directory, files, libraries)
             return
         members, files = {}, []
         for i, (label, model) in enumerate(self.models_.items()):
@@ -315,9 +336,9 @@ class Scorer:
             files += [f"{sub}/{f}" for f in model.save_files(directory / sub)]
             members[label] = {"folder": sub, **self.manifest(label).to_dict()}
             libraries += model.libraries()
-        self.manifest_ = write_manifest(directory, {"kind": MULTI_LABEL, "labels": self.labels_,
-                                                    "overall": self.weights_, "members": members},
-                                        files, dict.fromkeys(libraries))
+        body = {"kind": MULTI_LABEL, "labels": self.labels_, "overall": self.weights_, "members": members}
+        files.append(_write_card(directory, body, libraries))
+        self.manifest_ = write_manifest(directory, body, files, dict.fromkeys(libraries))
 
     @classmethod
     def load(cls, directory: str | os.PathLike, cache: Any = None, progress: bool = False, **runtime) -> "Scorer":

@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 from fastapi import FastAPI, File, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..bundle import Manifest, describe, read_manifest
@@ -143,6 +143,23 @@ async def _read_upload(upload: UploadFile, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _words(manifest: Manifest) -> tuple[dict[str, str], dict[str, str]]:
+    """What the page shows instead of raw names: each feature family's title ("how it sounds") and each summary
+    column's meaning with its unit, from the featurizers' own declarations."""
+    from ..columns import prefixes
+    from ..features import FEATURIZERS
+
+    names = [f["name"] for f in manifest.featurizers]
+    titles, descriptions = {}, {}
+    for prefix, name in zip(prefixes(names), names):
+        cls = FEATURIZERS.get(name)
+        if cls is None:
+            continue
+        titles[prefix] = cls.title or name
+        descriptions |= {f"{prefix}.{col}": meaning for col, meaning in cls.descriptions.items()}
+    return titles, descriptions
+
+
 def snapshot_bundle(model_dir: str | os.PathLike) -> Path:
     """A verified private copy of a bundle: the workers load it, so a bundle replaced or damaged on disk while
     the server runs can never be served beside the one it started with (nor stop a worker from restarting)."""
@@ -177,6 +194,7 @@ def create_app(config: ServeConfig) -> BodyGuard:
     model_info = {"id": os.path.basename(os.path.abspath(config.model_dir)), "created": body.get("created"),
                   "speechgrade": body.get("libraries", {}).get("speechgrade"),
                   "fingerprint": body.get("checksum", "")[:12], "description": description}
+    family_titles, feature_descriptions = _words(manifest)
     app = FastAPI(title="speechgrade", version=str(model_info["speechgrade"]),
                   description=f"Scores spoken English: {', '.join(lb['name'] for lb in labels)}.")
     app.router.on_shutdown.append(pool.close)
@@ -243,9 +261,18 @@ def create_app(config: ServeConfig) -> BodyGuard:
                 "rubric": manifest.rubric, "abstain": manifest.abstain,
                 "interval": manifest.interval, "n_features": len(manifest.feature_columns),
                 "training_data": manifest.training_data, "cv_metrics": manifest.cv_metrics,
+                "card": card_text, "family_titles": family_titles, "feature_descriptions": feature_descriptions,
                 "limits": {"max_upload_mb": config.max_upload_mb, "max_audio_s": config.max_audio_s,
                            "timeout_s": config.timeout_s, "body_timeout_s": config.body_timeout_s,
                            "max_batch_files": config.max_batch_files}}
+
+    from ..card import CARD, model_card
+
+    card_text = (snapshot / CARD).read_text(encoding="utf-8") if CARD in body.get("files", {}) else model_card(body)
+
+    @app.get("/v1/card", summary="The model card (Markdown)", response_class=PlainTextResponse)
+    async def card():
+        return PlainTextResponse(card_text, media_type="text/markdown; charset=utf-8")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page():
