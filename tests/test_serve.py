@@ -277,3 +277,28 @@ def test_page_clears_the_old_score_and_speaks_plainly(server, tmp_path):
     assert any("uploading" in text or "scoring" in text for text, _ in seen)
     assert error.startswith("This file could not be read as audio") and not after_error
     assert link == "/v1/card"
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_docs_render_with_no_network(server):
+    """/docs draws the API from the installed Swagger UI: every request off this host is refused."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    url, _, _ = server
+    outside = []
+    with playwright.sync_playwright() as p:
+        browser = launch_chromium(p, CHROMIUM)
+        page = browser.new_page()
+
+        def only_local(route):
+            if route.request.url.startswith(url):
+                route.continue_()
+            else:
+                outside.append(route.request.url)
+                route.abort()
+
+        page.route("**/*", only_local)
+        page.goto(url + "/docs")
+        page.wait_for_selector(".opblock-summary-path", timeout=30000)
+        text = page.inner_text("body")
+        browser.close()
+    assert "/v1/health" in text and "/v1/card" in text and not outside

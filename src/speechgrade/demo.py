@@ -76,7 +76,8 @@ def run_demo(label: str, output: Path, features: str, regressor: str, trials: in
     with console.status("training the final model"):
         scorer.fit(train_set, prepared=prepared)
     model_dir = scorer.save(output / "model")
-    predicted = Scorer.load(model_dir, cache=cache).predict(held_out)
+    console.print(f"scoring the {len(held_out)} held-out clips with the saved model (as `speechgrade predict` would)")
+    predicted = Scorer.load(model_dir, cache=cache, progress=True).predict(held_out)
     predicted = predicted.to_frame() if isinstance(predicted, pd.Series) else predicted
     table = Table(title="held-out speakers (never seen in training): true / predicted")
     for col in ("clip", "speaker", "text", *labels):

@@ -20,18 +20,32 @@ def _round(value: Any) -> float | None:
 
 
 def abstain_columns(frame: pd.DataFrame, scored: pd.Index, post, screen: pd.DataFrame | None,
-                    problems: dict[str, str]) -> pd.DataFrame:
-    """`abstain` and `abstain_reason` for every row of `frame` (failures abstain with their reason)."""
+                    problems: dict[str, str], warnings: dict[str, list[str]] | None = None) -> pd.DataFrame:
+    """`abstain` and `abstain_reason` for every row of `frame` (failures abstain with their reason; a featurizer's
+    warnings, such as a hallucinated transcript, are reasons too)."""
     if screen is None:
         return frame
     reasons = pd.Series(None, index=frame.index, dtype=object)
     if len(scored):
         reasons[scored] = post.reasons(screen)
+    for name, said in (warnings or {}).items():
+        if said and name in reasons.index:
+            reasons[name] = "; ".join(([reasons[name]] if reasons[name] else []) + said)
     for name, reason in problems.items():
         if name in reasons.index:
             reasons[name] = reason
     frame["abstain"], frame["abstain_reason"] = reasons.notna(), reasons.fillna("")
     return frame
+
+
+def row_warnings(featurizers: list, X: pd.DataFrame, report: ExtractReport) -> dict[str, list[str]]:
+    """Per scored row, what its featurizers warn about (from the cache: no model runs)."""
+    out = {}
+    for name in X.index:
+        said = [w for f in featurizers for w in f.warnings(report.audio[name]["decoded_sha256"])]
+        if said:
+            out[name] = list(dict.fromkeys(said))
+    return out
 
 
 def row_details(featurizers: list, prefixes: list[str], X: pd.DataFrame, report: ExtractReport

@@ -30,7 +30,7 @@ from .features.screen import ScreenFeaturizer
 from .labelmodel import LabelModel
 from .models.ensemble import check_ensemble
 from .postprocess import PostProcessor
-from .results import Scores, abstain_columns, row_details
+from .results import Scores, abstain_columns, row_details, row_warnings
 from .training import Prepared, prepare, split_screen
 from .tuning import ModelSearch, regressor_names
 
@@ -272,8 +272,9 @@ class Scorer:
         weights = getattr(self, "weights_", None)
         if weights:
             frame["overall"] = sum(frame[label] * w for label, w in weights.items())
-        frame = abstain_columns(frame, X.index, self.post_, screen, problems)
         n = len(self.model_featurizers())
+        warned = row_warnings(extractor.featurizers[:n], X, report) if screen is not None else {}
+        frame = abstain_columns(frame, X.index, self.post_, screen, problems, warned)
         extra = row_details(extractor.featurizers[:n], extractor.prefixes()[:n], X, report) if details else {}
         ranges = {label: m.post.label_range_ for label, m in self.models_.items()}
         return Scores(self.labels_, frame, problems, report, self.post_.coverage, extra, weights, ranges,

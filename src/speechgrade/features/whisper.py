@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..language import COLUMNS, DESCRIPTIONS, transcript_features
-from ..transcribe import Transcriber, WhisperOptions, require_faster_whisper, resolve_whisper_model
+from ..transcribe import (Transcriber, WhisperOptions, require_faster_whisper, resolve_whisper_model,
+                          transcript_warnings)
 from .base import Featurizer, register_featurizer
 
 
@@ -52,6 +53,10 @@ class WhisperFeaturizer(Featurizer):
     def transcriber(self) -> Transcriber:
         """The transcriber this featurizer uses (shares the feature cache)."""
         return Transcriber(self.options, self.cache)
+
+    def warnings(self, decoded_sha256: str) -> list[str]:
+        t = self.transcriber().cached(decoded_sha256)
+        return [] if t is None else transcript_warnings(t.text)
 
     def details(self, decoded_sha256: str) -> dict:
         t = self.transcriber().cached(decoded_sha256)

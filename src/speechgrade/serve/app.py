@@ -143,6 +143,31 @@ async def _read_upload(upload: UploadFile, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _offline_docs(app: FastAPI) -> None:
+    """/docs with Swagger UI served from the installed `swagger-ui-bundle` package, so it renders with no network
+    (FastAPI's default loads its scripts from a CDN); without the package, the CDN as before."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    try:
+        from fastapi.staticfiles import StaticFiles
+        from swagger_ui_bundle import swagger_ui_path
+
+        app.mount("/docs-assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+        assets = {"swagger_js_url": "/docs-assets/swagger-ui-bundle.js", "swagger_css_url": "/docs-assets/swagger-ui.css",
+                  "swagger_favicon_url": "data:,"}
+    except ImportError:
+        assets = {}
+
+    @app.get("/docs/openapi.json", include_in_schema=False)
+    async def schema_for_docs():
+        # the packaged Swagger UI (4.x) draws OpenAPI 3.0 only; FastAPI writes 3.1, which it reads as 3.0 here
+        return {**app.openapi(), "openapi": "3.0.3"} if assets else app.openapi()
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs():
+        return get_swagger_ui_html(openapi_url="/docs/openapi.json", title="speechgrade API", **assets)
+
+
 def _words(manifest: Manifest) -> tuple[dict[str, str], dict[str, str]]:
     """What the page shows instead of raw names: each feature family's title ("how it sounds") and each summary
     column's meaning with its unit, from the featurizers' own declarations."""
@@ -195,7 +220,7 @@ def create_app(config: ServeConfig) -> BodyGuard:
                   "speechgrade": body.get("libraries", {}).get("speechgrade"),
                   "fingerprint": body.get("checksum", "")[:12], "description": description}
     family_titles, feature_descriptions = _words(manifest)
-    app = FastAPI(title="speechgrade", version=str(model_info["speechgrade"]),
+    app = FastAPI(title="speechgrade", version=str(model_info["speechgrade"]), docs_url=None, redoc_url=None,
                   description=f"Scores spoken English: {', '.join(lb['name'] for lb in labels)}.")
     app.router.on_shutdown.append(pool.close)
     app.router.on_shutdown.append(lambda: shutil.rmtree(snapshot.parent, ignore_errors=True))
@@ -273,6 +298,8 @@ def create_app(config: ServeConfig) -> BodyGuard:
     @app.get("/v1/card", summary="The model card (Markdown)", response_class=PlainTextResponse)
     async def card():
         return PlainTextResponse(card_text, media_type="text/markdown; charset=utf-8")
+
+    _offline_docs(app)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page():
