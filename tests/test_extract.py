@@ -93,3 +93,11 @@ def test_same_audio_in_other_container_gives_near_identical_features(tmp_path):
     a, b = write(tmp_path / "a.wav", audio), write(tmp_path / "b.flac", audio, "flac")
     table = sg.extract([a, b], "acoustic", cache=False)
     np.testing.assert_allclose(table.iloc[0], table.iloc[1], rtol=1e-4, atol=1e-4)  # FLAC is lossless
+
+
+def test_the_report_counts_what_each_featurizer_computed(tone_dataset, cache_dir):
+    ds = sg.load_dataset(tone_dataset, tone_dataset.parent / "wav")
+    sg.extract(ds, "acoustic", cache=cache_dir)
+    again = sg.extract(ds, "acoustic,screen", cache=cache_dir).attrs["report"]
+    assert again["by_featurizer"] == {"acoustic": {"computed": 0, "cached": len(ds)},
+                                      "screen": {"computed": len(ds), "cached": 0}}

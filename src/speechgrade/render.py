@@ -110,6 +110,10 @@ def print_extract_report(console: Console, report, n_rows: int, listed=()) -> No
     """Counts, then every skipped and failed file with its reason (except the problems already `listed`)."""
     console.print(f"[bold]{n_rows}[/] usable clips: {report.processed} computed, {report.cached} from cache, "
                   f"{len(report.skipped)} skipped, {len(report.failed)} failed")
+    counts = getattr(report, "by_featurizer", {})
+    if report.processed and counts:  # which featurizers did the work ("computed" may be the screen alone)
+        console.print("  " + "; ".join(f"{esc(name)}: {c['computed']} computed, {c['cached']} from cache"
+                                       for name, c in counts.items()))
     if report.damaged:
         console.print(f"  [yellow]{report.damaged} damaged cache entries[/] were treated as missing and recomputed")
     for kind, items in (("skipped", report.skipped), ("failed", report.failed)):

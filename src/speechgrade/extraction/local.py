@@ -77,10 +77,17 @@ class ExtractReport:
     audio: dict[str, dict] = field(default_factory=dict)  # filename -> digest, decoded hash, duration
     computed: list[str] = field(default_factory=list)  # files whose features were computed (not cached)
     damaged: int = 0  # cache entries of the wrong shape, treated as missing and recomputed
+    by_featurizer: dict[str, dict[str, int]] = field(default_factory=dict)  # name -> computed / cached counts
+
+    def count(self, featurizer: str, computed: bool) -> None:
+        """One clip's vector of one featurizer, computed or read from the cache."""
+        counts = self.by_featurizer.setdefault(featurizer, {"computed": 0, "cached": 0})
+        counts["computed" if computed else "cached"] += 1
 
     def to_dict(self) -> dict:
         """Plain-JSON summary."""
         return {"processed": self.processed, "cached": self.cached, "damaged_cache_entries": self.damaged,
+                "by_featurizer": self.by_featurizer,
                 "skipped": [[p.filename, p.reason] for p in self.skipped],
                 "failed": [[p.filename, p.reason] for p in self.failed]}
 
@@ -237,6 +244,8 @@ class Extractor:
                         report.computed.append(it.name)
                     else:
                         report.cached += 1
+                    for k, f in enumerate(self.featurizers):
+                        report.count(f.name, k in it.needs)
                     rows[it.name] = np.concatenate([it.vectors[k] for k in range(len(self.featurizers))])
                     it.audio = None
                 advance(len(items))
