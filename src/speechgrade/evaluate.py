@@ -359,7 +359,7 @@ def evaluate_scorer(scorer, data, label: str | None, folds: int, repeats: int = 
     if len(regressor_names(scorer.regressor)) > 1:  # how often each candidate won the tuning in the outer folds
         ev.summary["regressor_choices"] = _tally(chosen)
     if weights:
-        ev.summary["ensemble"] = {"method": scorer.ensemble,
+        ev.summary["ensemble"] = {"method": scorer.ensemble_method(),
                                   "weights": pd.DataFrame(weights).mean().round(4).to_dict()}
     if importances:
         ev.importance = pd.Series(np.mean(importances, axis=0), index=data.X.columns).sort_values(ascending=False)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import columns as cols
+from .columns import families
 from .abstain import language_model
 from .augment import OPS as AUGMENT_OPS
 from .bundle import Manifest, featurizers_from_manifest, manifest_problem, read_manifest, replacing, scorer_config, write_manifest
@@ -113,7 +114,7 @@ class Scorer:
     def search(self, folds: int | None = None, seed: int | None = None, study_name: str | None = None) -> ModelSearch:
         """An unfitted model search with this scorer's settings."""
         return ModelSearch(self.regressor, self.trials, self.timeout, folds or self.folds, self.pca,
-                           self.seed if seed is None else seed, self.ensemble, self.study, study_name)
+                           self.seed if seed is None else seed, self.ensemble_method(), self.study, study_name)
 
     def _screen_family(self, extractor) -> str | None:
         """The column family of the `screen` measures (the extractor's last), when abstaining."""
@@ -127,7 +128,8 @@ class Scorer:
         extractor = self.extractor()
         data = prepare(dataset, extractor, self._screen_family(extractor),
                        self.group_duplicates, self.augment, self.augment_ops, self.seed)
-        check_ensemble(self.ensemble, data.X.columns)  # before any tuning: fit and evaluate both start here
+        self.families_ = families(data.X.columns)
+        check_ensemble(self.ensemble_method(), data.X.columns)  # before any tuning: fit and evaluate both start here
         return data
 
     def check_params(self) -> None:
@@ -151,6 +153,15 @@ class Scorer:
         if self.timeout is not None and not (isinstance(self.timeout, (int, float)) and self.timeout > 0):
             raise ConfigError(f"timeout must be a positive number of seconds (got {self.timeout!r})")
         check_label_range(self.label_range)
+
+    def ensemble_method(self) -> str | None:
+        """The ensemble in use: `auto` is `stack` with two or more feature families (once features are known)."""
+        if self.ensemble != "auto":
+            return self.ensemble
+        fams = getattr(self, "families_", None)
+        if fams is None:
+            fams = families(self.columns_) if hasattr(self, "columns_") else {}
+        return "stack" if len(fams) >= 2 else None
 
     def _check_labels(self, dataset: Dataset) -> None:
         self.check_params()
