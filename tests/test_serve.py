@@ -156,11 +156,7 @@ def test_page_uploads_a_file_and_shows_the_score(server, tmp_path):
     with playwright.sync_playwright() as p:
         browser = launch_chromium(p, CHROMIUM)
         page = browser.new_page()
-        page.goto(url + "/")
-        page.wait_for_selector("#model:not(:text('Loading model…'))")
-        page.set_input_files("#file", str(wav / f"{CLIPS[4]}.wav"))
-        page.wait_for_selector("[data-testid=score]:not(:empty)", timeout=60000)
-        text = page.inner_text("[data-testid=score]")
+        text = _upload(page, url, wav / f"{CLIPS[4]}.wav")
         clean = page.is_hidden("[data-testid=abstain]")
         page.screenshot(path=str(tmp_path / "page.png"))
         noise = (0.1 * np.random.default_rng(1).normal(size=16000 * 3)).astype(np.float32)
@@ -173,6 +169,15 @@ def test_page_uploads_a_file_and_shows_the_score(server, tmp_path):
     assert text.startswith("total:") and 0 <= value <= 10 and clean
     assert "(low on" in text or "(middle on" in text or "(high on" in text  # a plain-words band
     assert warning.startswith("Do not trust this score: mostly noise")
+
+
+def _upload(page, url: str, clip) -> str:
+    """Open the page, upload `clip`, and return the score line once it shows."""
+    page.goto(url + "/")
+    page.wait_for_selector("#model:not(:text('Loading model…'))")
+    page.set_input_files("#file", str(clip))
+    page.wait_for_selector("[data-testid=score]:not(:empty)", timeout=60000)
+    return page.inner_text("[data-testid=score]")
 
 
 def _page_answering(p, url, wav, answer):
@@ -250,11 +255,7 @@ def test_page_clears_the_old_score_and_speaks_plainly(server, tmp_path):
             route.fulfill(status=status, content_type="application/json", body=json.dumps(body))
 
         page.route("**/v1/score", answer)
-        page.goto(url + "/")
-        page.wait_for_selector("#model:not(:text('Loading model…'))")
-        page.set_input_files("#file", str(wav / f"{CLIPS[4]}.wav"))
-        page.wait_for_selector("[data-testid=score]:not(:empty)", timeout=30000)
-        first = page.inner_text("[data-testid=score]")
+        first = _upload(page, url, wav / f"{CLIPS[4]}.wav")
         measures = page.inner_text("[data-testid=features]")
         drove = page.inner_text("#explanation")
         findings = page.inner_text("[data-testid=grammar]")
