@@ -11,39 +11,26 @@ import argparse
 import json
 import sys
 
-import numpy as np
-
-
-def old_blend(P: np.ndarray, y: np.ndarray, *_) -> tuple[np.ndarray, float]:
-    """The stacker before 2026-12-02: ridge (alpha 1, positive) with an intercept."""
-    from sklearn.linear_model import Ridge
-
-    fitted = Ridge(alpha=1.0, positive=True).fit(P, y)
-    return fitted.coef_.astype(np.float64), float(fitted.intercept_)
 
 
 def main() -> None:
     import speechgrade as sg
-    from speechgrade.models import ensemble
 
     ap = argparse.ArgumentParser()
     ap.add_argument("csv"), ap.add_argument("audio"), ap.add_argument("label")
     ap.add_argument("--cache"), ap.add_argument("--folds", type=int, default=5), ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--families", default=None)
-    ap.add_argument("--only", default=None, help="comma-separated: singles, default, stack, old")
+    ap.add_argument("--only", default=None, help="comma-separated: singles, default, stack")
     args = ap.parse_args()
     data = sg.load_dataset(args.csv, args.audio, args.label)
     fams = (args.families or sg.default_features()).split(",")
     runs = [(f"{f} alone", f, None, "singles") for f in fams]
-    runs += [("all families, one ridgecv (the default before)", ",".join(fams), None, "default"),
-             ("per-family stack, convex blend or best member, chosen by CV (new)", ",".join(fams), "stack", "stack"),
-             ("per-family stack, ridge stacker (old)", ",".join(fams), "old", "old")]
+    runs += [("all families, one ridgecv (--ensemble none)", ",".join(fams), None, "default"),
+             ("per-family stack, non-negative ridge (--ensemble stack / auto)", ",".join(fams), "stack", "stack")]
     only = set(args.only.split(",")) if args.only else None
     runs = [r[:3] for r in runs if only is None or r[3] in only]
-    new_blend = ensemble.best_blend
     print(f"{len(data)} clips, label {args.label}, {args.folds}x{args.repeats} grouped CV")
     for title, features, how in runs:
-        ensemble.best_blend = old_blend if how == "old" else new_blend
         scorer = sg.Scorer(features, "ridgecv", cache=args.cache, ensemble="stack" if how else None)
         s = scorer.evaluate(data, folds=args.folds, repeats=args.repeats).summary
         weights = s.get("ensemble", {}).get("weights")

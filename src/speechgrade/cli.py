@@ -63,9 +63,11 @@ Augment = typer.Option(0, "--augment", min=0, max=20, help="Add N augmented copi
                                              "prediction.")
 AugmentOps = typer.Option("stretch,pitch,noise,gain,telephone", "--augment-ops",
                           help="Which augmentations the copies draw from (comma-separated).")
-Ensemble = typer.Option(None, "--ensemble",
+Ensemble = typer.Option("auto", "--ensemble",
                         help="`stack`: one regressor per feature family blended by non-negative ridge on their "
-                             "out-of-fold predictions; `mean`: their average. Needs two or more families.")
+                             "out-of-fold predictions; `mean`: their average (both need two or more families); "
+                             "`none`: all features in one regressor; `auto` (default): `stack` with two or more "
+                             "families, else `none`.")
 Coverage = typer.Option(0.8, "--coverage", min=0.01, max=0.99, help="Target coverage of the prediction intervals (split-conformal).")
 Engine = typer.Option("local", "--engine", help="`local` (this process) or `ray` (a Ray cluster; speechgrade[ray]).")
 Address = typer.Option(None, "--address", help="Ray cluster: `auto`, `ray://host:port`; default: start a local one.")
@@ -193,6 +195,8 @@ def _scorer(features: Optional[str], no_group_duplicates: bool, overall=None, as
     """A Scorer with the command's options (one model per label of the dataset)."""
     from .scorer import Scorer
 
+    if options.get("ensemble") == "none":
+        options["ensemble"] = None
     return Scorer(featurizers=_features(features, asr), group_duplicates=not no_group_duplicates, progress=True,
                   overall=overall, **options)
 

@@ -50,7 +50,8 @@ def run_demo(label: str, output: Path, features: str, regressor: str, trials: in
                   f"sample, CC BY 4.0), {'labels' if len(labels) > 1 else 'label'} [bold]{', '.join(labels)}[/] "
                   f"(0-10); {len(held_out)} clips of {HELD_OUT_SPEAKERS} speakers held out; features: {features}; "
                   f"regressor: {regressor}")
-    options = dict(featurizers=features, regressor=regressor, trials=trials, cache=cache, progress=True)
+    options = dict(featurizers=features, regressor=regressor, trials=trials, cache=cache, progress=True,
+                   ensemble="auto")  # as `speechgrade evaluate` and `train` do by default
     scorer = Scorer(**options)
     prepared = scorer.prepare(train_set)
     with console.status("cross-validating (tuning nested in each fold)") as status:

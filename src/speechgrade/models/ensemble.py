@@ -20,9 +20,7 @@ ENSEMBLE_FILE = "ensemble.json"
 
 def check_ensemble(method: str | None, columns: Sequence[str]) -> None:
     """ConfigError unless `method` is a known ensemble and the columns hold at least two families."""
-    if method is None:
-        return
-    if method == "auto":  # resolved by the Scorer once the columns are known
+    if method is None or method == "auto":  # `auto` is resolved by the Scorer once the columns are known
         return
     if method not in ENSEMBLES:
         raise ConfigError(f"unknown ensemble '{method}' (choose {' or '.join(ENSEMBLES)})")
@@ -30,36 +28,6 @@ def check_ensemble(method: str | None, columns: Sequence[str]) -> None:
     if len(found) < 2:
         raise ConfigError(f"--ensemble {method} needs at least two feature families, got {', '.join(found)} "
                           f"(e.g. --features acoustic,whisper)")
-
-
-def convex_weights(P: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Non-negative weights summing to one that minimise the squared error of P @ w (no intercept): each member
-    already predicts on the label scale, so the blend is a weighted average of them."""
-    from scipy.optimize import nnls
-
-    scale = 1e3 * max(1.0, float(np.abs(P).max()))  # one heavy row holds sum(w) = 1
-    A = np.vstack([P, np.full((1, P.shape[1]), scale)])
-    w, _ = nnls(A, np.concatenate([y, [scale]]))
-    return w / w.sum() if w.sum() > 0 else np.full(P.shape[1], 1.0 / P.shape[1])
-
-
-def best_blend(P: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None, folds: int = 5,
-               seed: int = 0) -> tuple[np.ndarray, float]:
-    """Blend weights (and intercept, 0) for the members' out-of-fold predictions P: the convex blend, unless the
-    best single member does better when the choice itself is cross-validated over the rows of P (grouped folds).
-    A convex blend holds each member alone as a corner, and choosing between it and the best member out of
-    sample keeps a weak family from pulling the stack below its best member. (The ridge stacker with an
-    intercept used before shrank the weights towards the mean: on 100 real answers it scored below its best
-    member.)"""
-    err_blend = err_single = 0.0
-    for tr, te in make_folds(y, groups, min(folds, len(y)), seed):
-        w = convex_weights(P[tr], y[tr])
-        err_blend += float(np.sum((P[te] @ w - y[te]) ** 2))
-        j = int(np.argmin(np.mean((P[tr] - y[tr, None]) ** 2, axis=0)))
-        err_single += float(np.sum((P[te, j] - y[te]) ** 2))
-    if err_blend <= err_single:
-        return convex_weights(P, y), 0.0
-    return np.eye(P.shape[1])[int(np.argmin(np.mean((P - y[:, None]) ** 2, axis=0)))], 0.0
 
 
 class EnsembleModel:
@@ -107,7 +75,14 @@ class EnsembleModel:
         if self.method == "mean":
             self.weights_, self.intercept_ = np.full(P.shape[1], 1.0 / P.shape[1]), 0.0
         else:
-            self.weights_, self.intercept_ = best_blend(P, y, groups, self.folds, self.seed)
+            from sklearn.linear_model import Ridge
+
+            # non-negative ridge with an intercept: members that each shrink to the middle may sum to more than one,
+            # which undoes the shrinkage. Measured against a convex blend, plain non-negative least squares, and
+            # either guarded by a cross-validated choice of the best member alone: this did best on both the
+            # sample and 100 real answers (bench/views.py, bench/RESULTS.md)
+            stacker = Ridge(alpha=self.alpha, positive=True).fit(P, y)
+            self.weights_, self.intercept_ = stacker.coef_.astype(np.float64), float(stacker.intercept_)
         self.y_range_ = (float(y.min()), float(y.max()))
         blend = np.clip(P @ self.weights_ + self.intercept_, *self.y_range_)
         self.oof_rmse_ = float(np.sqrt(np.mean((blend - y) ** 2)))  # optimistic for stack: weights fitted on P
