@@ -34,7 +34,7 @@ def test_manifest_records_what_a_user_needs(trained):
     assert m["featurizers"][0]["name"] == "acoustic" and m["featurizers"][0]["version"] == "1"
     assert len(m["feature_columns"]) == 78 and m["training_data"]["n"] == 40
     assert len(m["training_data"]["fingerprint"]) == 64 and "lightgbm" in m["libraries"]
-    assert set(m["files"]) == {"preprocess.npz", "model.lgb.txt"}
+    assert set(m["files"]) == {"preprocess.npz", "model.lgb.txt", "README.md"}  # README.md: the model card
     assert m["tuning"]["trials"] == 2 and "created" in m
     assert m["interval"]["coverage"] == 0.8 and m["interval"]["halfwidth"] > 0
 

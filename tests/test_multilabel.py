@@ -60,7 +60,7 @@ def test_one_bundle_serves_every_sub_score_everywhere(labelled, tmp_path):
     manifest = json.loads((model / "manifest.json").read_text())
     assert manifest["kind"] == "multi-label" and manifest["labels"] == ["pitch", "noise"]
     # folders are numbered, never named by a label: a CSV header is not a path
-    assert sorted(p.name for p in model.iterdir()) == ["label-0", "label-1", "manifest.json"]
+    assert sorted(p.name for p in model.iterdir()) == ["README.md", "label-0", "label-1", "manifest.json"]
     clips = sorted(wav.iterdir())[:3]
     api = sg.Scorer.load(model, cache=cache).predict(clips)
     assert list(api.columns) == ["pitch", "noise", "overall"] and api.notna().all().all()

@@ -63,8 +63,11 @@ class LabelModel:
     def manifest(self, featurizers: list[dict[str, Any]], config: dict[str, Any]) -> Manifest:
         """This label's manifest, given the featurizer identities and the scorer's config."""
         m = self.model
+        from .models.ensemble import EnsembleModel
+
+        # the ensemble the model is (config may say `auto`, resolved by the feature families)
         model = {"regressor": m.regressor, "params": m.params, "pca": config.get("pca"), "seed": config.get("seed"),
-                 "ensemble": config.get("ensemble")}
+                 "ensemble": m.method if isinstance(m, EnsembleModel) else None}
         label = {"name": self.label, "min": self.post.label_range_[0], "max": self.post.label_range_[1]}
         return Manifest(label, featurizers, self.columns, model, config, self.tuning, cv_metrics=self.evaluation,
                         training_data=self.training, **self.post.to_manifest())
