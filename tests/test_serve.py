@@ -84,6 +84,44 @@ def test_noise_is_scored_but_flagged(server):
     assert r.status_code == 200 and r.json()["abstain"].startswith("mostly noise")
 
 
+def _music(seconds: float = 8.0) -> np.ndarray:
+    """Chords of harmonic tones changing every half second (no speech)."""
+    sr, out = 16000, []
+    rng = np.random.default_rng(3)
+    for _ in range(int(seconds * 2)):
+        root = 110 * 2 ** (rng.integers(0, 12) / 12)
+        t = np.arange(sr // 2) / sr
+        out.append(sum(np.sin(2 * np.pi * root * r * k * t) / k for r in (1, 1.26, 1.5) for k in range(1, 5)))
+    x = np.concatenate(out)
+    return (0.3 * x / np.abs(x).max()).astype(np.float32)
+
+
+def _breaths(seconds: float = 8.0) -> np.ndarray:
+    """Near silence with a soft band-limited noise burst (a breath) every 2.5 s."""
+    rng = np.random.default_rng(4)
+    x = 0.0005 * rng.normal(size=int(16000 * seconds))
+    for start in np.arange(0.5, seconds - 1, 2.5):
+        i = int(start * 16000)
+        burst = np.convolve(rng.normal(size=8000), np.ones(8) / 8, mode="same") * np.hanning(8000)
+        x[i:i + 8000] += 0.05 * burst
+    return x.astype(np.float32)
+
+
+@pytest.mark.parametrize("kind", ["noise", "music", "breaths"])
+def test_no_speech_gets_no_findings_and_an_abstain_reason(server, kind):
+    """White noise, music and silence with breaths: flagged, with no transcript advice shown."""
+    url, features, _ = server
+    audio = {"noise": lambda: (0.1 * np.random.default_rng(1).normal(size=16000 * 8)).astype(np.float32),
+             "music": _music, "breaths": _breaths}[kind]()
+    r = httpx.post(f"{url}/v1/score", files={"file": (f"{kind}.wav", encode(audio))}, timeout=120)
+    if r.status_code == 422:  # too little sound to score at all: a named reason, which is fine too
+        assert r.json()["error"]["code"] == "unusable_audio"
+        return
+    body = r.json()
+    assert r.status_code == 200 and body["abstain"], body
+    assert body.get("grammar_findings", []) == []
+
+
 def test_any_container_is_accepted(server):
     url, _, wav = server
     data = encode(sg.decode_audio(wav / f"{CLIPS[1]}.wav"), "aac")
