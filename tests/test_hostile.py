@@ -396,3 +396,15 @@ def test_files_over_the_duration_limit_are_refused_per_file(tone_dataset, tmp_pa
     assert len(table) == 0 and len(report["failed"]) == len(ds)
     assert "the limit is 1 s" in str(report["failed"][0])
     assert len(sg.extract(ds, "acoustic", cache=tmp_path / "c")) == len(ds)  # the default limit is an hour
+
+
+def test_an_upload_with_a_huge_filename_says_why_it_is_refused(model, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from speechgrade.serve.app import ServeConfig, create_app
+
+    client = TestClient(create_app(ServeConfig(str(model), cache=str(tmp_path / "c"))))
+    r = client.post("/v1/score", files={"file": ("x" * 8000 + ".wav", encode(speechlike(2.0)), "audio/wav")})
+    assert r.status_code == 400 and "filename" in r.json()["error"]["message"]
+    ok = client.post("/v1/score", files={"file": ("x" * 200 + ".wav", encode(speechlike(2.0)), "audio/wav")})
+    assert ok.status_code == 200, ok.text

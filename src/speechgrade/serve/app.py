@@ -238,7 +238,12 @@ def create_app(config: ServeConfig) -> BodyGuard:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "upload_too_large"}
-        return _error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
+        detail = str(exc.detail)
+        if exc.status_code == 400 and "multipart" in detail.lower():  # the parser says what, not why
+            detail = (f"{detail.rstrip('.')}: the form could not be read. A part header over 8 KB (a filename of "
+                      f"thousands of characters, say) or a malformed form does this; send the recording as the "
+                      f"multipart field `file` with a filename under 255 characters")
+        return _error(exc.status_code, codes.get(exc.status_code, "http_error"), detail)
 
     async def score_upload(upload: UploadFile) -> dict[str, Any]:
         data = await _read_upload(upload, upload_limit)
