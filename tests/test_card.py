@@ -55,6 +55,8 @@ def test_the_server_returns_the_card(tone_dataset, tmp_path):
     assert model["cv_metrics"]["pearson"] > 0.5 and model["card"].startswith("---")
     assert model["family_titles"] == {"acoustic": "acoustic measures (pitch, pauses, voice quality)"}
     assert "acoustic.pause_count" in model["feature_descriptions"]
+    lo, mid, hi = model["feature_ranges"]["acoustic.pause_count"]
+    assert lo <= mid <= hi
     card = client.get("/v1/card")
     assert card.status_code == 200 and card.headers["content-type"].startswith("text/markdown")
     assert "| Pearson r |" in card.text

@@ -292,6 +292,7 @@ def create_app(config: ServeConfig) -> BodyGuard:
                 "interval": manifest.interval, "n_features": len(manifest.feature_columns),
                 "training_data": manifest.training_data, "cv_metrics": manifest.cv_metrics,
                 "card": card_text, "family_titles": family_titles, "feature_descriptions": feature_descriptions,
+                "feature_ranges": (manifest.training_data or {}).get("feature_ranges") or {},
                 "limits": {"max_upload_mb": config.max_upload_mb, "max_audio_s": config.max_audio_s,
                            "timeout_s": config.timeout_s, "body_timeout_s": config.body_timeout_s,
                            "max_batch_files": config.max_batch_files}}
