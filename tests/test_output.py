@@ -98,3 +98,23 @@ def test_label_range_must_hold_the_labels(tone_dataset):
     ds = sg.load_dataset(tone_dataset, tone_dataset.parent / "wav")
     with pytest.raises(sg.SpeechgradeError, match="outside --label-range"):
         sg.Scorer("acoustic", "ridge", trials=0, cache=False, label_range=(2, 3)).fit(ds)
+
+
+def test_predict_report_writes_a_readable_page_per_answer(tone_dataset, tmp_path):
+    import speechgrade as sg
+    from typer.testing import CliRunner
+
+    from speechgrade.cli import app
+
+    ds = sg.load_dataset(tone_dataset, tone_dataset.parent / "wav")
+    model = sg.Scorer("acoustic", "ridge", trials=0, cache=tmp_path / "c").fit(ds).save(tmp_path / "m")
+    clips = [str(p) for p in ds.paths[:3]]
+    result = CliRunner().invoke(app, ["predict", str(model), *clips, "--report", str(tmp_path / "pages"),
+                                      "--cache", str(tmp_path / "c")])
+    assert result.exit_code == 0, result.output
+    assert "explain" not in result.stdout  # the CSV is as without --report
+    index = (tmp_path / "pages" / "index.html").read_text()
+    assert index.count("answer-") == 3 and "clip000" in index
+    page = (tmp_path / "pages" / "answer-0.html").read_text()
+    assert "label: " in page and " interval " in page and "most training answers" in page
+    assert "acoustic measures" in page and "acoustic.pause_count" not in page  # words, not column names

@@ -398,7 +398,11 @@ def predict(model: Path = typer.Argument(..., help="Model folder written by `tra
                                          help="Add `abstain` and `abstain_reason`: clips not to trust (noise, too "
                                               "little speech, not English, unreadable). They are listed anyway."),
             engine: str = Engine, address: Optional[str] = Address, num_gpus_per_worker: float = Gpus,
-            batch_size: int = typer.Option(8, "--batch-size", help="Clips per featurizer batch.")):
+            batch_size: int = typer.Option(8, "--batch-size", help="Clips per featurizer batch."),
+            report: Optional[Path] = typer.Option(None, "--report",
+                                                  help="Write a readable page per answer (score, interval, what "
+                                                       "drove it, measures against the training answers, "
+                                                       "transcript and findings) and an index, into this folder.")):
     """Score new recordings with a saved model.
 
     Examples: `speechgrade predict grammar-model/ test.csv -a wav/ --out predictions.csv`;
@@ -415,17 +419,23 @@ def predict(model: Path = typer.Argument(..., help="Model folder written by `tra
         dataset = load_dataset(inputs[0], audio_dir, None, require_label=False)
     else:
         dataset = Dataset.from_paths(inputs)
-    scores = scorer.score(dataset, intervals=intervals or as_json, explain=explain, details=as_json)
+    scores = scorer.score(dataset, intervals=intervals or as_json or report is not None,
+                          explain=explain or report is not None, details=as_json or report is not None)
     if explain and not scores.explain_columns() and scores.frame[scores.labels].notna().any().any():
         console.print(f"[yellow]--explain: a {scorer.model_.regressor} model has no per-prediction attributions")
     if as_json:
         write_json(scores, sys.stdout)
     elif output:
-        n, changed = write_scores_csv(scores, _out(output), intervals, abstain)
+        n, changed = write_scores_csv(scores, _out(output), intervals, abstain, explain)
         _note_neutralised(changed)
         console.print(f"wrote {n} rows to {esc(str(output))}")
     else:
-        _note_neutralised(write_scores_csv(scores, sys.stdout, intervals, abstain)[1])
+        _note_neutralised(write_scores_csv(scores, sys.stdout, intervals, abstain, explain)[1])
+    if report is not None:
+        from .report import answer_words, write_answer_pages
+
+        _refuse_overwrite(report, inputs)
+        console.print(f"answer pages: {esc(str(write_answer_pages(list(scores.records()), report, answer_words(scorer))))}")
     print_failures(console, scores)
     if scores.problems and len(scores.problems) == len(dataset.input_order):
         raise typer.Exit(1)

@@ -144,10 +144,10 @@ def write_json(scores: Scores, stream: IO[str]) -> None:
         stream.write(json.dumps(record) + "\n")
 
 
-def write_scores_csv(scores: Scores, target, intervals: bool, abstain: bool) -> tuple[int, int]:
+def write_scores_csv(scores: Scores, target, intervals: bool, abstain: bool, explain: bool = True) -> tuple[int, int]:
     """`filename,<labels>[,overall][,_lo,_hi][,abstain,abstain_reason][,explain.*]` rows to a path (written whole or
     not at all) or a stream; returns (rows, cells neutralised)."""
-    table = scores.table(intervals, abstain).round(4).reset_index()
+    table = scores.table(intervals, abstain, explain).round(4).reset_index()
     return len(table), write_csv(table, target)  # not rich: it would wrap long rows
 
 

@@ -234,3 +234,86 @@ it merely copies from an overall level correlate more.</p>
 <table><tr><th>label</th>{head}</tr>{rows}</table>{matrices}</body></html>"""
     (directory / "index.html").write_text(page, encoding="utf-8")
     return directory / "index.html"
+
+
+def answer_words(scorer) -> dict[str, dict]:
+    """What an answer page names in words: each family's title, each column's meaning, the training ranges."""
+    from .columns import prefixes
+
+    feats = scorer.featurizers_
+    titles, meanings = {}, {}
+    for prefix, f in zip(prefixes(f.name for f in feats), feats):
+        titles[prefix] = f.title or f.name
+        meanings |= {f"{prefix}.{c}": m for c, m in f.descriptions.items()}
+    return {"titles": titles, "meanings": meanings, "ranges": scorer.first_.training.get("feature_ranges") or {}}
+
+
+def _band(score: float, lo: float, hi: float) -> str:
+    t = (score - lo) / max(hi - lo, 1e-9)
+    return "low" if t < 1 / 3 else "middle" if t < 2 / 3 else "high"
+
+
+def answer_page(record: dict, words: dict) -> str:
+    """One answer as a page a candidate or a rater reads: each score with its interval and band, what drove it,
+    the measures against the training answers, the transcript and grammar findings (all text escaped)."""
+    e = html.escape
+    parts = [f"<h1>{e(str(record['filename']))}</h1>"]
+    if record.get("error"):
+        parts.append(f"<p class=warn>Not scored: {e(record['error'])}</p>")
+    for label, sub in (record.get("scores") or {}).items():
+        if sub.get("score") is None:
+            continue
+        lo, hi = sub.get("range", [0, 1])
+        interval = sub.get("interval")
+        parts.append(f"<h2>{e(label)}: {sub['score']:.2f} <small>({_band(sub['score'], lo, hi)} on {lo:g}-{hi:g}"
+                     + (f"; {interval['coverage']:.0%} interval {interval['lo']:.1f}-{interval['hi']:.1f}"
+                        if interval and interval.get("coverage") else "") + ")</small></h2>")
+    if record.get("abstain"):
+        parts.append(f"<p class=warn>Do not trust this score: {e(record['abstain'])}</p>")
+    explanation = next((s.get("explanation") for s in (record.get("scores") or {}).values() if s.get("explanation")), None)
+    if explanation:
+        rows = "".join(f"<tr><td>{e('average score of the training answers' if k == 'base' else words['titles'].get(k, k))}"
+                       f"</td><td>{v:+.2f}</td></tr>" for k, v in explanation.items() if v is not None)
+        parts.append(f"<h3>What drove the score</h3><table>{rows}</table>")
+    features = record.get("features") or {}
+    if features:
+        rows = []
+        for k, v in list(features.items())[:12]:
+            seen = words["ranges"].get(k)
+            rows.append(f"<tr><td>{e(words['meanings'].get(k, k))}</td><td>{v:.2f}</td><td>"
+                        f"{f'{seen[0]:.2f}-{seen[2]:.2f}' if seen else ''}</td></tr>")
+        parts.append("<h3>Measures</h3><table><tr><td></td><td>this answer</td><td>most training answers</td></tr>"
+                     + "".join(rows) + "</table>")
+    if "transcript" in record and not record.get("abstain"):
+        parts.append(f"<h3>Transcript</h3><p>{e(record['transcript'] or '(nothing heard)')}</p>")
+        findings = record.get("grammar_findings")
+        if findings is not None:
+            items = "".join(f"<li><b>{e(f.get('text', ''))}</b>" + (f" → {e(f['suggestion'])}" if f.get("suggestion") else "")
+                            + f": {e(f.get('message', ''))}</li>" for f in findings)
+            parts.append("<h3>Grammar</h3><ul>" + (items or "<li>No grammar findings. Whisper tends to tidy speech as "
+                                                    "it writes it down, so this is not proof of error-free speech.</li>")
+                         + "</ul>")
+    style = ("body{font-family:system-ui,sans-serif;max-width:760px;margin:2em auto;color:#222}"
+             "table{border-collapse:collapse}td{border-bottom:1px solid #eee;padding:3px 8px}"
+             ".warn{background:#fff3cd;padding:.5em}")
+    return f"<!doctype html><html><head><meta charset=utf-8><title>{e(str(record['filename']))}</title><style>{style}" \
+           f"</style></head><body>{''.join(parts)}</body></html>"
+
+
+def write_answer_pages(records: list[dict], directory: str | os.PathLike, words: dict) -> Path:
+    """One page per answer (numbered: a filename is never a path) and an index linking them."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i, record in enumerate(records):
+        page = f"answer-{i}.html"
+        (directory / page).write_text(answer_page(record, words), encoding="utf-8")
+        score = record.get("score")
+        rows.append(f"<tr><td><a href='{page}'>{html.escape(str(record['filename']))}</a></td>"
+                    f"<td>{'' if score is None else f'{score:.2f}'}</td>"
+                    f"<td>{html.escape(record.get('abstain') or record.get('error') or '')}</td></tr>")
+    index = ("<!doctype html><html><head><meta charset=utf-8><title>speechgrade scores</title></head><body>"
+             "<h1>Scores</h1><table><tr><th>answer</th><th>score</th><th>note</th></tr>" + "".join(rows)
+             + "</table></body></html>")
+    (directory / "index.html").write_text(index, encoding="utf-8")
+    return directory / "index.html"
