@@ -408,3 +408,27 @@ def test_an_upload_with_a_huge_filename_says_why_it_is_refused(model, tmp_path):
     assert r.status_code == 400 and "filename" in r.json()["error"]["message"]
     ok = client.post("/v1/score", files={"file": ("x" * 200 + ".wav", encode(speechlike(2.0)), "audio/wav")})
     assert ok.status_code == 200, ok.text
+
+
+def test_small_things_say_what_they_mean(model, tone_dataset, tmp_path, monkeypatch, caplog):
+    import logging
+
+    # a link to a model folder (`current -> v3`) loads
+    (tmp_path / "current").symlink_to(model, target_is_directory=True)
+    assert sg.Scorer.load(tmp_path / "current").predict([tone_dataset.parent / "wav" / "clip000.wav"]).notna().all()
+    # an empty signing key is said, not silently ignored
+    monkeypatch.setenv("SPEECHGRADE_BUNDLE_KEY", "")
+    with caplog.at_level(logging.WARNING, logger="speechgrade.bundle"):
+        sg.Scorer.load(model)
+    assert "set but empty" in caplog.text
+    # out-of-fold predictions carry the user's own groups; a constant label says there is nothing to learn
+    ds = sg.load_dataset(tone_dataset, tone_dataset.parent / "wav")
+    ev = sg.Scorer("acoustic", "ridge", trials=0, cache=tmp_path / "c").evaluate(ds, folds=3, repeats=1)
+    assert set(ev.predictions["group"]) <= set(ds.table["group"].astype(str)) and "cv_group" in ev.predictions
+    flat = ds.table.copy()
+    flat["label"] = 3.0
+    same = sg.Dataset(flat, "label", [], None, ["label"])
+    from speechgrade.evaluate import plain_findings
+
+    summary = sg.Scorer("acoustic", "ridge", trials=0, cache=tmp_path / "c").evaluate(same, folds=3, repeats=1).summary
+    assert plain_findings(summary)[0].startswith("Every clip has the same label")

@@ -82,6 +82,7 @@ def test_noise_is_scored_but_flagged(server):
     noise = (0.1 * np.random.default_rng(0).normal(size=16000 * 4)).astype(np.float32)
     r = httpx.post(f"{url}/v1/score", files={"file": ("noise.wav", encode(noise))}, timeout=60)
     assert r.status_code == 200 and r.json()["abstain"].startswith("mostly noise")
+    assert r.json().get("grammar_findings", []) == []  # no advice on what Whisper "heard" in noise
 
 
 def _music(seconds: float = 8.0) -> np.ndarray:
@@ -107,12 +108,11 @@ def _breaths(seconds: float = 8.0) -> np.ndarray:
     return x.astype(np.float32)
 
 
-@pytest.mark.parametrize("kind", ["noise", "music", "breaths"])
+@pytest.mark.parametrize("kind", ["music", "breaths"])
 def test_no_speech_gets_no_findings_and_an_abstain_reason(server, kind):
-    """White noise, music and silence with breaths: flagged, with no transcript advice shown."""
+    """Music and silence with breaths (white noise: the test above): flagged, with no transcript advice shown."""
     url, features, _ = server
-    audio = {"noise": lambda: (0.1 * np.random.default_rng(1).normal(size=16000 * 8)).astype(np.float32),
-             "music": _music, "breaths": _breaths}[kind]()
+    audio = {"music": _music, "breaths": _breaths}[kind]()
     r = httpx.post(f"{url}/v1/score", files={"file": (f"{kind}.wav", encode(audio))}, timeout=120)
     if r.status_code == 422:  # too little sound to score at all: a named reason, which is fine too
         assert r.json()["error"]["code"] == "unusable_audio"

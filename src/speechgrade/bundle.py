@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import math
 import os
 import platform
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from .errors import BundleError, ConfigError, SpeechgradeError
+
+log = logging.getLogger("speechgrade.bundle")
 from .features import FEATURIZERS, Featurizer
 
 KEY_ENV = "SPEECHGRADE_BUNDLE_KEY"  # a secret: bundles are signed with it, and only signed ones load
@@ -51,6 +54,8 @@ def _sha256(path: Path, chunk: int = 1 << 20) -> str:
 
 def bundle_key(key: "str | bytes | None" = None) -> bytes | None:
     """The signing key: the one given, else $SPEECHGRADE_BUNDLE_KEY, else None (unsigned bundles)."""
+    if key is None and KEY_ENV in os.environ and not os.environ[KEY_ENV]:
+        log.warning("%s is set but empty: bundles are neither signed nor checked", KEY_ENV)
     key = key if key is not None else os.environ.get(KEY_ENV) or None
     return key.encode() if isinstance(key, str) else key
 
@@ -149,6 +154,8 @@ def read_manifest(directory: str | Path, key: "str | bytes | None" = None) -> di
     """Read and verify a bundle's manifest: format, version, checksum, signature (when a key is set), and
     exactly the files it lists, with their hashes: an extra file, a link or a missing file is refused."""
     directory = Path(directory)
+    if directory.is_symlink() and directory.resolve().is_dir():  # a link to a model folder (`current -> v3`)
+        directory = directory.resolve()
     path = directory / MANIFEST
     if directory.is_symlink() or not path.is_file() or path.is_symlink():
         raise BundleError(f"{directory}: not a speechgrade model (no {MANIFEST})")
@@ -167,6 +174,8 @@ def read_manifest(directory: str | Path, key: "str | bytes | None" = None) -> di
     if manifest.get("checksum") != _checksum(manifest):
         raise BundleError(f"{path}: manifest was modified after saving (checksum mismatch)")
     key = bundle_key(key)
+    if not key and manifest.get("signature"):
+        log.warning("%s is signed, but %s is not set here: its signature was not checked", directory, KEY_ENV)
     if key:
         signature = manifest.get("signature")
         if not isinstance(signature, str) or not hmac.compare_digest(signature, _signature(manifest["checksum"], key)):

@@ -78,6 +78,8 @@ def against_mean(y: np.ndarray, model: np.ndarray, mean: np.ndarray, n_boot: int
 
 def plain_findings(summary: dict[str, Any]) -> list[str]:
     """Sentences a user should read beside the table: the verdict against the mean, and shrinkage to the middle."""
+    if summary.get("label_std") == 0:
+        return ["Every clip has the same label: there is nothing to learn, and Pearson r is undefined (shown as 0)."]
     out = [summary["against_mean"]["verdict"]] if "against_mean" in summary else []
     ratio = summary.get("spread_ratio")
     if ratio is not None and ratio < 0.7:
@@ -280,7 +282,8 @@ def cross_validate(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, fit_
     hits, _ = interval_hits(y, preds["model"], fold_ids, coverage)
     for row, (r, i) in zip(rows, ((row["repeat"], index[row["filename"]]) for row in rows)):
         row["inside_interval"] = bool(hits[r, i])
-    summary: dict[str, Any] = {"n": int(len(y)), "folds": int(folds), "repeats": int(repeats)}
+    summary: dict[str, Any] = {"n": int(len(y)), "folds": int(folds), "repeats": int(repeats),
+                               "label_std": float(np.std(y))}
     summary.update(summarise([metrics(y, preds["model"][r]) for r in range(repeats)]))
     summary.update(bootstrap_ci(y, preds["model"], seed=seed))
     summary.update(conformal_coverage(y, preds["model"], fold_ids, coverage))

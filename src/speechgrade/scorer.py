@@ -50,6 +50,16 @@ def label_distribution(y: np.ndarray) -> dict[str, Any]:
     return out
 
 
+def _user_groups(predictions: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
+    """Out-of-fold predictions with the user's own `group` (or none) and the fold group used (`cv_group`: the
+    user's groups joined with duplicate clusters, `g0`, `g31`...)."""
+    out = predictions.rename(columns={"group": "cv_group"})
+    user = dataset.table["group"] if "group" in dataset.table.columns else None
+    out.insert(list(out.columns).index("cv_group"), "group",
+               None if user is None else out["filename"].map(user.astype(str)))
+    return out
+
+
 def _write_card(directory: Path, body: dict[str, Any], libraries: list[str]) -> str:
     """Write the model card beside the model files; its name (a file the manifest lists and hashes)."""
     from .bundle import library_versions
@@ -224,6 +234,7 @@ class Scorer:
             say = (lambda m, label=label: progress(f"{label}: {m}")) if progress and len(dataset.labels) > 1 \
                 else progress
             evs[label] = evaluate_scorer(self, rows, label, folds or self.folds, repeats, say)
+            evs[label].predictions = _user_groups(evs[label].predictions, dataset)
         self.cv_metrics_ = {label: ev.summary for label, ev in evs.items()}  # the bundle records them
         for label, model in getattr(self, "models_", {}).items():
             model.evaluation = self.cv_metrics_.get(label, model.evaluation)
