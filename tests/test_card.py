@@ -60,3 +60,12 @@ def test_the_server_returns_the_card(tone_dataset, tmp_path):
     card = client.get("/v1/card")
     assert card.status_code == 200 and card.headers["content-type"].startswith("text/markdown")
     assert "| Pearson r |" in card.text
+
+
+def test_evaluate_report_carries_the_figures_as_a_card(tone_dataset, tmp_path):
+    result = CliRunner().invoke(app, ["evaluate", str(tone_dataset), "-a", str(tone_dataset.parent / "wav"), "-f",
+                                      "acoustic", "--trials", "0", "--folds", "3", "--repeats", "1", "--report",
+                                      str(tmp_path / "rep"), "--cache", str(tmp_path / "cache")])
+    assert result.exit_code == 0, result.output
+    card = (tmp_path / "rep" / "model-card.md").read_text()
+    assert "# speechgrade evaluation: label" in card and "| Pearson r |" in card and "## Abstaining" not in card

@@ -146,6 +146,9 @@ def test_hostile_paths_as_outputs_models_and_folders(kind, arena, monkeypatch, c
         ["evaluate", "data.csv", "-a", bad, "-l", "score", *cache],  # an audio folder that does not exist
         ["evaluate", "data.csv", "-a", "wav", "-l", bad, "-f", "acoustic", *cache],  # a label that is not a column
         ["train", bad, "-a", "wav", "-l", "score", "--out", "m2", *cache],  # a CSV that does not exist
+        ["card", bad],  # a model folder that does not exist
+        ["serve", bad, *cache],  # refused before the server starts
+        ["transcribe", bad, "--out", str(target), *cache],  # an audio file that does not exist
     ]
     for args in runs:
         before = snapshot(root)

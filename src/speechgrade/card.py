@@ -68,8 +68,24 @@ def _label_section(m: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
-def model_card(body: dict[str, Any], libraries: dict[str, str] | None = None) -> str:
-    """The card as Markdown, from a bundle's manifest (one label, or `multi-label` with `members`)."""
+def evaluation_card(summary: dict[str, Any], config: dict[str, Any], label: str, y: Any) -> str:
+    """The card of what `evaluate` measured (no model is saved: no abstain rules or interval of a bundle)."""
+    import numpy as np
+
+    y = np.asarray(y, np.float64)
+    lo, hi = config.get("label_range") or (float(y.min()), float(y.max()))
+    specs = config.get("featurizers")
+    specs = specs.split(",") if isinstance(specs, str) else list(specs or [])
+    body = {"label": {"name": label, "min": lo, "max": hi},
+            "featurizers": [{"spec": s, "name": s.split(":")[0].split("?")[0]} for s in specs],
+            "model": {"regressor": config.get("regressor"), "ensemble": (summary.get("ensemble") or {}).get("method")},
+            "cv_metrics": summary, "training_data": {"n": summary.get("n")}}
+    return model_card(body, evaluation=True)
+
+
+def model_card(body: dict[str, Any], libraries: dict[str, str] | None = None, evaluation: bool = False) -> str:
+    """The card as Markdown, from a bundle's manifest (one label, or `multi-label` with `members`); with
+    `evaluation`, the card of a cross-validated configuration (`evaluate --report`), not of a saved model."""
     members = [m for m in body["members"].values()] if body.get("kind") == "multi-label" else [body]
     first = members[0]
     names = [m["label"]["name"] for m in members]
@@ -90,7 +106,7 @@ def model_card(body: dict[str, Any], libraries: dict[str, str] | None = None) ->
                       "    metrics:", f"    - {{type: pearsonr, value: {_f(cv.get('pearson'))}}}",
                       f"    - {{type: rmse, value: {_f(cv.get('rmse'))}}}"]
     front.append("---")
-    lines = front + ["", f"# speechgrade model: {', '.join(names)}", "",
+    lines = front + ["", f"# speechgrade {'evaluation' if evaluation else 'model'}: {', '.join(names)}", "",
                      f"Scores {', '.join(names)} of spoken English answers from the recording alone.", "",
                      "## Model details", "",
                      *[f"- Feature source {s}" for s in sources],
@@ -116,6 +132,9 @@ def model_card(body: dict[str, Any], libraries: dict[str, str] | None = None) ->
         lines += _label_section(m)
     if body.get("overall"):
         lines += [f"Composite `overall`: weights {body['overall']}.", ""]
+    if evaluation:
+        return "\n".join(lines + ["This card describes a cross-validated configuration; `speechgrade train ... "
+                                   "--evaluate` saves the model with these figures in its own card."]) + "\n"
     abstain = first.get("abstain")
     lines += ["## Abstaining", ""]
     if abstain:

@@ -198,8 +198,13 @@ is measured on clips the model and its tuning never saw. Values are mean ± std 
 <h2>Data</h2><p>{len(dup)} duplicate clusters grouped: {html.escape('; '.join(', '.join(c) for c in dup)) or 'none'}.<br>
 {len(problems)} files left out: {html.escape('; '.join(f'{a}: {b}' for a, b in problems)) or 'none'}.</p>
 <h2>Configuration</h2><pre>{html.escape(json.dumps(ev.config, indent=1, default=str))}</pre>
-<p>Out-of-fold predictions: <a href="predictions.csv">predictions.csv</a></p></body></html>"""
+<p>Out-of-fold predictions: <a href="predictions.csv">predictions.csv</a>; the figures as a model card:
+<a href="model-card.md">model-card.md</a></p></body></html>"""
     (directory / "index.html").write_text(page, encoding="utf-8")
+    from .card import evaluation_card
+
+    y = ev.predictions.groupby("filename")["y_true"].first() if len(ev.predictions) else [0.0, 1.0]
+    (directory / "model-card.md").write_text(evaluation_card(ev.summary, ev.config, label, y), encoding="utf-8")
     return directory / "index.html"
 
 

@@ -97,6 +97,10 @@ class Scores:
             out["range"] = list(self.ranges[label])
         if score is None:
             return out
+        if label in self.ranges:  # a plain-words band: the lower, middle or upper third of the scale
+            lo, hi = self.ranges[label]
+            t = (score - lo) / max(hi - lo, 1e-9)
+            out["band"] = "low" if t < 1 / 3 else "middle" if t < 2 / 3 else "high"
         if f"{label}_lo" in row:
             out["interval"] = {"lo": _round(row[f"{label}_lo"]), "hi": _round(row[f"{label}_hi"]),
                                "coverage": self.coverage}
