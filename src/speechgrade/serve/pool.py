@@ -8,6 +8,7 @@ workers go on, so one slow upload never makes the next short one time out.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import logging
 import multiprocessing as mp
@@ -136,6 +137,8 @@ class ScoringPool:
         self._free = workers
         self._slots = threading.Semaphore(len(workers))
         threading.Thread(target=self._watch, daemon=True, name="speechgrade-pool-watch").start()
+        # at interpreter exit multiprocessing terminates the workers: that is not a death to repair
+        atexit.register(self._closed.set)
 
     @property
     def alive(self) -> int:
@@ -154,7 +157,7 @@ class ScoringPool:
         """Find idle workers that died (killed, out of memory) and replace them."""
         while not self._closed.wait(self.WATCH_S):
             with self._lock:
-                dead = [w for w in self._free if not w.process.is_alive()]
+                dead = [] if self._closed.is_set() else [w for w in self._free if not w.process.is_alive()]
                 self._free = [w for w in self._free if w not in dead]
             for w in dead:
                 log.warning("a scoring worker died (exit code %s); starting another", w.process.exitcode)
