@@ -253,11 +253,6 @@ def answer_words(scorer) -> dict[str, dict]:
     return {"titles": titles, "meanings": meanings, "ranges": scorer.first_.training.get("feature_ranges") or {}}
 
 
-def _band(score: float, lo: float, hi: float) -> str:
-    t = (score - lo) / max(hi - lo, 1e-9)
-    return "low" if t < 1 / 3 else "middle" if t < 2 / 3 else "high"
-
-
 def answer_page(record: dict, words: dict) -> str:
     """One answer as a page a candidate or a rater reads: each score with its interval and band, what drove it,
     the measures against the training answers, the transcript and grammar findings (all text escaped)."""
@@ -270,7 +265,7 @@ def answer_page(record: dict, words: dict) -> str:
             continue
         lo, hi = sub.get("range", [0, 1])
         interval = sub.get("interval")
-        parts.append(f"<h2>{e(label)}: {sub['score']:.2f} <small>({_band(sub['score'], lo, hi)} on {lo:g}-{hi:g}"
+        parts.append(f"<h2>{e(label)}: {sub['score']:.2f} <small>({sub.get('band', '')} on {lo:g}-{hi:g}"
                      + (f"; {interval['coverage']:.0%} interval {interval['lo']:.1f}-{interval['hi']:.1f}"
                         if interval and interval.get("coverage") else "") + ")</small></h2>")
     if record.get("abstain"):

@@ -217,14 +217,27 @@ class Transcript:
         return cls(**{**data, "words": [Word(**w) for w in data.get("words", [])]})
 
 
+# the transcription options WhisperOptions and TranscriptOptions share, declared once
+def _beam_size():
+    return option(5, "beam size of the transcription", kind=int, min=1, max=20)
+
+
+def _language():
+    return option("en", "language of the answers (auto: detect)", nullable=True, null="auto")
+
+
+def _verbatim():
+    return option(True, "prompt Whisper to keep fillers and false starts", kind=bool)
+
+
 @dataclass(frozen=True)
 class WhisperOptions(FeaturizerOptions):
     """How to transcribe: model, beam size, language, verbatim prompting, device and compute type."""
 
     model: str = option(ASR_DEFAULT, "Whisper model (name, hub id or CTranslate2 folder)", arg=True, asr=True)
-    beam_size: int = option(5, "beam size of the transcription", kind=int, min=1, max=20)
-    language: str | None = option("en", "language of the answers (auto: detect)", nullable=True, null="auto")
-    verbatim: bool = option(True, "prompt Whisper to keep fillers and false starts", kind=bool)
+    beam_size: int = _beam_size()
+    language: str | None = _language()
+    verbatim: bool = _verbatim()
     device: str = option("auto", "cpu, cuda or auto", key=False)
     compute_type: str = option("auto", "CTranslate2 compute type (auto, int8, float16, float32...)")
 
@@ -233,25 +246,18 @@ class WhisperOptions(FeaturizerOptions):
         return {"model": self.model, "model_fingerprint": model_fingerprint(self.model), "beam_size": self.beam_size,
                 "language": self.language, "verbatim": self.verbatim, "compute_type": self.compute_type}
 
-    @classmethod
-    def from_identity(cls, identity: dict[str, Any]) -> "WhisperOptions":
-        """Inverse of `identity()` (the model fingerprint is recomputed, not restored)."""
-        return cls.from_config(identity)
-
 
 @dataclass(frozen=True)
 class TranscriptOptions(FeaturizerOptions):
     """Options of a featurizer that reads the Whisper transcript: which model writes it, and how."""
 
     asr: str = option(ASR_DEFAULT, "Whisper model that writes the transcript (name, hub id or folder)", asr=True)
-    beam_size: int = option(5, "beam size of the transcription", kind=int, min=1, max=20)
-    language: str | None = option("en", "language of the answers (auto: detect)", nullable=True, null="auto")
-    verbatim: bool = option(True, "prompt Whisper to keep fillers and false starts", kind=bool)
+    beam_size: int = _beam_size()
+    language: str | None = _language()
+    verbatim: bool = _verbatim()
 
-    def transcript(self, device: str = "auto", compute_type: str = "auto"):
+    def transcript(self, device: str = "auto", compute_type: str = "auto") -> WhisperOptions:
         """The WhisperOptions these options transcribe with."""
-        from .transcribe import WhisperOptions
-
         return WhisperOptions(self.asr, self.beam_size, self.language, self.verbatim, device, compute_type)
 
     @classmethod
@@ -304,6 +310,11 @@ class Transcriber:
             return None if hit is None else Transcript.from_dict(hit)
         except (TypeError, ValueError, AttributeError):  # a damaged entry is a miss: transcribed again
             return None
+
+    def warnings(self, key: str) -> list[str]:
+        """Why the stored transcript of this clip is likely not what was said (none when not stored)."""
+        t = self.cached(key)
+        return [] if t is None else transcript_warnings(t.text)
 
     def transcribe(self, audio: np.ndarray) -> Transcript:
         """The transcript of a clip, from the cache when this audio was heard before."""

@@ -254,10 +254,6 @@ class Extractor:
         table.index.name = "filename"
         return table, report
 
-    def fingerprints(self, names: Sequence[str], report: ExtractReport) -> list[np.ndarray]:
-        """Cached duplicate fingerprints of extracted files."""
-        return [self.cache.get_array(FINGERPRINT_NS, report.audio[n]["digest"]) for n in names]
-
     def duplicates(self, names: Sequence[str], report: ExtractReport) -> list[list[str]]:
         """Clusters of exact/near-duplicate recordings among extracted files."""
         names = [n for n in names if n in report.audio]

@@ -148,10 +148,7 @@ class TranscriptFeaturizer(Featurizer):
         return Transcriber(self.asr, self.cache)
 
     def warnings(self, decoded_sha256: str) -> list[str]:
-        from ..transcribe import transcript_warnings
-
-        t = self.transcriber().cached(decoded_sha256)
-        return [] if t is None else transcript_warnings(t.text)
+        return self.transcriber().warnings(decoded_sha256)
 
     def language_model(self) -> str | None:
         return self.options.asr

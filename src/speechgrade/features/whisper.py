@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..language import COLUMNS, DESCRIPTIONS, transcript_features
-from ..transcribe import (Transcriber, WhisperOptions, require_faster_whisper, resolve_whisper_model,
-                          transcript_warnings)
+from ..transcribe import Transcriber, WhisperOptions, require_faster_whisper, resolve_whisper_model
 from .base import Featurizer, register_featurizer
 
 
@@ -55,8 +54,7 @@ class WhisperFeaturizer(Featurizer):
         return Transcriber(self.options, self.cache)
 
     def warnings(self, decoded_sha256: str) -> list[str]:
-        t = self.transcriber().cached(decoded_sha256)
-        return [] if t is None else transcript_warnings(t.text)
+        return self.transcriber().warnings(decoded_sha256)
 
     def details(self, decoded_sha256: str) -> dict:
         t = self.transcriber().cached(decoded_sha256)
