@@ -160,6 +160,39 @@ def test_batch_returns_one_result_or_error_per_file(server):
     assert results[1]["error"]["code"] == "unreadable_audio" and results[1]["filename"] == "bad.wav"
 
 
+def test_a_job_reports_its_stages_then_its_result(server):
+    """POST /v1/jobs answers at once with an id; GET /v1/jobs/{id} goes queued -> decoding -> transcribing ->
+    scoring -> done, then holds the same result /v1/score gives; unknown ids are a 404 in the error shape."""
+    import time
+
+    url, features, wav = server
+    data = encode(0.93 * sg.audio.decode_audio(wav / f"{CLIPS[1]}.wav"))  # audio no test has scored: nothing cached
+    r = httpx.post(f"{url}/v1/jobs", files={"file": ("answer.wav", data)}, timeout=30)
+    assert r.status_code == 202, r.text
+    job = r.json()
+    assert job["stage"] == "queued" and job["url"] == f"/v1/jobs/{job['id']}" and len(job["id"]) == 32
+    seen = []
+    deadline = time.monotonic() + 120
+    while job["stage"] not in ("done", "failed") and time.monotonic() < deadline:
+        time.sleep(0.1)
+        job = httpx.get(url + f"/v1/jobs/{job['id']}", timeout=10).json()
+        seen.append(job["stage"])
+    assert job["stage"] == "done", job
+    stages = [s["stage"] for s in job["stages"]]
+    expected = ["queued", "decoding"] + (["transcribing"] if features.startswith("whisper") else []) + \
+        ["measuring", "scoring", "done"]
+    assert stages == expected and [s["at_s"] for s in job["stages"]] == sorted(s["at_s"] for s in job["stages"])
+    direct = httpx.post(f"{url}/v1/score", files={"file": ("answer.wav", data)}, timeout=60).json()
+    assert job["result"]["score"] == pytest.approx(direct["score"]) and job["result"]["filename"] == "answer.wav"
+    bad = httpx.post(f"{url}/v1/jobs", files={"file": ("bad.wav", b"not audio at all")}, timeout=30).json()
+    while bad["stage"] not in ("done", "failed"):
+        time.sleep(0.1)
+        bad = httpx.get(url + f"/v1/jobs/{bad['id']}", timeout=10).json()
+    assert bad["stage"] == "failed" and bad["error"]["code"] == "unreadable_audio" and "bad.wav" in bad["error"]["message"]
+    missing = httpx.get(f"{url}/v1/jobs/nope", timeout=10)
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "no_such_job"
+
+
 def test_health_model_docs_and_page(server):
     url, features, _ = server
     assert httpx.get(f"{url}/v1/health").json()["status"] == "ok"
@@ -194,7 +227,13 @@ def test_page_uploads_a_file_and_shows_the_score(server, tmp_path):
     with playwright.sync_playwright() as p:
         browser = launch_chromium(p, CHROMIUM)
         page = browser.new_page()
-        text = _upload(page, url, wav / f"{CLIPS[4]}.wav")
+        page.goto(url + "/")
+        page.evaluate("""() => { window.seen = []; new MutationObserver(() => window.seen.push(
+            document.getElementById('status').textContent)).observe(document.getElementById('status'),
+            {childList: true, characterData: true, subtree: true}); }""")
+        fresh = write(tmp_path / "answer.wav", 0.91 * sg.audio.decode_audio(wav / f"{CLIPS[4]}.wav"))  # not cached
+        text = _upload(page, url, fresh, reload=False)
+        stages = page.evaluate("window.seen")
         clean = page.is_hidden("[data-testid=abstain]")
         page.screenshot(path=str(tmp_path / "page.png"))
         noise = (0.1 * np.random.default_rng(1).normal(size=16000 * 3)).astype(np.float32)
@@ -207,23 +246,33 @@ def test_page_uploads_a_file_and_shows_the_score(server, tmp_path):
     assert text.startswith("total:") and 0 <= value <= 10 and clean
     assert "(low on" in text or "(middle on" in text or "(high on" in text  # a plain-words band
     assert warning.startswith("Do not trust this score: mostly noise")
+    # the server's stages, in words, while it works (a 400 ms poll may miss the short ones)
+    assert any(w in s for s in stages for w in ("transcribing what was said", "measuring how it sounds")), stages
 
 
-def _upload(page, url: str, clip) -> str:
+def _upload(page, url: str, clip, reload: bool = True) -> str:
     """Open the page, upload `clip`, and return the score line once it shows."""
-    page.goto(url + "/")
+    if reload:
+        page.goto(url + "/")
     page.wait_for_selector("#model:not(:text('Loading model…'))")
     page.set_input_files("#file", str(clip))
     page.wait_for_selector("[data-testid=score]:not(:empty)", timeout=60000)
     return page.inner_text("[data-testid=score]")
 
 
+def _as_job(status: int, body: dict) -> tuple[int, dict]:
+    """What POST /v1/jobs answers when a job finished at once with `body` (a result, or an error)."""
+    if status >= 400:
+        return status, body
+    return 202, {"id": "j1", "url": "/v1/jobs/j1", "stage": "done", "stages": [], "result": body}
+
+
 def _page_answering(p, url, wav, answer):
-    """(browser, page) of the served page whose /v1/score answers `answer`, after uploading a clip."""
+    """(browser, page) of the served page whose scoring jobs answer `answer`, after uploading a clip."""
     browser = launch_chromium(p, CHROMIUM)
     page = browser.new_page()
-    page.route("**/v1/score", lambda route: route.fulfill(status=200, content_type="application/json",
-                                                          body=json.dumps(answer)))
+    page.route("**/v1/jobs", lambda route: route.fulfill(status=202, content_type="application/json",
+                                                         body=json.dumps(_as_job(200, answer)[1])))
     page.goto(url + "/")
     page.set_input_files("#file", str(wav / f"{CLIPS[4]}.wav"))
     return browser, page
@@ -289,10 +338,10 @@ def test_page_clears_the_old_score_and_speaks_plainly(server, tmp_path):
         answers = iter([(200, good), (422, bad)])
 
         def answer(route):
-            status, body = next(answers)
+            status, body = _as_job(*next(answers))
             route.fulfill(status=status, content_type="application/json", body=json.dumps(body))
 
-        page.route("**/v1/score", answer)
+        page.route("**/v1/jobs", answer)
         first = _upload(page, url, wav / f"{CLIPS[4]}.wav")
         measures = page.inner_text("[data-testid=features]")
         drove = page.inner_text("#explanation")
@@ -313,7 +362,7 @@ def test_page_clears_the_old_score_and_speaks_plainly(server, tmp_path):
     assert "acoustic measures" in drove and "average score" in drove
     assert "not proof of error-free speech" in findings
     assert seen and all(hidden for text, hidden in seen if "…" in text)  # the old score is gone while scoring
-    assert any("uploading" in text or "scoring" in text for text, _ in seen)
+    assert any("uploading" in text for text, _ in seen)
     assert error.startswith("This file could not be read as audio") and not after_error
     assert link == "/v1/card"
 

@@ -278,17 +278,21 @@ class Scorer:
             raise BundleError("this Scorer is not fitted: call fit() or Scorer.load()")
 
     def score(self, data: "Dataset | Sequence[str | os.PathLike] | Sequence[Clip]", intervals: bool = True,
-              explain: bool = False, details: bool = False) -> Scores:
+              explain: bool = False, details: bool = False, on_stage: Callable[[str], None] | None = None) -> Scores:
         """Score files, a dataset or decoded clips: the one path every front end uses. With `details`, each
-        row also gets its summary features and, when the model transcribes, its transcript and timed words."""
-        return self.score_extracted(self.extract(data), intervals, explain, details)
+        row also gets its summary features and, when the model transcribes, its transcript and timed words.
+        `on_stage` hears the stages as they start: "decoding", "transcribing", "measuring", "scoring"."""
+        ex = self.extract(data, on_stage)
+        if on_stage is not None:
+            on_stage("scoring")
+        return self.score_extracted(ex, intervals, explain, details)
 
-    def extract(self, data) -> Extracted:
+    def extract(self, data, on_stage: Callable[[str], None] | None = None) -> Extracted:
         """The features of files, a dataset or decoded clips, as `score_extracted` takes them."""
         self._check_fitted()
         dataset, clips = as_dataset(data)
         extractor = self.extractor()
-        X, report = extractor.run(list(clips.values()) if clips else dataset)
+        X, report = extractor.run(list(clips.values()) if clips else dataset, on_stage)
         X, screen = split_screen(X, self._screen_family(extractor))
         return Extracted(dataset, extractor, X, screen, report)
 

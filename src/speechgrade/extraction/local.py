@@ -6,7 +6,7 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -191,12 +191,15 @@ class Extractor:
         report.damaged += 1
         return None
 
-    def _featurize(self, items: list[_Item]) -> None:
-        """Run each featurizer on the items that need it, batched; a failing file fails alone."""
+    def _featurize(self, items: list[_Item], on_stage: Callable[[str], None] | None = None) -> None:
+        """Run each featurizer on the items that need it, batched; a failing file fails alone. `on_stage` hears
+        each featurizer's stage ("transcribing", "measuring") as it starts."""
         for k, f in enumerate(self.featurizers):
             todo = [it for it in items if it.problem is None and k in it.needs]
             if not todo:
                 continue
+            if on_stage is not None:
+                on_stage(f.stage)
             try:
                 vectors = f.featurize_batch([it.audio for it in todo])
             except (ConfigError, ModelNotFoundError):
@@ -218,9 +221,10 @@ class Extractor:
                 self.cache.put_array(f.cache_namespace, it.digest, vec)
                 it.vectors[k] = vec
 
-    def run(self, data) -> tuple[pd.DataFrame, ExtractReport]:
+    def run(self, data, on_stage: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, ExtractReport]:
         """Features of every usable file or clip (rows indexed by filename) and the report of the rest; `data` is a
-        Dataset, a list of paths or a list of Clips."""
+        Dataset, a list of paths or a list of Clips. `on_stage` hears what is being done ("decoding",
+        "transcribing", "measuring"), for progress lines."""
         dataset, clips = as_dataset(data)
         report = ExtractReport(failed=list(p for p in dataset.problems if "not found" in p.reason))
         columns = self.columns()
@@ -231,9 +235,11 @@ class Extractor:
             for start in range(0, len(names), self.batch_size):
                 items = [_Item(n, p, clip=clips.get(n)) for n, p in zip(names[start:start + self.batch_size],
                                                                          paths[start:start + self.batch_size])]
+                if on_stage is not None:
+                    on_stage("decoding")
                 for it in items:
                     self._prepare(it, report)
-                self._featurize(items)
+                self._featurize(items, on_stage)
                 for it in items:
                     if it.problem is not None:
                         (report.skipped if it.skipped else report.failed).append(it.problem)

@@ -90,8 +90,10 @@ class RayExtractor:
                                    "batch_size": self.local.batch_size})
         return {str(r["filename"]) for r in out.iter_rows() if r["computed"]}
 
-    def run(self, dataset: Dataset) -> tuple[pd.DataFrame, ExtractReport]:
-        """Features and report, as `Extractor.run` gives them."""
+    def run(self, dataset: Dataset, on_stage=None) -> tuple[pd.DataFrame, ExtractReport]:
+        """Features and report, as `Extractor.run` gives them (`on_stage` hears "extracting" once)."""
+        if on_stage is not None:
+            on_stage("extracting")
         dataset, clips = as_dataset(dataset)
         if clips:
             raise ConfigError("the ray engine extracts files; score decoded clips with the local engine")

@@ -31,6 +31,7 @@ class Featurizer:
     title: ClassVar[str] = ""  # what it measures, in a few words a user reads (the web page)
     descriptions: ClassVar[dict[str, str]] = {}  # column -> meaning (`speechgrade list --columns`)
     default_rank: ClassVar[int | None] = None  # place in the default feature set (None: not in it)
+    stage: ClassVar[str] = "measuring"  # what a progress line says while it runs ("transcribing" for ASR)
     Options: ClassVar[type[FeaturizerOptions]] = FeaturizerOptions  # its options, declared once
     batch_size: int = 1
 
@@ -131,6 +132,7 @@ class TranscriptFeaturizer(Featurizer):
     per clip."""
 
     Options: ClassVar[type[FeaturizerOptions]] = TranscriptOptions
+    stage: ClassVar[str] = "transcribing"  # the first to run transcribes; the others read the cached transcript
     cache: Any = None
 
     def bind(self, cache) -> None:

@@ -25,6 +25,7 @@ class WhisperFeaturizer(Featurizer):
     libraries = ("faster-whisper", "ctranslate2")
     descriptions = DESCRIPTIONS
     default_rank = 0
+    stage = "transcribing"
 
     Options = WhisperOptions
     cache = None

@@ -1,4 +1,4 @@
-"""FastAPI app: POST /v1/score, /v1/score/batch; GET /v1/health, /v1/model, / (web page), /docs."""
+"""FastAPI app: POST /v1/score, /v1/score/batch, /v1/jobs; GET /v1/jobs/{id}, /v1/health, /v1/model, / (web page), /docs."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..bundle import Manifest, describe, read_manifest
 
 MANIFEST_FIELDS = set(Manifest.__dataclass_fields__) - {"meta"}
+from .jobs import Jobs
 from .pool import ApiError, ScoringPool
 
 log = logging.getLogger("speechgrade.serve")
@@ -245,19 +246,40 @@ def create_app(config: ServeConfig) -> BodyGuard:
                       f"multipart field `file` with a filename under 255 characters")
         return _error(exc.status_code, codes.get(exc.status_code, "http_error"), detail)
 
-    async def score_upload(upload: UploadFile) -> dict[str, Any]:
-        data = await _read_upload(upload, upload_limit)
-        name = upload.filename or "upload"
-        return {"filename": name, **(await pool.score(name, data, config.timeout_s)), "label": label,
+    async def score_bytes(name: str, data: bytes, on_stage=None) -> dict[str, Any]:
+        return {"filename": name, **(await pool.score(name, data, config.timeout_s, on_stage)), "label": label,
                 "model": model_info}
 
-    @app.post("/v1/score", summary="Score one recording (multipart field `file`)")
-    async def score(request: Request, file: UploadFile = File(...)):
+    async def score_upload(upload: UploadFile) -> dict[str, Any]:
+        return await score_bytes(upload.filename or "upload", await _read_upload(upload, upload_limit))
+
+    async def one_file(request: Request) -> None:
         form = await request.form()
         if len(form.getlist("file")) != 1:
             raise ApiError(422, "ambiguous_request", f"send exactly one multipart field `file` (got "
                            f"{len(form.getlist('file'))}; several recordings go to /v1/score/batch as `files`)")
+
+    @app.post("/v1/score", summary="Score one recording (multipart field `file`)")
+    async def score(request: Request, file: UploadFile = File(...)):
+        await one_file(request)
         return await score_upload(file)
+
+    jobs = Jobs(max_running=config.max_requests)
+    app.router.on_shutdown.insert(0, jobs.cancel_all)
+
+    @app.post("/v1/jobs", status_code=202,
+              summary="Start scoring one recording (multipart field `file`); follow it at /v1/jobs/{id}")
+    async def start_job(request: Request, file: UploadFile = File(...)):
+        await one_file(request)
+        name = file.filename or "upload"
+        data = await _read_upload(file, upload_limit)
+        job = jobs.start(name, lambda on_stage: score_bytes(name, data, on_stage))
+        return JSONResponse({**job.to_dict(), "url": f"/v1/jobs/{job.id}"}, status_code=202)
+
+    @app.get("/v1/jobs/{job_id}", summary="A scoring job's stage (queued, decoding, transcribing, measuring, "
+             "scoring, done, failed), and its result or error when finished")
+    async def get_job(job_id: str):
+        return jobs.get(job_id).to_dict()
 
     @app.post("/v1/score/batch", summary="Score several recordings (multipart field `files`)")
     async def score_batch(files: list[UploadFile] = File(...)):
@@ -311,7 +333,7 @@ def create_app(config: ServeConfig) -> BodyGuard:
     async def page():
         return (resources.files("speechgrade") / "serve" / "static" / "index.html").read_text(encoding="utf-8")
 
-    limits = {"/v1/score": upload_limit + MULTIPART_SLACK,
+    limits = {"/v1/score": upload_limit + MULTIPART_SLACK, "/v1/jobs": upload_limit + MULTIPART_SLACK,
               "/v1/score/batch": config.max_batch_files * upload_limit + MULTIPART_SLACK}
     guarded = BodyGuard(app, limits, MULTIPART_SLACK, config.body_timeout_s, config.max_requests)
     guarded.fastapi = app

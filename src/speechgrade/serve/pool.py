@@ -15,7 +15,7 @@ import multiprocessing as mp
 import threading
 import time
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 import anyio
 
@@ -32,13 +32,16 @@ class ApiError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-def _score_in_worker(scorer, name: str, data: bytes, max_audio_s: float) -> dict[str, Any]:
-    """Decode, check and score one upload (runs inside a worker process)."""
+def _score_in_worker(scorer, name: str, data: bytes, max_audio_s: float,
+                     on_stage: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Decode, check and score one upload (runs inside a worker process); `on_stage` hears each stage."""
     from ..audio import AudioTooLong, UnusableAudio, check_usable, decode_with_info
     from ..errors import AudioError
     from ..extraction import Clip
 
     started = time.perf_counter()
+    if on_stage is not None:
+        on_stage("decoding")
     try:
         audio, info = decode_with_info(data, max_duration_s=max_audio_s)
         check_usable(audio, name)
@@ -48,7 +51,7 @@ def _score_in_worker(scorer, name: str, data: bytes, max_audio_s: float) -> dict
         raise ApiError(422, "unusable_audio", f"{name}: {exc.reason}") from None
     except AudioError as exc:
         raise ApiError(422, "unreadable_audio", f"{name}: {exc.reason}") from None
-    scores = scorer.score([Clip(name, audio, info)], explain=True, details=True)
+    scores = scorer.score([Clip(name, audio, info)], explain=True, details=True, on_stage=on_stage)
     if name in scores.problems:
         raise RuntimeError(f"{name}: {scores.problems[name]}")
     record = {k: v for k, v in scores.record(name).items() if k != "filename"}
@@ -73,8 +76,15 @@ def _worker(conn, model_dir: str, cache: str | None, max_audio_s: float, plugins
             name, data = conn.recv()
         except (EOFError, OSError):
             return
+        last = [None]
+
+        def stage(what: str) -> None:  # each new stage goes to the parent as it starts (progress lines)
+            if what != last[0]:
+                last[0] = what
+                conn.send(("stage", what))
+
         try:
-            conn.send(("ok", _score_in_worker(scorer, name, data, max_audio_s)))
+            conn.send(("ok", _score_in_worker(scorer, name, data, max_audio_s, stage)))
         except ApiError as exc:
             conn.send(("api_error", (exc.status, exc.code, exc.message)))
         except Exception as exc:  # a featurizer or the model failed: the parent logs it with an id
@@ -216,33 +226,44 @@ class ScoringPool:
         if worker is not None:
             self._slots.release()
 
-    def _run(self, name: str, data: bytes, timeout: float, queue_timeout: float, retry: bool = True) -> tuple[str, Any]:
+    def _run(self, name: str, data: bytes, timeout: float, queue_timeout: float, retry: bool = True,
+             on_stage: Callable[[str], None] | None = None) -> tuple[str, Any]:
         worker: _Worker | None = self._take(name, queue_timeout)
+        deadline = time.monotonic() + timeout
         try:
             worker.conn.send((name, data))
-            if not worker.conn.poll(timeout):
-                worker.kill()
-                self._replace()
-                worker = None
-                raise ApiError(504, "timeout", f"{name}: scoring took longer than {timeout:g} s")
-            return worker.conn.recv()
+            while True:
+                if not worker.conn.poll(max(0.0, deadline - time.monotonic())):
+                    worker.kill()
+                    self._replace()
+                    worker = None
+                    raise ApiError(504, "timeout", f"{name}: scoring took longer than {timeout:g} s")
+                status, payload = worker.conn.recv()
+                if status != "stage":
+                    return status, payload
+                if on_stage is not None:
+                    on_stage(str(payload))
         except (EOFError, OSError, BrokenPipeError):  # the worker died (killed, out of memory, a crash)
             if worker is not None:
                 worker.kill()
                 self._replace()
                 worker = None
             if retry:  # once, on another worker: the request did nothing wrong
-                return self._run(name, data, timeout, queue_timeout, retry=False)
+                return self._run(name, data, timeout, queue_timeout, False, on_stage)
             raise ApiError(500, "model_error", f"{name}: the scoring worker died twice; it has been restarted")
         finally:
             self._give_back(worker)
 
-    async def score(self, name: str, data: bytes, timeout: float) -> dict[str, Any]:
-        """Score one upload within `timeout` seconds of work (waiting for a worker is bounded separately)."""
+    async def score(self, name: str, data: bytes, timeout: float,
+                    on_stage: Callable[[str], None] | None = None) -> dict[str, Any]:
+        """Score one upload within `timeout` seconds of work (waiting for a worker is bounded separately);
+        `on_stage` hears "queued", then the worker's stages ("decoding", "transcribing", "measuring", "scoring")."""
         if self.alive == 0 and self.start_error is not None:  # not a restart in progress: a model that fails
             raise ApiError(503, "no_workers", f"{name}: no scoring worker is running ({self.start_error}); "
                            f"retrying in the background")
-        status, payload = await anyio.to_thread.run_sync(self._run, name, data, timeout, timeout,
+        if on_stage is not None:
+            on_stage("queued")
+        status, payload = await anyio.to_thread.run_sync(self._run, name, data, timeout, timeout, True, on_stage,
                                                          abandon_on_cancel=True)
         if status == "ok":
             return payload
