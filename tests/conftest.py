@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -51,3 +52,35 @@ def shuffled_dataset(tmp_path_factory) -> Path:
 
 
 __all__ = ["speechlike", "tone", "write", "make_tone_dataset"]
+
+
+@pytest.fixture(scope="session")
+def tiny_ct2(tmp_path_factory):
+    """A randomly initialised 2-layer Whisper converted to CTranslate2, with Whisper's real tokenizer files."""
+    pytest.importorskip("transformers")
+    pytest.importorskip("faster_whisper")
+    import ctranslate2
+    from speechgrade.transcribe import assemble_packaged_base, packaged_parts
+    import torch
+    import transformers
+
+    if packaged_parts() is None:
+        pytest.skip("needs the packaged tokenizer files")
+    torch.manual_seed(0)
+    src = tmp_path_factory.mktemp("tiny-hf")
+    base = assemble_packaged_base(tmp_path_factory.mktemp("assembled"))
+    cfg = json.loads((base / "config.json").read_text())
+    config = transformers.WhisperConfig(
+        vocab_size=51865, d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, num_mel_bins=80,
+        max_target_positions=448, decoder_start_token_id=50258, pad_token_id=50257, bos_token_id=50257,
+        eos_token_id=50257, suppress_tokens=cfg.get("suppress_ids", []), begin_suppress_tokens=[220, 50257])
+    model = transformers.WhisperForConditionalGeneration(config)
+    model.generation_config.alignment_heads = [[1, 0], [1, 1]]
+    model.save_pretrained(src)
+    out = tmp_path_factory.mktemp("tiny-ct2") / "model"
+    ctranslate2.converters.TransformersConverter(str(src)).convert(str(out))
+    for name in ("tokenizer.json", "vocabulary.json", "config.json"):
+        if name != "config.json" or not (out / name).exists():
+            (out / name).write_bytes((base / name).read_bytes())
+    return str(out)

@@ -2,7 +2,6 @@
 they are missing after a plain `train`; `speechgrade card` prints it and the server returns it."""
 
 import json
-import sys
 
 from typer.testing import CliRunner
 

@@ -25,7 +25,7 @@ def test_stages_result_error_and_bounds():
             on_stage("decoding")
             raise ApiError(422, "unreadable_audio", "x.wav: not audio")
 
-        a, b = jobs.start("a.wav", work), jobs.start("b.wav", work)
+        a, _ = jobs.start("a.wav", work), jobs.start("b.wav", work)
         await asyncio.sleep(0)
         with pytest.raises(ApiError) as full:
             jobs.start("c.wav", work)

@@ -16,8 +16,8 @@ NON_DEFAULT = {
     "grammar": {"asr": "small", "beam_size": "1", "language": "de", "verbatim": "false"},
     "text-embedding": {":": "some/sentence-model", "asr": "tiny", "beam_size": "3", "language": "auto",
                        "verbatim": "false"},
-    "whisper-encoder": {":": "tiny", "pooling": "learned", "segments": "8", "compute_type": "float32",
-                        "device": "cpu"},
+    "whisper-encoder": {":": "tiny", "layers": "3-5", "layer_pool": "concat", "pooling": "learned", "segments": "8",
+                        "backend": "whisper-numpy", "compute_type": "float32", "device": "cpu"},
     "ssl": {":": "some/encoder", "layers": "6-12", "pooling": "mean+std", "window_s": "5", "segments": "4",
             "batch_size": "2", "device": "cpu"},
 }

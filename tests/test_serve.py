@@ -179,9 +179,11 @@ def test_a_job_reports_its_stages_then_its_result(server):
         seen.append(job["stage"])
     assert job["stage"] == "done", job
     stages = [s["stage"] for s in job["stages"]]
-    expected = ["queued", "decoding"] + (["transcribing"] if features.startswith("whisper") else []) + \
-        ["measuring", "scoring", "done"]
-    assert stages == expected and [s["at_s"] for s in job["stages"]] == sorted(s["at_s"] for s in job["stages"])
+    order = ["queued", "decoding", "transcribing", "measuring", "scoring", "done"]
+    assert stages[:2] == ["queued", "decoding"] and stages[-2:] == ["scoring", "done"]
+    assert stages == sorted(stages, key=order.index)  # in order (measuring shows when it outlasts transcription)
+    assert ("transcribing" in stages) == features.startswith("whisper")
+    assert [s["at_s"] for s in job["stages"]] == sorted(s["at_s"] for s in job["stages"])
     direct = httpx.post(f"{url}/v1/score", files={"file": ("answer.wav", data)}, timeout=60).json()
     assert job["result"]["score"] == pytest.approx(direct["score"]) and job["result"]["filename"] == "answer.wav"
     bad = httpx.post(f"{url}/v1/jobs", files={"file": ("bad.wav", b"not audio at all")}, timeout=30).json()

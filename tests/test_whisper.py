@@ -21,36 +21,6 @@ from speechgrade.transcribe import (Transcriber, WhisperOptions, assemble_packag
 needs_base = pytest.mark.skipif(packaged_parts() is None, reason="speechgrade[whisper] weights not installed")
 
 
-@pytest.fixture(scope="module")
-def tiny_ct2(tmp_path_factory):
-    """A randomly initialised 2-layer Whisper converted to CTranslate2, with Whisper's real tokenizer files."""
-    pytest.importorskip("transformers")
-    import ctranslate2
-    import torch
-    import transformers
-
-    if packaged_parts() is None:
-        pytest.skip("needs the packaged tokenizer files")
-    torch.manual_seed(0)
-    src = tmp_path_factory.mktemp("tiny-hf")
-    base = assemble_packaged_base(tmp_path_factory.mktemp("assembled"))
-    cfg = json.loads((base / "config.json").read_text())
-    config = transformers.WhisperConfig(
-        vocab_size=51865, d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
-        decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, num_mel_bins=80,
-        max_target_positions=448, decoder_start_token_id=50258, pad_token_id=50257, bos_token_id=50257,
-        eos_token_id=50257, suppress_tokens=cfg.get("suppress_ids", []), begin_suppress_tokens=[220, 50257])
-    model = transformers.WhisperForConditionalGeneration(config)
-    model.generation_config.alignment_heads = [[1, 0], [1, 1]]
-    model.save_pretrained(src)
-    out = tmp_path_factory.mktemp("tiny-ct2") / "model"
-    ctranslate2.converters.TransformersConverter(str(src)).convert(str(out))
-    for name in ("tokenizer.json", "vocabulary.json", "config.json"):
-        if name != "config.json" or not (out / name).exists():
-            (out / name).write_bytes((base / name).read_bytes())
-    return str(out)
-
-
 @pytest.mark.slow
 def test_tiny_converted_model_runs_through_the_public_api(tiny_ct2, tmp_path):
     assert resolve_whisper_model(tiny_ct2) == tiny_ct2

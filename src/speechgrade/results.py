@@ -6,7 +6,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-import numpy as np
 import pandas as pd
 
 from .extraction import ExtractReport

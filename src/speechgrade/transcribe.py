@@ -15,8 +15,9 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import zlib
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -173,16 +174,61 @@ def resolve_device(device: str = "auto") -> str:
     return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
 
 
-@functools.lru_cache(maxsize=4)
-def load_whisper(model: str, device: str = "auto", compute_type: str = "auto"):
-    """A faster_whisper.WhisperModel, loaded once per process (int8 on CPU, float16 on GPU by default)."""
+ENCODER_MEMO_BYTES = 128 << 20  # encoder outputs remembered by their input window (see SharedEncoderWhisper)
+
+
+@functools.cache
+def _shared_encoder_class():
+    """faster_whisper.WhisperModel whose `encode` remembers its last outputs by their input window."""
     from faster_whisper import WhisperModel
 
+    class SharedEncoderWhisper(WhisperModel):
+        """A WhisperModel that encodes a given log-mel window once: transcription's first window and
+        whisper-encoder's first window are the same input, so one encoder call serves both. Outputs are kept
+        by a digest of their input, newest first, within ENCODER_MEMO_BYTES."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._memo: OrderedDict[bytes, Any] = OrderedDict()
+            self._memo_bytes: dict[bytes, int] = {}
+            self._memo_lock = threading.Lock()
+            self.encoder_calls = 0  # windows actually encoded (tests count them)
+
+        def encode(self, features: np.ndarray):
+            key = hashlib.blake2b(np.ascontiguousarray(features, np.float32).tobytes(), digest_size=16).digest()
+            with self._memo_lock:
+                if key in self._memo:
+                    self._memo.move_to_end(key)
+                    return self._memo[key]
+            out = super().encode(features)
+            size = int(np.prod(out.shape)) * 4
+            with self._memo_lock:
+                self.encoder_calls += 1
+                self._memo[key], self._memo_bytes[key] = out, size
+                while sum(self._memo_bytes.values()) > ENCODER_MEMO_BYTES and len(self._memo) > 1:
+                    old, _ = self._memo.popitem(last=False)
+                    del self._memo_bytes[old]
+            return out
+
+    return SharedEncoderWhisper
+
+
+def cpu_count() -> int:
+    """Cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+@functools.lru_cache(maxsize=4)
+def load_whisper(model: str, device: str = "auto", compute_type: str = "auto"):
+    """A faster_whisper.WhisperModel, loaded once per process (int8 on CPU, float16 on GPU by default). Two
+    calls can run at once (two CTranslate2 workers, each with half the cores), so extraction can transcribe one
+    clip while another featurizer encodes the next; encoder outputs are shared between calls on the same window."""
     device = resolve_device(device)
     if compute_type == "auto":
         compute_type = "float16" if device == "cuda" else "int8"
-    return WhisperModel(resolve_whisper_model(model), device=device, compute_type=compute_type,
-                        cpu_threads=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0)
+    workers = 2 if device == "cuda" or cpu_count() >= 2 else 1
+    return _shared_encoder_class()(resolve_whisper_model(model), device=device, compute_type=compute_type,
+                                   cpu_threads=max(1, cpu_count() // workers), num_workers=workers)
 
 
 @dataclass
@@ -271,7 +317,7 @@ class TranscriptOptions(FeaturizerOptions):
 
 
 def transcribe_audio(audio: np.ndarray, options: WhisperOptions = WhisperOptions()) -> Transcript:
-    """Transcribe a 16 kHz mono clip (no cache)."""
+    """Transcribe a 16 kHz mono clip (no cache); the `faster-whisper` speech-model backend's `transcribe`."""
     model = load_whisper(options.model, options.device, options.compute_type)
     segments, info = model.transcribe(
         audio, language=options.language, beam_size=options.beam_size, word_timestamps=True,
@@ -315,6 +361,17 @@ class Transcriber:
         """Why the stored transcript of this clip is likely not what was said (none when not stored)."""
         t = self.cached(key)
         return [] if t is None else transcript_warnings(t.text)
+
+    def transcribe_many(self, audios: list[np.ndarray]) -> list[Transcript]:
+        """Transcripts of several clips, two at a time when the machine has two cores (the model runs two
+        CTranslate2 workers: beam search leaves a core idle when one clip decodes alone)."""
+        workers = min(2, cpu_count(), len(audios))
+        if workers < 2:
+            return [self.transcribe(a) for a in audios]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(workers, thread_name_prefix="speechgrade-asr") as pool:
+            return list(pool.map(self.transcribe, audios))
 
     def transcribe(self, audio: np.ndarray) -> Transcript:
         """The transcript of a clip, from the cache when this audio was heard before."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -18,6 +19,7 @@ from ..dataset import Dataset, Problem
 from ..duplicates import FP_BANDS, duplicate_clusters, fingerprint
 from ..errors import AudioError, ConfigError, ModelNotFoundError
 from ..features import as_featurizers
+from ..transcribe import cpu_count
 from .progress import progress_bar
 
 AUDIO_NS = "audio-v1"
@@ -113,8 +115,9 @@ class Extractor:
     """Extract features for many files with one set of featurizers and a cache (the local engine)."""
 
     def __init__(self, featurizers, cache=None, batch_size: int = 8, min_samples: int = MIN_SAMPLES,
-                 progress: bool = True, max_audio_s: float | None = MAX_AUDIO_S):
+                 progress: bool = True, max_audio_s: float | None = MAX_AUDIO_S, workers: int | None = None):
         self.max_audio_s = max_audio_s
+        self.workers = workers if workers is not None else min(2, cpu_count())
         self.featurizers = as_featurizers(featurizers)
         self.cache = as_cache(cache)
         self.batch_size = max(1, int(batch_size))
@@ -191,35 +194,60 @@ class Extractor:
         report.damaged += 1
         return None
 
+    def _lanes(self) -> list[list[int]]:
+        """Featurizer indices in two lanes that can run at once: those that transcribe (in order, so the first
+        transcribes and the rest read the cached transcript), and the others (acoustic, encoder, screen)."""
+        speech = [k for k, f in enumerate(self.featurizers) if f.stage == "transcribing"]
+        other = [k for k in range(len(self.featurizers)) if k not in speech]
+        return [lane for lane in (speech, other) if lane]
+
     def _featurize(self, items: list[_Item], on_stage: Callable[[str], None] | None = None) -> None:
-        """Run each featurizer on the items that need it, batched; a failing file fails alone. `on_stage` hears
-        each featurizer's stage ("transcribing", "measuring") as it starts."""
-        for k, f in enumerate(self.featurizers):
-            todo = [it for it in items if it.problem is None and k in it.needs]
-            if not todo:
+        """Run each featurizer on the items that need it, batched; a failing file fails alone. With two workers
+        the transcribing lane and the other featurizers run at the same time (both cores busy while Whisper
+        decodes). `on_stage` hears what is being done ("transcribing", then "measuring")."""
+        lanes = [[k for k in lane if any(it.problem is None and k in it.needs for it in items)]
+                 for lane in self._lanes()]
+        lanes = [lane for lane in lanes if lane]
+        if self.workers < 2 or len(lanes) < 2:
+            for k in [k for lane in lanes for k in lane]:
+                self._run_featurizer(k, items, on_stage)
+            return
+        with ThreadPoolExecutor(2, thread_name_prefix="speechgrade-lane") as pool:
+            other = pool.submit(lambda: [self._run_featurizer(k, items) for k in lanes[1]])
+            for k in lanes[0]:
+                self._run_featurizer(k, items, on_stage)
+            if not other.done() and on_stage is not None:
+                on_stage("measuring")
+            other.result()
+
+    def _run_featurizer(self, k: int, items: list[_Item], on_stage: Callable[[str], None] | None = None) -> None:
+        """Featurizer k on the items that need it, batched; a clip it fails on fails alone."""
+        f = self.featurizers[k]
+        todo = [it for it in items if it.problem is None and k in it.needs]
+        if not todo:
+            return
+        if on_stage is not None:
+            on_stage(f.stage)
+        try:
+            vectors = f.featurize_batch([it.audio for it in todo])
+        except (ConfigError, ModelNotFoundError):
+            raise
+        except Exception:
+            vectors = []
+            for it in todo:
+                try:
+                    vectors.append(f.featurize(it.audio))
+                except (ConfigError, ModelNotFoundError):
+                    raise
+                except Exception as exc:  # one bad clip must not abort the batch
+                    it.problem = Problem(it.name, f"{f.name} failed: {type(exc).__name__}: {exc}")
+                    vectors.append(None)
+        for it, vec in zip(todo, vectors):
+            if vec is None:
                 continue
-            if on_stage is not None:
-                on_stage(f.stage)
-            try:
-                vectors = f.featurize_batch([it.audio for it in todo])
-            except (ConfigError, ModelNotFoundError):
-                raise
-            except Exception:
-                vectors = []
-                for it in todo:
-                    try:
-                        vectors.append(f.featurize(it.audio))
-                    except (ConfigError, ModelNotFoundError):
-                        raise
-                    except Exception as exc:  # one bad clip must not abort the batch
-                        it.problem = Problem(it.name, f"{f.name} failed: {type(exc).__name__}: {exc}")
-                        vectors.append(None)
-            for it, vec in zip(todo, vectors):
-                if vec is None:
-                    continue
-                vec = np.asarray(vec, dtype=np.float32)
-                self.cache.put_array(f.cache_namespace, it.digest, vec)
-                it.vectors[k] = vec
+            vec = np.asarray(vec, dtype=np.float32)
+            self.cache.put_array(f.cache_namespace, it.digest, vec)
+            it.vectors[k] = vec
 
     def run(self, data, on_stage: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, ExtractReport]:
         """Features of every usable file or clip (rows indexed by filename) and the report of the rest; `data` is a

@@ -152,6 +152,11 @@ class TranscriptFeaturizer(Featurizer):
     def warnings(self, decoded_sha256: str) -> list[str]:
         return self.transcriber().warnings(decoded_sha256)
 
+    def featurize_batch(self, audios: list[np.ndarray]) -> list[np.ndarray]:
+        """The missing transcripts first, two clips at a time; then each clip's features (from the cache)."""
+        self.transcriber().transcribe_many(audios)
+        return [self.featurize(a) for a in audios]
+
     def language_model(self) -> str | None:
         return self.options.asr
 

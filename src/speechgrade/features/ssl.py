@@ -22,6 +22,7 @@ from ..errors import ConfigError, ModelNotFoundError
 from ..extras import require
 from ..options import FeaturizerOptions, option
 from ..pooling import SEGMENTS, frame_columns, segment_means
+from ..speech.base import layers_value, show_layers
 from .base import Featurizer, register_featurizer
 
 DEFAULT_MODEL = "microsoft/wavlm-large"
@@ -91,46 +92,6 @@ def load_encoder(model: str, device: str = "cpu") -> tuple[Any, Any, bool]:
     return extractor, net, is_whisper
 
 
-def parse_layers(text: str | int | list) -> str | list[int]:
-    """`last`, `all`, `6`, `6-12` or `6+8+10` → 'last' | 'all' | [indices]."""
-    if isinstance(text, list):
-        return [int(i) for i in text]
-    text = str(text).strip().lower()
-    if text in ("last", "all"):
-        return text
-    try:
-        if "-" in text:
-            lo, hi = (int(t) for t in text.split("-", 1))
-            if not 0 <= lo <= hi <= 1000:
-                raise ValueError
-            return list(range(lo, hi + 1))
-        return [int(t) for t in text.split("+")]
-    except ValueError:
-        raise ConfigError(f"layers must be last, all, N, A-B or A+B+C (got {text!r})") from None
-
-
-def _layers_value(value: Any) -> str | tuple[int, ...]:
-    """The `layers` option as stored: 'last', 'all' or a tuple of non-negative hidden-state indices."""
-    if isinstance(value, tuple):
-        value = list(value)
-    if isinstance(value, list) and not all(isinstance(i, int) and not isinstance(i, bool) for i in value):
-        raise ConfigError(f"layers must be whole numbers (got {value!r})")
-    parsed = parse_layers(value)
-    if isinstance(parsed, str):
-        return parsed
-    if not parsed or len(parsed) > 1000 or any(i < 0 or i > 1000 for i in parsed):
-        raise ConfigError(f"layers must be 1 to 1000 indices between 0 and 1000 (got {value!r})")
-    return tuple(parsed)
-
-
-def show_layers(value: str | tuple[int, ...]) -> str:
-    """`layers` as a spec writes it: `last`, `all`, `6-12` for a run, else `6+8+10`."""
-    if isinstance(value, str):
-        return value
-    run = list(range(value[0], value[-1] + 1))
-    return f"{value[0]}-{value[-1]}" if len(value) > 2 and list(value) == run else "+".join(map(str, value))
-
-
 @register_featurizer
 class SSLFeaturizer(Featurizer):
     """Mean (or mean+std) pooled hidden states of a self-supervised speech encoder; `pooling=learned` keeps
@@ -148,7 +109,7 @@ class SSLFeaturizer(Featurizer):
 
         model: str = option(DEFAULT_MODEL, "speech encoder (hub id or local folder)", arg=True)
         layers: Any = option("last", "hidden states pooled: last, all (mean of 1..L), N, A-B or A+B+C",
-                             parse=lambda v: _layers_value(v), show=lambda v: show_layers(v))
+                             parse=lambda v: layers_value(v), show=lambda v: show_layers(v))
         pooling: str = option("mean", "pooling over frames", choices=POOLINGS)
         window_s: float | None = option(None, "window in seconds (none: 20, or 30 for Whisper)", kind=float,
                                         nullable=True, above=0.0, max=600.0)

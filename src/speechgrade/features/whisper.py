@@ -64,6 +64,11 @@ class WhisperFeaturizer(Featurizer):
     def columns(self) -> list[str]:
         return list(COLUMNS)
 
+    def featurize_batch(self, audios: list[np.ndarray]) -> list[np.ndarray]:
+        """Transcribe two clips at a time (see `Transcriber.transcribe_many`), then read the features."""
+        self.transcriber().transcribe_many(audios)
+        return [self.featurize(a) for a in audios]
+
     def featurize(self, audio: np.ndarray) -> np.ndarray:
         feats = transcript_features(self.transcriber().transcribe(audio))
         return np.array([feats[c] for c in COLUMNS], dtype=np.float32)

@@ -1,30 +1,42 @@
-"""`whisper-encoder`: mean (or mean+std) pooled Whisper encoder states, from the CTranslate2 model.
+"""`whisper-encoder`: pooled Whisper encoder states of chosen layers, through the speech-model seam.
 
-The log-mel spectrogram of the whole clip is cut into 30 s windows; each is padded to 30 s as
-Whisper requires, and only the encoder frames that hold audio (2 mel frames each) are pooled, never
-the padding. Frames of all windows are pooled as one sequence. Spec:
-`whisper-encoder[:MODEL][?pooling=mean+std]`; `pooling=learned` keeps 16 segment means for a learned head.
+The log-mel spectrogram of the whole clip is cut into 30 s windows; each is padded to 30 s as Whisper
+requires, and only the encoder frames that hold audio (2 mel frames each) are pooled, never the padding.
+Frames of all windows are pooled as one sequence. Layers: `last` (the final output, what CTranslate2
+gives), `top` (the last block before the final layer norm), `all` (every block), `N`, `A-B`, `A+B`
+(0 the embeddings, k block k, L+1 the final output). Several layers are averaged frame by frame, or
+concatenated with `layer_pool=concat`. `backend=auto` runs CTranslate2 for `last` (the encoder call that
+transcription makes is shared) and the NumPy encoder for inner layers.
+Spec: `whisper-encoder[:MODEL][?layers=top&pooling=mean+std]`; `pooling=learned` keeps 16 segment means.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from ..errors import ConfigError
 from ..options import ASR_DEFAULT, FeaturizerOptions, option
 from ..pooling import SEGMENTS, frame_columns, segment_means
-from ..transcribe import load_whisper, model_fingerprint, require_faster_whisper, resolve_whisper_model
+from ..speech import SpeechModel, layers_value, show_layers, speech_model
+from ..speech.whisper_layers import encoder_layers, encoder_shape
+from ..transcribe import WhisperOptions, model_fingerprint, require_faster_whisper, resolve_whisper_model
 from .base import Featurizer, register_featurizer
+
+LAYER_NAMES = ("last", "top", "all")
+# what a bundle made before layer options meant by a config without them
+LEGACY = {"layers": "last", "layer_pool": "average", "backend": "auto"}
 
 
 @register_featurizer
 class WhisperEncoderFeaturizer(Featurizer):
-    """Pooled encoder states of a Whisper model (CTranslate2)."""
+    """Pooled encoder states of a Whisper model (chosen layers)."""
 
     name = "whisper-encoder"
     title = "Whisper's encoder states"
-    version = "1"
+    version = "2"
     extra = "whisper"
     libraries = ("faster-whisper", "ctranslate2")
     default_rank = 2
@@ -34,10 +46,23 @@ class WhisperEncoderFeaturizer(Featurizer):
         """Options of the whisper-encoder featurizer."""
 
         model: str = option(ASR_DEFAULT, "Whisper model (name, hub id or CTranslate2 folder)", arg=True, asr=True)
+        layers: Any = option("last", "states pooled: last (final output), top (last block before the final norm), "
+                             "all (every block), N, A-B or A+B+C (0 embeddings .. L+1 final output)",
+                             parse=lambda v: layers_value(v, LAYER_NAMES), show=lambda v: show_layers(v))
+        layer_pool: str = option("average", "several layers: averaged frame by frame, or concatenated",
+                                 choices=("average", "concat"))
         pooling: str = option("mean", "pooling over frames", choices=("mean", "mean+std", "learned"))
         segments: int = option(SEGMENTS, "segments per clip kept for pooling=learned", kind=int, min=1, max=256)
+        backend: str = option("auto", "speech model backend: auto (CTranslate2 for last, NumPy for inner layers), "
+                              "faster-whisper or whisper-numpy", choices=("auto", "faster-whisper", "whisper-numpy"))
         compute_type: str = option("auto", "CTranslate2 compute type (auto, int8, float16, float32...)")
         device: str = option("auto", "cpu, cuda or auto", key=False)
+
+        @classmethod
+        def from_config(cls, config: dict[str, Any]) -> "FeaturizerOptions":
+            if isinstance(config, dict):
+                config = {**LEGACY, **config}
+            return super().from_config(config)
 
     @classmethod
     def check_available(cls) -> None:
@@ -53,46 +78,54 @@ class WhisperEncoderFeaturizer(Featurizer):
     def fingerprints(self) -> dict:
         return {"model_fingerprint": model_fingerprint(self.options.model)}
 
-    def _whisper(self):
+    def layer_indices(self) -> list[int]:
+        """The hidden-state indices pooled (0 embeddings, k block k, L+1 the final output)."""
+        n = encoder_layers(resolve_whisper_model(self.options.model)) + 2
+        layers = self.options.layers
+        if isinstance(layers, str):
+            return {"last": [n - 1], "top": [n - 2], "all": list(range(1, n - 1))}[layers]
+        bad = [i for i in layers if i >= n]
+        if bad:
+            raise ConfigError(f"layer(s) {bad} out of range: {self.options.model} has states 0..{n - 1} "
+                              f"(0 embeddings, {n - 1} the final output)")
+        return list(layers)
+
+    def speech_model(self) -> SpeechModel:
+        """The backend that computes the states."""
         o = self.options
-        return load_whisper(o.model, o.device, o.compute_type)
+        last = len(self.layer_indices()) == 1 and self.layer_indices()[0] == encoder_layers(
+            resolve_whisper_model(o.model)) + 1
+        backend = o.backend if o.backend != "auto" else "faster-whisper" if last else "whisper-numpy"
+        if backend == "faster-whisper":
+            return speech_model(backend, WhisperOptions(o.model, device=o.device, compute_type=o.compute_type))
+        from ..speech.numpy_whisper import NumpyWhisper
+
+        return speech_model(backend, NumpyWhisper.Options(o.model))
 
     def _dim(self) -> int:
-        import json
-        from pathlib import Path
-
-        w = self._whisper()
-        path = Path(w.model.model_path if hasattr(w.model, "model_path") else "") / "config.json"
-        if path.is_file():
-            cfg = json.loads(path.read_text())
-            if "d_model" in cfg:
-                return int(cfg["d_model"])
-        return int(self.frames(np.zeros(16000, np.float32)).shape[1])
+        return encoder_shape(resolve_whisper_model(self.options.model))[1]
 
     def columns(self) -> list[str]:
-        d = self._dim()
-        if self.options.pooling == "learned":  # the encoder's output layer only (CTranslate2 gives no inner layers)
-            return frame_columns([0], self.options.segments, d)
-        return [f"mean{i}" for i in range(d)] + ([f"std{i}" for i in range(d)] if self.options.pooling == "mean+std"
-                                                 else [])
+        d, layers = self._dim(), self.layer_indices()
+        if self.options.pooling == "learned":
+            return frame_columns(layers if self.options.layer_pool == "concat" else [0], self.options.segments, d)
+        stats = ["mean"] + (["std"] if self.options.pooling == "mean+std" else [])
+        if self.options.layer_pool == "concat" and len(layers) > 1:
+            return [f"L{k}.{s}{i}" for k in layers for s in stats for i in range(d)]
+        return [f"{s}{i}" for s in stats for i in range(d)]
+
+    def states(self, audio: np.ndarray) -> np.ndarray:
+        """(layers, T, D) encoder states of the frames that hold audio; averaged to (1, T, D) unless concat."""
+        states = self.speech_model().encoder_states(audio, self.layer_indices())
+        return states if self.options.layer_pool == "concat" else states.mean(0, keepdims=True)
 
     def frames(self, audio: np.ndarray) -> np.ndarray:
-        """Encoder states (T, D) of the frames that hold audio."""
-        from faster_whisper.audio import pad_or_trim
-
-        w = self._whisper()
-        mel = w.feature_extractor(audio)  # (n_mels, n_frames) for the whole clip
-        window = w.feature_extractor.nb_max_frames
-        n_frames = mel.shape[-1] - 1  # the extractor pads 160 samples: one frame beyond the audio
-        chunks = [mel[:, i:i + window] for i in range(0, max(n_frames, 1), window)]
-        batch = np.stack([pad_or_trim(c[:, :window]) for c in chunks]).astype(np.float32)
-        out = np.array(w.encode(batch))
-        states = [out[k, : max(1, int(np.ceil(min(window, n_frames - k * window) / 2)))] for k in range(len(chunks))]
-        return np.concatenate(states).astype(np.float32)
+        """Encoder states (T, D) of the frames that hold audio (layers averaged)."""
+        return self.states(audio).mean(0)
 
     def featurize(self, audio: np.ndarray) -> np.ndarray:
-        states = self.frames(audio)
+        states = self.states(audio)
         if self.options.pooling == "learned":
             return segment_means(states, self.options.segments).astype(np.float32).ravel()
-        parts = [states.mean(0)] + ([states.std(0)] if self.options.pooling == "mean+std" else [])
-        return np.concatenate(parts).astype(np.float32)
+        parts = [states.mean(1)] + ([states.std(1)] if self.options.pooling == "mean+std" else [])
+        return np.stack(parts, axis=1).reshape(-1).astype(np.float32)
