@@ -124,3 +124,14 @@ def test_learned_pooling_keeps_layer_segment_blocks_and_a_model_learns_on_them(w
     loaded = sg.Scorer.load(scorer.save(tmp_path / "m"), cache=tmp_path / "cache")
     np.testing.assert_allclose(loaded.predict(clips[:4]), scorer.predict(clips[:4]))
     assert list(loaded.explain(clips[:2]).columns) == ["acoustic", "ssl", "base"]
+
+
+def test_transformers_backend_gives_the_states_ssl_pools(wavlm):
+    from speechgrade.speech import get_speech_model_class, speech_model
+
+    model = speech_model("transformers", get_speech_model_class("transformers").Options(wavlm))
+    audio = speechlike(25.0)  # two windows of 20 s and 5 s
+    states = model.encoder_states(audio, [1, -1])
+    assert model.n_states == 3 and model.dim == 32 and states.shape[0] == 2 and states.shape[2] == 32
+    np.testing.assert_allclose(states[1].mean(0), get_featurizer(f"ssl:{wavlm}").featurize(audio), atol=1e-4)
+    assert "model_digest" in model.identity()

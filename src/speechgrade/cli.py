@@ -40,6 +40,11 @@ Features = typer.Option(None, "--features", "-f",
 Asr = typer.Option(None, "--asr", help="The Whisper model of every featurizer that uses one (transcripts and "
                                          "encoder): a name (`base`, `small`), a hub id or a CTranslate2 folder. "
                                          "One model, one pass per clip. Default: each feature spec's own (base).")
+PresetOpt = typer.Option(None, "--preset",
+                         help="A named recipe instead of --features: `large` (the public best recipe: large-v3 "
+                              "transcripts, Whisper-large-v3 layers 29-32 and WavLM-large 18-23, mean+std, a ridge per "
+                              "view, non-negative stack; needs the weights and a GPU in practice). --asr sets its "
+                              "Whisper model.")
 Regressor = typer.Option("ridgecv", "--regressor", "-r",
                          help="A registered regressor (`speechgrade list`). Default `ridgecv`: ridge with alpha chosen "
                               "in closed form (leave-one-out), the most reliable choice on a few hundred real answers; "
@@ -191,10 +196,19 @@ def _snap(text: Optional[str]):
     return step
 
 
-def _scorer(features: Optional[str], no_group_duplicates: bool, overall=None, asr: Optional[str] = None, **options):
+def _scorer(features: Optional[str], no_group_duplicates: bool, overall=None, asr: Optional[str] = None,
+            preset_name: Optional[str] = None, **options):
     """A Scorer with the command's options (one model per label of the dataset)."""
     from .scorer import Scorer
 
+    if preset_name is not None:
+        from .presets import preset
+
+        if features is not None:
+            raise ConfigError("give --preset or --features, not both")
+        recipe = preset(preset_name, **({"asr": asr} if asr and preset_name == "large" else {}))
+        features = recipe.features
+        options["ensemble"] = recipe.ensemble if options.get("ensemble") in (None, "auto") else options["ensemble"]
     if options.get("ensemble") == "none":
         options["ensemble"] = None
     return Scorer(featurizers=_features(features, asr), group_duplicates=not no_group_duplicates, progress=True,
@@ -204,7 +218,8 @@ def _scorer(features: Optional[str], no_group_duplicates: bool, overall=None, as
 @app.command()
 def evaluate(data: Path = typer.Argument(..., help="CSV with `filename` and label columns (and `group`)."),
              audio_dir: Optional[Path] = AudioDir, label_column: str = Label, features: Optional[str] = Features,
-             asr: Optional[str] = Asr, regressor: str = Regressor, folds: int = Folds,
+             preset_name: Optional[str] = PresetOpt, asr: Optional[str] = Asr, regressor: str = Regressor,
+             folds: int = Folds,
              repeats: int = typer.Option(3, "--repeats", min=1, help="Repeat the K-fold split this many times."),
              trials: int = Trials, timeout: Optional[float] = Timeout, seed: int = Seed, pca: Optional[int] = Pca,
              inner_folds: int = typer.Option(3, "--inner-folds", min=2,
@@ -238,7 +253,7 @@ def evaluate(data: Path = typer.Argument(..., help="CSV with `filename` and labe
     if cut_score is not None and not audits:
         raise ConfigError("--cut-score needs --audit-column (the groups to compare)")
     _print_problems(dataset)
-    scorer = _scorer(features, no_group_duplicates, overall, asr, regressor=regressor, trials=trials,
+    scorer = _scorer(features, no_group_duplicates, overall, asr, preset_name, regressor=regressor, trials=trials,
                      timeout=timeout, folds=folds, pca=pca, seed=seed, cache=cache, study=study, coverage=coverage,
                      inner_folds=inner_folds, ensemble=ensemble, calibrate=calibrate, snap=_snap(snap),
                      augment=augment, augment_ops=_ops(augment_ops),
@@ -325,7 +340,8 @@ def _write_evaluation(ev, label, json_path, report, predictions) -> None:
 @app.command()
 def train(data: Path = typer.Argument(..., help="CSV with `filename` and label columns (and `group`)."),
           audio_dir: Optional[Path] = AudioDir, label_column: str = Label, features: Optional[str] = Features,
-          asr: Optional[str] = Asr, regressor: str = Regressor, trials: int = Trials, timeout: Optional[float] = Timeout, folds: int = Folds,
+          preset_name: Optional[str] = PresetOpt, asr: Optional[str] = Asr, regressor: str = Regressor,
+          trials: int = Trials, timeout: Optional[float] = Timeout, folds: int = Folds,
           seed: int = Seed, pca: Optional[int] = Pca, study: Optional[str] = Study, cache: Optional[Path] = Cache,
           no_group_duplicates: bool = NoGroupDup, coverage: float = Coverage, ensemble: Optional[str] = Ensemble,
           calibrate: bool = Calibrate, snap: Optional[str] = Snap, augment: int = Augment,
@@ -346,7 +362,7 @@ def train(data: Path = typer.Argument(..., help="CSV with `filename` and label c
     _refuse_overwrite(output, [data] + ([audio_dir] if audio_dir else []))
     dataset = load_dataset(data, audio_dir, label_column)
     _print_problems(dataset)
-    scorer = _scorer(features, no_group_duplicates, overall, asr, regressor=regressor, trials=trials,
+    scorer = _scorer(features, no_group_duplicates, overall, asr, preset_name, regressor=regressor, trials=trials,
                      timeout=timeout, folds=folds, pca=pca, seed=seed, cache=cache, study=study, coverage=coverage,
                      ensemble=ensemble, calibrate=calibrate, snap=_snap(snap), augment=augment,
                      augment_ops=_ops(augment_ops), label_range=_label_range(label_range))

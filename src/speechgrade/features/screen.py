@@ -44,10 +44,17 @@ def screen_measures(audio: np.ndarray) -> dict[str, float]:
 
 
 def english_probability(audio: np.ndarray, model: str, device: str = "auto", compute_type: str = "auto") -> float:
-    """Whisper's probability that the first 30 s are English."""
+    """Whisper's probability that the first 30 s are English (NaN for a model that cannot tell languages: an
+    English-only model, or one whose config lists no language tokens)."""
     from ..transcribe import load_whisper
 
-    _, _, probs = load_whisper(model, device, compute_type).detect_language(audio[: 30 * SAMPLE_RATE])
+    whisper = load_whisper(model, device, compute_type)
+    if not whisper.model.is_multilingual:
+        return float("nan")
+    try:
+        _, _, probs = whisper.detect_language(audio[: 30 * SAMPLE_RATE])
+    except IndexError:  # no language tokens in the model's config: faster-whisper finds no candidates
+        return float("nan")
     return float(dict(probs).get("en", 0.0))
 
 

@@ -8,88 +8,20 @@ Windows of equal length are batched together. Needs `pip install speechgrade[ssl
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..audio import SAMPLE_RATE, windows
-from ..errors import ConfigError, ModelNotFoundError
-from ..extras import require
+from ..audio import windows
+from ..errors import ConfigError
 from ..options import FeaturizerOptions, option
 from ..pooling import SEGMENTS, frame_columns, segment_means
-from ..speech.base import layers_value, show_layers
+from ..speech import layers_value, show_layers
+from ..speech.transformers import DEFAULT_MODEL, encode_windows, load_encoder, model_digest, require_torch, resolve_device
 from .base import Featurizer, register_featurizer
 
-DEFAULT_MODEL = "microsoft/wavlm-large"
 POOLINGS = ("mean", "mean+std", "learned")
-WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json")
-
-
-def _require_torch():
-    require("the 'ssl' featurizer", ("torch", "transformers"), "torch==2.13.0 'speechgrade[ssl]'")
-
-
-def model_digest(model: str) -> str:
-    """Fingerprint of a local model directory (config + weights head), or the id itself for hub ids."""
-    path = Path(model)
-    if not path.is_dir():
-        return model
-    h = hashlib.sha256()
-    for name in ("config.json", *WEIGHT_FILES):
-        f = path / name
-        if f.is_file():
-            h.update(name.encode())
-            h.update(str(f.stat().st_size).encode())
-            with open(f, "rb") as fh:
-                h.update(fh.read(4 << 20))
-    return h.hexdigest()[:16]
-
-
-def resolve_device(device: str = "auto") -> str:
-    """`cuda` when available (for `auto`), else `cpu`."""
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-@functools.lru_cache(maxsize=4)
-def load_encoder(model: str, device: str = "cpu") -> tuple[Any, Any, bool]:
-    """Load (feature extractor, encoder, is_whisper) once per process from a local dir, cache or hub."""
-    _require_torch()
-    from transformers import AutoConfig, AutoFeatureExtractor, AutoModel
-
-    local = Path(model).is_dir()
-    attempts = [True] if local or os.environ.get("HF_HUB_OFFLINE") == "1" else [True, False]
-    last: Exception | None = None
-    for local_only in attempts:
-        try:
-            config = AutoConfig.from_pretrained(model, local_files_only=local_only)
-            extractor = AutoFeatureExtractor.from_pretrained(model, local_files_only=local_only)
-            net = AutoModel.from_pretrained(model, local_files_only=local_only)
-            break
-        except Exception as exc:  # transformers raises OSError/ValueError/HTTP errors alike
-            last = exc
-    else:
-        where = "the directory has no loadable model" if local else \
-            "it is not a local directory, not in the Hugging Face cache, and the hub could not be reached"
-        raise ModelNotFoundError(
-            f"cannot load speech encoder '{model}': {where} ({type(last).__name__}). "
-            f"On a machine with network run `huggingface-cli download {model if not local else DEFAULT_MODEL} "
-            f"--local-dir DIR`, copy DIR here and use --features ssl:DIR") from None
-    is_whisper = config.model_type == "whisper"
-    if is_whisper:
-        net = net.get_encoder()
-    net.eval().to(device)
-    if device.startswith("cuda"):
-        net.half()
-    return extractor, net, is_whisper
 
 
 @register_featurizer
@@ -124,7 +56,7 @@ class SSLFeaturizer(Featurizer):
 
     @classmethod
     def check_available(cls) -> None:
-        _require_torch()
+        require_torch()
 
     @classmethod
     def from_config(cls, config):
@@ -171,28 +103,7 @@ class SSLFeaturizer(Featurizer):
 
     def _encode(self, batch: list[np.ndarray]) -> list[np.ndarray]:
         """Frame states (L, T, D) of the selected layers, per window."""
-        import torch
-
-        extractor, net, is_whisper = self._loaded()
-        device = next(net.parameters()).device
-        dtype = next(net.parameters()).dtype
-        if is_whisper:
-            inputs = extractor(batch, sampling_rate=SAMPLE_RATE, return_tensors="pt")
-            x = inputs.input_features.to(device=device, dtype=dtype)
-        else:
-            inputs = extractor(batch, sampling_rate=SAMPLE_RATE, return_tensors="pt")
-            x = inputs.input_values.to(device=device, dtype=dtype)
-        with torch.inference_mode():
-            states = net(x, output_hidden_states=True).hidden_states
-        idx = self._layer_indices(len(states))
-        stacked = torch.stack([states[i] for i in idx]).float().cpu().numpy()  # (L, B, T, D)
-        out = []
-        for k, audio in enumerate(batch):
-            frames = stacked[:, k]
-            if is_whisper:  # 50 encoder frames per second; the rest is padding of the 30 s input
-                frames = frames[:, : max(1, int(np.ceil(len(audio) / 320)))]
-            out.append(frames)
-        return out
+        return encode_windows(self._loaded(), batch, self._layer_indices)
 
     def featurize_batch(self, audios: list[np.ndarray]) -> list[np.ndarray]:
         _, _, is_whisper = self._loaded()
