@@ -20,14 +20,13 @@ def main() -> None:
     ap.add_argument("csv"), ap.add_argument("audio"), ap.add_argument("label")
     ap.add_argument("--cache"), ap.add_argument("--folds", type=int, default=5), ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--families", default=None)
-    ap.add_argument("--only", default=None, help="comma-separated: singles, default, stack, select")
+    ap.add_argument("--only", default=None, help="comma-separated: singles, default, stack")
     args = ap.parse_args()
     data = sg.load_dataset(args.csv, args.audio, args.label)
     fams = (args.families or sg.default_features()).split(",")
     runs = [(f"{f} alone", f, None, "singles") for f in fams]
     runs += [("all families, one ridgecv (--ensemble none)", ",".join(fams), None, "default"),
-             ("per-family stack, non-negative ridge (--ensemble stack)", ",".join(fams), "stack", "stack"),
-             ("per-family stack of forward-selected members (--ensemble select)", ",".join(fams), "select", "select")]
+             ("per-family stack, non-negative ridge (--ensemble stack / auto)", ",".join(fams), "stack", "stack")]
     only = set(args.only.split(",")) if args.only else None
     runs = [r[:3] for r in runs if only is None or r[3] in only]
     print(f"{len(data)} clips, label {args.label}, {args.folds}x{args.repeats} grouped CV")

@@ -47,7 +47,7 @@ def test_numpy_encoder_equals_ctranslate2_on_whisper_base():
 
 def test_layer_choices_columns_and_errors(tiny_ct2):
     audio = speechlike(3.0)
-    last = get_featurizer(f"whisper-encoder:{tiny_ct2}?backend=whisper-numpy")
+    last = get_featurizer(f"whisper-encoder:{tiny_ct2}?backend=whisper-numpy&pooling=mean")
     top = get_featurizer(f"whisper-encoder:{tiny_ct2}?layers=top&pooling=mean+std")
     assert last.layer_indices() == [3] and top.layer_indices() == [2]
     assert get_featurizer(f"whisper-encoder:{tiny_ct2}?layers=all").layer_indices() == [1, 2]
@@ -56,7 +56,7 @@ def test_layer_choices_columns_and_errors(tiny_ct2):
     concat = get_featurizer(f"whisper-encoder:{tiny_ct2}?layers=1-2&layer_pool=concat&pooling=mean+std")
     v = concat.featurize(audio)
     assert concat.columns()[0] == "L1.mean0" and concat.columns()[-1] == "L2.std31" and v.shape == (128,)
-    avg = get_featurizer(f"whisper-encoder:{tiny_ct2}?layers=1-2").featurize(audio)
+    avg = get_featurizer(f"whisper-encoder:{tiny_ct2}?layers=1-2&pooling=mean").featurize(audio)
     np.testing.assert_allclose(avg, (v[:32] + v[64:96]) / 2, atol=1e-5)  # averaged frame by frame = mean of means
     with pytest.raises(ConfigError, match="out of range"):
         get_featurizer(f"whisper-encoder:{tiny_ct2}?layers=9").columns()
@@ -66,7 +66,8 @@ def test_layer_choices_columns_and_errors(tiny_ct2):
         get_featurizer("whisper-encoder?layers=middle")
     # a bundle written before layer options had none: it meant the final output, averaged
     old = type(last).from_config({"model": tiny_ct2, "pooling": "mean", "segments": 16, "compute_type": "auto"})
-    assert old.options.layers == "last" and old.options.backend == "auto"
+    assert old.options.layers == "last" and old.options.backend == "auto" and old.options.pooling == "mean"
+    assert get_featurizer("whisper-encoder").options.pooling == "mean+std"  # today's default
 
 
 def test_registry_names_its_backends():

@@ -34,9 +34,10 @@ def test_tiny_converted_model_runs_through_the_public_api(tiny_ct2, tmp_path):
 
 
 def test_encoder_pools_only_frames_that_hold_audio(tiny_ct2):
-    f = get_featurizer(f"whisper-encoder:{tiny_ct2}")
+    f = get_featurizer(f"whisper-encoder:{tiny_ct2}?pooling=mean")
     assert f.frames(speechlike(3.0)).shape == (150, 32)        # 50 frames per second, not 1500
     assert f.frames(speechlike(45.0)).shape == (2250, 32)      # two 30 s windows, the second partly padded
+    assert f.frames(speechlike(60.5)).shape == (3000, 32)      # a last 0.5 s is not worth a whole window
     learned = get_featurizer(f"whisper-encoder:{tiny_ct2}?pooling=learned&segments=5")
     audio = speechlike(3.0)
     assert learned.columns()[:2] == ["l0.t0.d0", "l0.t0.d1"] and len(learned.columns()) == 5 * 32

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from .csvsafe import atomic_text, write_csv
 from .errors import ConfigError, SpeechgradeError
+from .options import ASR_DEFAULT
 
 console = Console(stderr=True, soft_wrap=True)  # errors stay on one line
 # a log or a pipe is not 80 columns wide: tables there get the width they need (up to 240) instead of "Pear…"
@@ -477,7 +478,7 @@ def demo(label: str = typer.Option("all", "--label", "-l",
 @app.command()
 def transcribe(data: Path = typer.Argument(..., help="CSV with a `filename` column, or one audio file."),
                audio_dir: Optional[Path] = AudioDir, cache: Optional[Path] = Cache,
-               model: str = typer.Option("base", "--model", "-m",
+               model: str = typer.Option(ASR_DEFAULT, "--model", "-m",
                                          help="Whisper model: a CTranslate2 folder, `base` (installed), or a hub size."),
                beam_size: int = typer.Option(5, "--beam-size"),
                language: str = typer.Option("en", "--language", help="Language code, or `auto` to detect."),
@@ -580,11 +581,13 @@ def card(model: Path = typer.Argument(..., help="Model folder written by `train`
 @app.command("list")
 def list_plugins(columns: bool = typer.Option(False, "--columns", help="Also list each featurizer's columns."),
                  options: bool = typer.Option(False, "--options", help="Also list each featurizer's spec options.")):
-    """List featurizers and regressors (and their spec options, and what each feature column means)."""
+    """List featurizers, regressors and speech-model backends (and spec options, and what each column means)."""
     from .features import FEATURIZERS
     from .models import REGRESSORS
+    from .speech import SPEECH_MODELS
 
-    for title, registry in (("featurizers", FEATURIZERS), ("regressors", REGRESSORS)):
+    for title, registry in (("featurizers", FEATURIZERS), ("regressors", REGRESSORS),
+                            ("speech models", SPEECH_MODELS)):
         table = Table(title=title)
         for column in ("name", "extra", "what it is"):
             table.add_column(column)

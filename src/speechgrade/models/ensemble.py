@@ -14,8 +14,7 @@ from ..folds import make_folds
 from .base import write_json
 from .pipeline import ScoringModel
 
-ENSEMBLES = ("stack", "select", "mean")
-SELECT_GAIN = 0.005  # a member joins the selected blend only if it lowers the blend's CV RMSE by 0.5 %
+ENSEMBLES = ("stack", "mean")
 ENSEMBLE_FILE = "ensemble.json"
 
 
@@ -33,8 +32,7 @@ def check_ensemble(method: str | None, columns: Sequence[str]) -> None:
 
 class EnsembleModel:
     """Members fitted on their own family's columns; `stack` learns non-negative blend weights from the members'
-    out-of-fold predictions on the training rows (grouped folds), `select` does so on the members forward
-    selection keeps (see `select`), `mean` averages them."""
+    out-of-fold predictions on the training rows (grouped folds), `mean` averages them."""
 
     def __init__(self, regressor: "str | dict[str, str]", params: dict[str, dict[str, Any]], columns: Sequence[str],
                  method: str = "stack", pca: int | None = None, seed: int = 0, folds: int = 5, alpha: float = 1.0):
@@ -79,12 +77,10 @@ class EnsembleModel:
         else:
             # non-negative ridge with an intercept: members that each shrink to the middle may sum to more than one,
             # which undoes the shrinkage. Measured against a convex blend, plain non-negative least squares, and
-            # either guarded by a cross-validated choice of the best member alone (bench/views.py, RESULTS.md)
-            chosen = self.select(P, y, groups) if self.method == "select" else list(range(P.shape[1]))
-            stacker = self._stacker().fit(P[:, chosen], y)
-            self.weights_ = np.zeros(P.shape[1])
-            self.weights_[chosen] = stacker.coef_
-            self.intercept_ = float(stacker.intercept_)
+            # either guarded by a cross-validated choice of the best member alone, and forward selection of members
+            # by inner CV: this did best on both the sample and 100 real answers (bench/views.py, RESULTS.md)
+            stacker = self._stacker().fit(P, y)
+            self.weights_, self.intercept_ = stacker.coef_.astype(np.float64), float(stacker.intercept_)
         self.y_range_ = (float(y.min()), float(y.max()))
         blend = np.clip(P @ self.weights_ + self.intercept_, *self.y_range_)
         self.oof_rmse_ = float(np.sqrt(np.mean((blend - y) ** 2)))  # optimistic for stack: weights fitted on P
@@ -94,29 +90,6 @@ class EnsembleModel:
         from sklearn.linear_model import Ridge
 
         return Ridge(alpha=self.alpha, positive=True)
-
-    def select(self, P: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> list[int]:
-        """Members chosen by forward selection on the members' out-of-fold predictions: the best one alone, then
-        each that lowers the blend's cross-validated RMSE (other grouped folds of the same rows) by SELECT_GAIN,
-        so a weak family cannot pull the blend below its best member by much."""
-        folds = list(make_folds(y, groups, self.folds, self.seed + 1))
-
-        def cv_rmse(cols: list[int]) -> float:
-            err = np.zeros(len(y))
-            for tr, te in folds:
-                err[te] = self._stacker().fit(P[tr][:, cols], y[tr]).predict(P[te][:, cols]) - y[te]
-            return float(np.sqrt(np.mean(err ** 2)))
-
-        chosen: list[int] = []
-        best = np.inf
-        while len(chosen) < P.shape[1]:
-            score, j = min((cv_rmse(chosen + [j]), j) for j in range(P.shape[1]) if j not in chosen)
-            if score > best * (1 - SELECT_GAIN):
-                break
-            chosen.append(j)
-            best = score
-        self.selection_rmse_ = best
-        return chosen
 
     def member_predictions(self, X: np.ndarray) -> dict[str, np.ndarray]:
         """Each member's own prediction for rows X."""

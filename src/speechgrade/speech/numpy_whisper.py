@@ -26,8 +26,9 @@ def _encoder(folder: str) -> NumpyWhisperEncoder:
 
 @register_speech_model
 class NumpyWhisper(SpeechModel):
-    """Whisper's encoder in NumPy on a CTranslate2 folder's weights: the embeddings, every block (before the
-    final layer norm) and the final output."""
+    """Whisper's encoder in NumPy on a CTranslate2 folder's weights: every layer's states, no torch.
+
+    States: the embeddings, every block (before the final layer norm) and the final output."""
 
     name = "whisper-numpy"
     extra = "whisper"

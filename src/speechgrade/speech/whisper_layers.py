@@ -133,14 +133,20 @@ def encoder_layers(folder: str) -> int:
     return encoder_shape(folder)[0]
 
 
+TAIL_FRAMES = 100  # a last window holding under 1 s of audio is dropped: it would cost a whole 30 s encoder pass
+
+
 def log_mel_windows(feature_extractor, audio: np.ndarray) -> tuple[np.ndarray, list[int]]:
-    """(windows (K, n_mels, 3000) float32, encoder frames holding audio in each) of a 16 kHz clip."""
+    """(windows (K, n_mels, 3000) float32, encoder frames holding audio in each) of a 16 kHz clip. A last window
+    with under 1 s of audio (a 60.07 s answer's 0.07 s) is left out when there are others."""
     from faster_whisper.audio import pad_or_trim
 
     mel = feature_extractor(audio)  # (n_mels, n_frames) for the whole clip
     window = feature_extractor.nb_max_frames
     content = max(mel.shape[-1] - 1, 1)  # the extractor pads 160 samples: one frame beyond the audio
-    starts = range(0, content, window)
+    starts = list(range(0, content, window))
+    if len(starts) > 1 and content - starts[-1] < TAIL_FRAMES:
+        starts.pop()
     batch = np.stack([pad_or_trim(mel[:, s:min(s + window, content)]) for s in starts]).astype(np.float32)
     valid = [max(1, int(np.ceil(min(window, content - s) / 2))) for s in starts]
     return batch, valid
