@@ -40,7 +40,7 @@ def test_large_preset_runs_end_to_end_on_tiny_models(large_shaped, tiny_ct2, tmp
     recipe = preset("large", asr=tiny_ct2, encoder=whisper, ssl=wavlm)
     assert recipe.ensemble == "stack" and recipe.regressor == "ridgecv"
     assert "layers=29-32&pooling=mean+std" in recipe.features and "layers=18-23&pooling=mean+std" in recipe.features
-    csv = make_tone_dataset(tmp_path / "d", n=12)
+    csv = make_tone_dataset(tmp_path / "d", n=9)
     data = sg.load_dataset(csv, csv.parent / "wav", "label")
     scorer = sg.Scorer(**recipe.scorer_options(), cache=tmp_path / "cache")
     ev = scorer.evaluate(data, folds=3, repeats=1)

@@ -91,7 +91,7 @@ def test_transcription_and_embedding_share_one_encoder_call(tiny_ct2):
 
 
 def test_two_lanes_give_the_same_table_as_one(tiny_ct2, tmp_path):
-    clips = [write(tmp_path / f"c{i}.wav", speechlike(4.0, seed=i)) for i in range(3)]
+    clips = [write(tmp_path / f"c{i}.wav", speechlike(3.0, seed=i)) for i in range(2)]
     spec = f"whisper:{tiny_ct2}?beam_size=1,whisper-encoder:{tiny_ct2},acoustic"
     tables = []
     for workers in (1, 2):

@@ -221,16 +221,16 @@ def cpu_count() -> int:
 @functools.lru_cache(maxsize=4)
 def load_whisper(model: str, device: str = "auto", compute_type: str = "auto"):
     """A faster_whisper.WhisperModel, loaded once per process (int8 on CPU, float16 on GPU by default). Two
-    calls can run at once (two CTranslate2 workers), so extraction transcribes two clips together; each call
-    may use every core, which keeps one clip (a server request) as fast as before. Measured on 2 cores, 6 real
-    answers: one clip 5.5 s (6.0 s with one worker); six, two at a time, 20.9 s against 37.6 s one by one.
-    Encoder outputs are shared between calls on the same window."""
+    calls can run at once (two CTranslate2 workers, each with half the cores), so extraction transcribes two clips
+    together. Measured on 2 cores, 6 real answers: six, two at a time, 18.7 s against 37.6 s one by one; one clip
+    alone 5.9 s (6.0 s with one worker and both cores: beam search barely uses the second). Encoder outputs are
+    shared between calls on the same window."""
     device = resolve_device(device)
     if compute_type == "auto":
         compute_type = "float16" if device == "cuda" else "int8"
     workers = 2 if device == "cuda" or cpu_count() >= 2 else 1
     return _shared_encoder_class()(resolve_whisper_model(model), device=device, compute_type=compute_type,
-                                   cpu_threads=cpu_count(), num_workers=workers)
+                                   cpu_threads=max(1, cpu_count() // workers), num_workers=workers)
 
 
 @dataclass
