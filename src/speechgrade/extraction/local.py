@@ -19,7 +19,7 @@ from ..dataset import Dataset, Problem
 from ..duplicates import FP_BANDS, duplicate_clusters, fingerprint
 from ..errors import AudioError, ConfigError, ModelNotFoundError
 from ..features import as_featurizers
-from ..transcribe import cpu_count
+from ..machine import cpu_count
 from .progress import progress_bar
 
 AUDIO_NS = "audio-v1"

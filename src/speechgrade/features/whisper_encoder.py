@@ -14,6 +14,7 @@ std, measured as good as the pre-norm top block on real answers and costs no ext
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,9 +82,14 @@ class WhisperEncoderFeaturizer(Featurizer):
     def fingerprints(self) -> dict:
         return {"model_fingerprint": model_fingerprint(self.options.model)}
 
+    @functools.cached_property
+    def _folder(self) -> str:
+        """The model's CTranslate2 folder, resolved once (not on every clip)."""
+        return resolve_whisper_model(self.options.model)
+
     def layer_indices(self) -> list[int]:
         """The hidden-state indices pooled (0 embeddings, k block k, L+1 the final output)."""
-        n = encoder_layers(resolve_whisper_model(self.options.model)) + 2
+        n = encoder_layers(self._folder) + 2
         layers = self.options.layers
         if isinstance(layers, str):
             return {"last": [n - 1], "top": [n - 2], "all": list(range(1, n - 1))}[layers]
@@ -96,8 +102,7 @@ class WhisperEncoderFeaturizer(Featurizer):
     def speech_model(self) -> SpeechModel:
         """The backend that computes the states."""
         o = self.options
-        last = len(self.layer_indices()) == 1 and self.layer_indices()[0] == encoder_layers(
-            resolve_whisper_model(o.model)) + 1
+        last = self.layer_indices() == [encoder_layers(self._folder) + 1]
         backend = o.backend if o.backend != "auto" else "faster-whisper" if last else "whisper-numpy"
         if backend == "faster-whisper":
             return speech_model(backend, WhisperOptions(o.model, device=o.device, compute_type=o.compute_type))
@@ -106,7 +111,7 @@ class WhisperEncoderFeaturizer(Featurizer):
         return speech_model(backend, NumpyWhisper.Options(o.model))
 
     def _dim(self) -> int:
-        return encoder_shape(resolve_whisper_model(self.options.model))[1]
+        return encoder_shape(self._folder)[1]
 
     def columns(self) -> list[str]:
         d, layers = self._dim(), self.layer_indices()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -28,11 +27,6 @@ def get_regressor_class(name: str) -> type["Regressor"]:
     cls = REGRESSORS[name]
     cls.check_available()
     return cls
-
-
-def n_threads() -> int:
-    """Threads for libraries that take a thread count."""
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
 class Regressor:

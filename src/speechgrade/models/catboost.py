@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Regressor, check_import, n_threads, register_regressor
+from ..machine import cpu_count
+from .base import Regressor, check_import, register_regressor
 
 
 @register_regressor
@@ -36,7 +37,7 @@ class CatBoostRegressor(Regressor):
         import catboost
 
         self.model_ = catboost.CatBoostRegressor(**self.params, random_seed=self.seed, verbose=0,
-                                                 thread_count=n_threads(), allow_writing_files=False)
+                                                 thread_count=cpu_count(), allow_writing_files=False)
         self.model_.fit(np.asarray(X, np.float32), np.asarray(y, np.float64))
         return self
 

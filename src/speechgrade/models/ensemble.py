@@ -75,21 +75,18 @@ class EnsembleModel:
         if self.method == "mean":
             self.weights_, self.intercept_ = np.full(P.shape[1], 1.0 / P.shape[1]), 0.0
         else:
+            from sklearn.linear_model import Ridge
+
             # non-negative ridge with an intercept: members that each shrink to the middle may sum to more than one,
             # which undoes the shrinkage. Measured against a convex blend, plain non-negative least squares, and
             # either guarded by a cross-validated choice of the best member alone, and forward selection of members
             # by inner CV: this did best on both the sample and 100 real answers (bench/views.py, RESULTS.md)
-            stacker = self._stacker().fit(P, y)
+            stacker = Ridge(alpha=self.alpha, positive=True).fit(P, y)
             self.weights_, self.intercept_ = stacker.coef_.astype(np.float64), float(stacker.intercept_)
         self.y_range_ = (float(y.min()), float(y.max()))
         blend = np.clip(P @ self.weights_ + self.intercept_, *self.y_range_)
         self.oof_rmse_ = float(np.sqrt(np.mean((blend - y) ** 2)))  # optimistic for stack: weights fitted on P
         return self
-
-    def _stacker(self):
-        from sklearn.linear_model import Ridge
-
-        return Ridge(alpha=self.alpha, positive=True)
 
     def member_predictions(self, X: np.ndarray) -> dict[str, np.ndarray]:
         """Each member's own prediction for rows X."""

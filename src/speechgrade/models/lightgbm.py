@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Regressor, n_threads, register_regressor
+from ..machine import cpu_count
+from .base import Regressor, register_regressor
 
 
 @register_regressor
@@ -40,13 +41,13 @@ class LightGBMRegressor(Regressor):
         # subsample_freq=1 makes `subsample` take effect (LightGBM ignores it at the default 0)
         # max_bin 63: a quarter faster than 255 on embedding-sized inputs, and coarser splits overfit less
         model = lgb.LGBMRegressor(**self.params, subsample_freq=1, random_state=self.seed, max_bin=63,
-                                  n_jobs=n_threads(), verbose=-1, min_child_samples=min(20, max(2, len(y) // 10)))
+                                  n_jobs=cpu_count(), verbose=-1, min_child_samples=min(20, max(2, len(y) // 10)))
         model.fit(np.asarray(X, np.float32), np.asarray(y, np.float64))
         self.booster_ = model.booster_
         return self
 
     def predict(self, X):
-        return self.booster_.predict(np.asarray(X, np.float32), num_threads=n_threads())
+        return self.booster_.predict(np.asarray(X, np.float32), num_threads=cpu_count())
 
     def save(self, directory: Path):
         self.booster_.save_model(str(directory / self.files[0]))

@@ -6,7 +6,8 @@ import json
 
 import numpy as np
 
-from .base import Regressor, check_import, n_threads, register_regressor
+from ..machine import cpu_count
+from .base import Regressor, check_import, register_regressor
 
 
 @register_regressor
@@ -42,7 +43,7 @@ class XGBoostRegressor(Regressor):
     def fit(self, X, y):
         import xgboost as xgb
 
-        model = xgb.XGBRegressor(**self.params, tree_method="hist", random_state=self.seed, n_jobs=n_threads())
+        model = xgb.XGBRegressor(**self.params, tree_method="hist", random_state=self.seed, n_jobs=cpu_count())
         model.fit(np.asarray(X, np.float32), np.asarray(y, np.float64))
         self.booster_ = model.get_booster()
         return self

@@ -7,6 +7,7 @@ outputs by their input for a few windows).
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Sequence
 
 import numpy as np
@@ -34,16 +35,22 @@ class FasterWhisper(SpeechModel):
         o = self.options
         return load_whisper(o.model, o.device, o.compute_type)
 
+    @functools.cached_property
+    def folder(self) -> str:
+        """The resolved CTranslate2 folder (once: this backend is built once per process and options)."""
+        return resolve_whisper_model(self.options.model)
+
     @property
     def n_states(self) -> int:
-        return encoder_layers(resolve_whisper_model(self.options.model)) + 2
+        return encoder_layers(self.folder) + 2
 
     @property
     def dim(self) -> int:
-        return encoder_shape(resolve_whisper_model(self.options.model))[1]
+        return encoder_shape(self.folder)[1]
 
     def encoder_states(self, audio: np.ndarray, layers: Sequence[int]) -> np.ndarray:
-        if any(i not in (-1, self.n_states - 1) for i in layers):
+        last = self.n_states - 1
+        if any(i not in (-1, last) for i in layers):
             raise ConfigError("the faster-whisper backend gives only the encoder's final output (layers=last); "
                               "use backend=whisper-numpy for inner layers")
         w = self.model

@@ -43,9 +43,9 @@ class NumpyWhisper(SpeechModel):
         return {"backend": self.name, "model": self.options.model,
                 "model_fingerprint": model_fingerprint(self.options.model)}
 
-    @property
+    @functools.cached_property
     def folder(self) -> str:
-        """The resolved CTranslate2 folder."""
+        """The resolved CTranslate2 folder (once: this backend is built once per process and options)."""
         require_faster_whisper()  # its log-mel front end
         return resolve_whisper_model(self.options.model)
 
