@@ -34,9 +34,11 @@ def main() -> None:
         scorer = sg.Scorer(features, "ridgecv", cache=args.cache, ensemble=how)
         s = scorer.evaluate(data, folds=args.folds, repeats=args.repeats).summary
         weights = s.get("ensemble", {}).get("weights")
+        kept = s.get("ensemble", {}).get("kept_alone")
         print(json.dumps({"run": title, "pearson": round(s["pearson"], 3), "pearson_std": round(s["pearson_std"], 3),
                           "rmse": round(s["rmse"], 3), "rmse_std": round(s["rmse_std"], 3),
-                          **({"weights": weights} if weights else {})}), flush=True)
+                          **({"weights": weights} if weights else {}), **({"kept_alone": kept} if kept else {})}),
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -89,3 +89,60 @@ def test_a_single_model_keeps_the_better_candidate(tone_dataset, cache_dir):
     assert scorer.tuning_["regressor"] in ("ridge", "svr") and scorer.model_.regressor == scorer.tuning_["regressor"]
     with pytest.raises(ConfigError, match="unknown regressor"):
         sg.Scorer("acoustic", "ridge,forest", trials=0, cache=cache_dir).fit(ds)
+
+
+SPLIT = [f"left.x{i}" for i in range(3)] + [f"right.x{i}" for i in range(3)]
+
+
+def _split_data(n=150, seed=1):
+    """Each family carries half the signal, so the blend beats either member alone."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, len(SPLIT)))
+    y = 3 + X[:, 0] + X[:, 3] + 0.1 * rng.normal(size=n)
+    return X, y
+
+
+def test_stack_keeps_the_blend_when_it_wins_the_inner_comparison(tmp_path):
+    X, y = _split_data()
+    model = EnsembleModel("ridge", {}, SPLIT, "stack").fit(X, y, np.arange(len(y)) // 2)
+    assert model.choice_["winner"] == "stack" and "member" not in model.choice_
+    assert model.choice_["rmse"]["stack"] < 0.7 * model.choice_["rmse"]["best"]
+    assert min(model.weights().values()) > 0.5
+    model.save(tmp_path)
+    loaded = EnsembleModel.load(tmp_path, "ridge", {}, SPLIT, None)
+    assert loaded.choice_ == model.choice_
+
+
+def test_stack_gives_way_to_the_best_member_when_it_wins(tmp_path, monkeypatch):
+    X, y = _data()
+    monkeypatch.setattr(EnsembleModel, "_blend_or_best",
+                        lambda self, P, y, g: {"rmse": {"stack": 0.5, "best": 0.4}, "winner": "best"})
+    model = EnsembleModel("ridge", {}, COLUMNS, "stack").fit(X, y)
+    assert model.weights() == {"good": 1.0, "noise": 0.0} and model.intercept_ == 0.0
+    assert model.choice_["member"] == "good"
+    np.testing.assert_allclose(model.predict(X), np.clip(model.member_predictions(X)["good"], *model.y_range_))
+    model.save(tmp_path)
+    assert EnsembleModel.load(tmp_path, "ridge", {}, COLUMNS, None).choice_["member"] == "good"
+
+
+def test_few_speakers_keep_the_blend_without_a_comparison():
+    X, y = _split_data(n=60)
+    model = EnsembleModel("ridge", {}, SPLIT, "stack").fit(X, y, np.arange(len(y)) % 12)  # 12 speakers
+    assert model.choice_ is None and min(model.weights().values()) > 0.5
+    off = EnsembleModel("ridge", {}, SPLIT, "stack", choose=False).fit(X, y)
+    assert off.choice_ is None
+
+
+def test_findings_name_a_family_that_beat_the_model():
+    from speechgrade.evaluate import _member_findings
+
+    summary = {"pearson": 0.5, "rmse": 0.66,
+               "ensemble": {"kept_alone": {"whisper-encoder": 14, "(blend)": 1}},
+               "members": {"whisper-encoder": {"pearson": 0.53, "rmse": 0.65}, "grammar": {"pearson": 0.3, "rmse": 0.8}}}
+    lines = _member_findings(summary)
+    assert lines[0] == "The blend gave way to one family alone in 14 of 15 training folds (whisper-encoder)."
+    assert "The whisper-encoder family alone did better than the model" in lines[1]
+    assert "`--features whisper-encoder`" in lines[1]
+    summary["members"]["whisper-encoder"]["rmse"] = 0.7
+    summary["ensemble"]["kept_alone"] = {"(blend)": 15}
+    assert _member_findings(summary) == []

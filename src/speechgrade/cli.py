@@ -389,6 +389,11 @@ def train(data: Path = typer.Argument(..., help="CSV with `filename` and label c
             console.print("  ensemble members (regressor, selection CV RMSE, blend weight): " + ", ".join(
                 f"{m} {t['member_regressors'][m]} {t['member_cv_rmse'][m]:.3f} w {w:.2f}"
                 for m, w in t["weights"].items()))
+            choice = t.get("blend_or_best")
+            if choice:
+                rm = choice["rmse"]
+                console.print(f"  {esc(choice.get('member', 'the blend'))} kept: cross-validated RMSE of the blend "
+                              f"{rm['stack']:.3f}, of the best member alone {rm['best']:.3f}")
         elif "," in regressor:
             console.print(f"  chosen regressor: {t['regressor']}")
     if label_range is None:

@@ -81,10 +81,28 @@ def plain_findings(summary: dict[str, Any]) -> list[str]:
     if summary.get("label_std") == 0:
         return ["Every clip has the same label: there is nothing to learn, and Pearson r is undefined (shown as 0)."]
     out = [summary["against_mean"]["verdict"]] if "against_mean" in summary else []
+    out += _member_findings(summary)
     ratio = summary.get("spread_ratio")
     if ratio is not None and ratio < 0.7:
         out.append(f"Predictions shrink to the middle: their spread is {ratio:.2f} of the labels' spread, so high "
                    f"scores come out too low and low scores too high.")
+    return out
+
+
+def _member_findings(summary: dict[str, Any]) -> list[str]:
+    """How often the ensemble kept one family alone, and a family that alone beat the blend out of fold."""
+    out = []
+    kept = {k: v for k, v in summary.get("ensemble", {}).get("kept_alone", {}).items() if k != "(blend)"}
+    if kept:
+        n = sum(summary["ensemble"]["kept_alone"].values())
+        out.append("The blend gave way to one family alone in " + ", ".join(f"{v} of {n} training folds ({k})"
+                                                                           for k, v in kept.items()) + ".")
+    members = summary.get("members", {})
+    best = min(members, key=lambda m: members[m]["rmse"], default=None)
+    if best is not None and members[best]["rmse"] < summary["rmse"]:
+        out.append(f"The {best} family alone did better than the model out of fold (r {members[best]['pearson']:.3f} "
+                   f"vs {summary['pearson']:.3f}, RMSE {members[best]['rmse']:.3f} vs {summary['rmse']:.3f}); "
+                   f"`--features {best}` may serve you better (check it with `speechgrade evaluate`).")
     return out
 
 
@@ -331,6 +349,7 @@ def evaluate_scorer(scorer, data, label: str | None, folds: int, repeats: int = 
     counter = iter(range(10**9))
     importances: list[np.ndarray] = []
     weights: list[dict[str, float]] = []
+    kept: list[str | None] = []  # the member an ensemble kept alone, per outer fold (None: the blend)
     chosen: list = []
     columns = list(data.X.columns)
 
@@ -343,6 +362,7 @@ def evaluate_scorer(scorer, data, label: str | None, folds: int, repeats: int = 
             importances.append(imp)
         if hasattr(model, "weights"):
             weights.append(model.weights())
+            kept.append((getattr(model, "choice_", None) or {}).get("member"))
         chosen.append(search.result_.regressor)
         rubric = Rubric(scorer.calibrate, scorer.snap)
         if not rubric.active:
@@ -363,7 +383,8 @@ def evaluate_scorer(scorer, data, label: str | None, folds: int, repeats: int = 
         ev.summary["regressor_choices"] = _tally(chosen)
     if weights:
         ev.summary["ensemble"] = {"method": scorer.ensemble_method(),
-                                  "weights": pd.DataFrame(weights).mean().round(4).to_dict()}
+                                  "weights": pd.DataFrame(weights).mean().round(4).to_dict(),
+                                  "kept_alone": _tally([k or "(blend)" for k in kept])}
     if importances:
         ev.importance = pd.Series(np.mean(importances, axis=0), index=data.X.columns).sort_values(ascending=False)
     return ev

@@ -140,6 +140,7 @@ class ModelSearch:
         r = self.result_
         out: dict[str, Any] = {"params": r.params, "selection_cv_rmse": r.cv_rmse, "trials": r.n_trials}
         if r.members:
+            choice = getattr(self.best_estimator_, "choice_", None)
             return out | {"member_cv_rmse": r.members, "weights": self.best_estimator_.weights(),
-                          "member_regressors": r.regressor}
+                          "member_regressors": r.regressor, **({"blend_or_best": choice} if choice else {})}
         return out | {"regressor": r.regressor}

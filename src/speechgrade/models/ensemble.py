@@ -30,12 +30,22 @@ def check_ensemble(method: str | None, columns: Sequence[str]) -> None:
                           f"(e.g. --features acoustic,whisper)")
 
 
+# a stack gives way to its best member only when the training rows hold at least this many independent groups
+# (speakers, duplicate clusters): with fewer, each inner fold is decided by a handful of speakers. On the
+# 79-clip sample (11 speakers) the inner comparison picked the best member in 13 of 15 outer folds although the
+# stack was 0.05 r better out of fold; on 100 real answers (92 groups) it picked the best member 15 of 15 times,
+# which was right there (bench/views.py, RESULTS.md).
+MIN_GROUPS_TO_CHOOSE = 30
+
+
 class EnsembleModel:
     """Members fitted on their own family's columns; `stack` learns non-negative blend weights from the members'
-    out-of-fold predictions on the training rows (grouped folds), `mean` averages them."""
+    out-of-fold predictions on the training rows (grouped folds, repeated), and keeps only the best member when
+    a cross-validation of the blend on those predictions says it does better alone; `mean` averages them."""
 
     def __init__(self, regressor: "str | dict[str, str]", params: dict[str, dict[str, Any]], columns: Sequence[str],
-                 method: str = "stack", pca: int | None = None, seed: int = 0, folds: int = 5, alpha: float = 1.0):
+                 method: str = "stack", pca: int | None = None, seed: int = 0, folds: int = 5, alpha: float = 1.0,
+                 repeats: int = 3, choose: bool = True):
         self.regressor = regressor
         self.params = params
         self.columns = list(columns)
@@ -44,6 +54,8 @@ class EnsembleModel:
         self.seed = seed
         self.folds = folds
         self.alpha = alpha
+        self.repeats = repeats
+        self.choose = choose
 
     @property
     def families(self) -> dict[str, list[int]]:
@@ -59,30 +71,57 @@ class EnsembleModel:
                             [self.columns[i] for i in self.families[family]])
 
     def out_of_fold(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
-        """Each member's out-of-fold predictions on these rows, one column per member."""
+        """Each member's out-of-fold predictions on these rows, one column per member, averaged over `repeats`
+        partitions (one partition ranks the members by chance on 80 rows: the best one was missed 2 times in 15)."""
         X = np.asarray(X, np.float64)
         P = np.zeros((len(y), len(self.families)))
-        for tr, te in make_folds(y, groups, self.folds, self.seed):
-            for j, (fam, idx) in enumerate(self.families.items()):
-                P[te, j] = self._member(fam).fit(X[tr][:, idx], y[tr]).predict(X[te][:, idx])
+        for r in range(self.repeats):
+            for tr, te in make_folds(y, groups, self.folds, self.seed + 1000 * r):
+                for j, (fam, idx) in enumerate(self.families.items()):
+                    P[te, j] += self._member(fam).fit(X[tr][:, idx], y[tr]).predict(X[te][:, idx]) / self.repeats
         return P
+
+    def _stacker(self, P: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+        """Non-negative ridge blend weights and intercept."""
+        from sklearn.linear_model import Ridge
+
+        # non-negative ridge with an intercept: members that each shrink to the middle may sum to more than one,
+        # which undoes the shrinkage. Measured against a convex blend, plain non-negative least squares, forward
+        # selection of members, and a nested choice of stack or best member: this did best on both the sample and
+        # 100 real answers (bench/views.py, RESULTS.md)
+        stacker = Ridge(alpha=self.alpha, positive=True).fit(P, y)
+        return stacker.coef_.astype(np.float64), float(stacker.intercept_)
+
+    def _blend_or_best(self, P: np.ndarray, y: np.ndarray, groups: np.ndarray | None) -> dict[str, Any]:
+        """Squared error of the blend and of the best member, both cross-validated over the rows of P (the member
+        chosen and the blend fitted inside each fold), and which of them wins."""
+        se = {"stack": 0.0, "best": 0.0}
+        for r in range(self.repeats):
+            for tr, te in make_folds(y, groups, self.folds, self.seed + 7 + 1000 * r):
+                w, b = self._stacker(P[tr], y[tr])
+                best = int(np.argmin(((P[tr] - y[tr, None]) ** 2).mean(0)))
+                se["stack"] += float(((P[te] @ w + b - y[te]) ** 2).sum())
+                se["best"] += float(((P[te, best] - y[te]) ** 2).sum())
+        rmse = {k: float(np.sqrt(v / (self.repeats * len(y)))) for k, v in se.items()}
+        return {"rmse": rmse, "winner": min(rmse, key=rmse.get)}
 
     def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> "EnsembleModel":
         """Fit every member on all rows and the blend on their out-of-fold predictions."""
         X, y = np.asarray(X, np.float64), np.asarray(y, np.float64)
         self.members_ = {fam: self._member(fam).fit(X[:, idx], y) for fam, idx in self.families.items()}
         P = self.out_of_fold(X, y, groups)
+        self.choice_ = None
         if self.method == "mean":
             self.weights_, self.intercept_ = np.full(P.shape[1], 1.0 / P.shape[1]), 0.0
         else:
-            from sklearn.linear_model import Ridge
-
-            # non-negative ridge with an intercept: members that each shrink to the middle may sum to more than one,
-            # which undoes the shrinkage. Measured against a convex blend, plain non-negative least squares, and
-            # either guarded by a cross-validated choice of the best member alone, and forward selection of members
-            # by inner CV: this did best on both the sample and 100 real answers (bench/views.py, RESULTS.md)
-            stacker = Ridge(alpha=self.alpha, positive=True).fit(P, y)
-            self.weights_, self.intercept_ = stacker.coef_.astype(np.float64), float(stacker.intercept_)
+            self.weights_, self.intercept_ = self._stacker(P, y)
+            n_groups = len(y) if groups is None else len(np.unique(np.asarray(groups).astype(str)))
+            if self.choose and n_groups >= MIN_GROUPS_TO_CHOOSE:
+                self.choice_ = self._blend_or_best(P, y, groups)
+                if self.choice_["winner"] == "best":
+                    best = int(np.argmin(((P - y[:, None]) ** 2).mean(0)))
+                    self.weights_, self.intercept_ = np.eye(P.shape[1])[best], 0.0
+                    self.choice_["member"] = list(self.families)[best]
         self.y_range_ = (float(y.min()), float(y.max()))
         blend = np.clip(P @ self.weights_ + self.intercept_, *self.y_range_)
         self.oof_rmse_ = float(np.sqrt(np.mean((blend - y) ** 2)))  # optimistic for stack: weights fitted on P
@@ -134,7 +173,8 @@ class EnsembleModel:
             files += [f"member-{fam}/{name}" for name in m.save(sub)]
         write_json(directory / ENSEMBLE_FILE, {"method": self.method, "weights": self.weights(),
                                                "regressors": {fam: self._regressor(fam) for fam in self.members_},
-                                               "intercept": self.intercept_, "y_range": list(self.y_range_)})
+                                               "intercept": self.intercept_, "y_range": list(self.y_range_),
+                                               **({"choice": self.choice_} if self.choice_ else {})})
         return [*files, ENSEMBLE_FILE]
 
     @classmethod
@@ -148,4 +188,5 @@ class EnsembleModel:
                         for fam, idx in obj.families.items()}
         obj.weights_ = np.array([data["weights"][fam] for fam in obj.members_], np.float64)
         obj.intercept_, obj.y_range_ = float(data["intercept"]), tuple(data["y_range"])
+        obj.choice_ = data.get("choice") if isinstance(data.get("choice"), dict) else None
         return obj
