@@ -137,10 +137,10 @@ def test_findings_name_a_family_that_beat_the_model():
     from speechgrade.evaluate import _member_findings
 
     summary = {"pearson": 0.5, "rmse": 0.66,
-               "ensemble": {"kept_alone": {"whisper-encoder": 14, "(blend)": 1}},
+               "ensemble": {"kept_alone": {"whisper": 1, "whisper-encoder": 13, "(blend)": 1}},
                "members": {"whisper-encoder": {"pearson": 0.53, "rmse": 0.65}, "grammar": {"pearson": 0.3, "rmse": 0.8}}}
     lines = _member_findings(summary)
-    assert lines[0] == "The blend gave way to one family alone in 14 of 15 training folds (whisper-encoder)."
+    assert lines[0] == "The blend gave way to one family alone in 14 of 15 training folds (whisper-encoder 13, whisper 1)."
     assert "The whisper-encoder family alone did better than the model" in lines[1]
     assert "`--features whisper-encoder`" in lines[1]
     summary["members"]["whisper-encoder"]["rmse"] = 0.7

@@ -95,8 +95,8 @@ def _member_findings(summary: dict[str, Any]) -> list[str]:
     kept = {k: v for k, v in summary.get("ensemble", {}).get("kept_alone", {}).items() if k != "(blend)"}
     if kept:
         n = sum(summary["ensemble"]["kept_alone"].values())
-        out.append("The blend gave way to one family alone in " + ", ".join(f"{v} of {n} training folds ({k})"
-                                                                           for k, v in kept.items()) + ".")
+        tally = ", ".join(f"{k} {v}" for k, v in sorted(kept.items(), key=lambda kv: -kv[1]))
+        out.append(f"The blend gave way to one family alone in {sum(kept.values())} of {n} training folds ({tally}).")
     members = summary.get("members", {})
     best = min(members, key=lambda m: members[m]["rmse"], default=None)
     if best is not None and members[best]["rmse"] < summary["rmse"]:
