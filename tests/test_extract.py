@@ -101,3 +101,44 @@ def test_the_report_counts_what_each_featurizer_computed(tone_dataset, cache_dir
     again = sg.extract(ds, "acoustic,screen", cache=cache_dir).attrs["report"]
     assert again["by_featurizer"] == {"acoustic": {"computed": 0, "cached": len(ds)},
                                       "screen": {"computed": len(ds), "cached": 0}}
+
+
+@pytest.mark.parametrize("batch_size", [3, 8])
+def test_pipelined_batches_give_what_one_lane_gives(mixed_dir, tmp_path, monkeypatch, batch_size):
+    """Two workers pipeline batches (transcript readers and acoustic on a side thread, the next batch decoded
+    meanwhile): the table, its order, the report and the per-clip failures equal the one-worker run's, and each
+    clip is transcribed once."""
+    pytest.importorskip("spacy")
+    import speechgrade.transcribe as tr
+
+    calls = []
+    bad = sg.decode_audio(mixed_dir / "wav" / "good3.wav").tobytes()
+
+    def fake_transcribe(audio, options):
+        calls.append(audio.tobytes() == bad)
+        if calls[-1]:
+            raise RuntimeError("decoder crashed")
+        n = 3 + len(audio) % 5
+        words = [tr.Word(w, 0.4 * i, 0.4 * i + 0.3, 0.9) for i, w in enumerate(("I goes to school " * n).split())]
+        return tr.Transcript(" ".join(w.word for w in words), len(audio) / 16000, words,
+                             [{"start": 0.0, "end": 2.0, "text": "I goes", "avg_logprob": -0.3,
+                               "no_speech_prob": 0.1, "compression_ratio": 1.2}])
+
+    monkeypatch.setattr(tr, "transcribe_audio", fake_transcribe)
+    ds = sg.load_dataset(mixed_dir / "d.csv", mixed_dir / "wav")
+    runs = []
+    for workers in (1, 2):
+        calls.clear()
+        ex = Extractor("whisper:my-whisper,grammar?asr=my-whisper,acoustic", cache=tmp_path / f"c{workers}",
+                       batch_size=batch_size, progress=False, workers=workers)
+        table, report = ex.run(ds)
+        runs.append((table, report, sorted(calls)))
+    (t1, r1, c1), (t2, r2, c2) = runs
+    assert list(t1.index) == list(t2.index) == [f"good{i}" for i in (0, 1, 2, 4)]
+    pd.testing.assert_frame_equal(t1, t2)
+    assert [(p.filename, p.reason) for p in r1.failed] == [(p.filename, p.reason) for p in r2.failed]
+    assert "good3" in [p.filename for p in r2.failed] and "decoder crashed" in str(r2.to_dict()["failed"])
+    assert [p.filename for p in r1.skipped] == [p.filename for p in r2.skipped]
+    assert r1.by_featurizer == r2.by_featurizer
+    assert c1 == [False] * 4 + [True] * 2  # each good clip once; the bad one in the batch, then alone
+    assert c2 == [False] * 4 + [True]  # the pipeline reports the bad one from its first try

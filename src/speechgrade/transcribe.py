@@ -20,7 +20,7 @@ import zlib
 from collections import Counter, OrderedDict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -362,16 +362,35 @@ class Transcriber:
         t = self.cached(key)
         return [] if t is None else transcript_warnings(t.text)
 
-    def transcribe_many(self, audios: list[np.ndarray]) -> list[Transcript]:
+    def transcribe_many(self, audios: list[np.ndarray],
+                        on_done: Callable[[int, BaseException | None], None] | None = None) -> list[Transcript]:
         """Transcripts of several clips, two at a time when the machine has two cores (the model runs two
-        CTranslate2 workers: beam search leaves a core idle when one clip decodes alone)."""
+        CTranslate2 workers: beam search leaves a core idle when one clip decodes alone), longest first so that
+        the last clip does not run alone for long. `on_done(i, error)` hears each clip as it ends (error None: its
+        transcript is cached); the first error is raised once all have ended."""
         workers = min(2, cpu_count(), len(audios))
         if workers < 2:
-            return [self.transcribe(a) for a in audios]
-        from concurrent.futures import ThreadPoolExecutor
+            out = []
+            for i, a in enumerate(audios):
+                try:
+                    out.append(self.transcribe(a))
+                except Exception as exc:
+                    if on_done is not None:
+                        on_done(i, exc)
+                    raise
+                if on_done is not None:
+                    on_done(i, None)
+            return out
+        from concurrent.futures import ThreadPoolExecutor, as_completed
 
+        order = sorted(range(len(audios)), key=lambda i: -len(audios[i]))
         with ThreadPoolExecutor(workers, thread_name_prefix="speechgrade-asr") as pool:
-            return list(pool.map(self.transcribe, audios))
+            futures = {pool.submit(self.transcribe, audios[i]): i for i in order}
+            for f in as_completed(futures):
+                if on_done is not None:
+                    on_done(futures[f], f.exception())
+            by_index = {i: f for f, i in futures.items()}
+            return [by_index[i].result() for i in range(len(audios))]
 
     def transcribe(self, audio: np.ndarray) -> Transcript:
         """The transcript of a clip, from the cache when this audio was heard before."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -25,6 +26,9 @@ from .progress import progress_bar
 AUDIO_NS = "audio-v1"
 FINGERPRINT_NS = "fingerprint-v1"
 log = logging.getLogger("speechgrade.extract")
+# a batch's side featurizers run while the next batch is decoded and transcribed, so two batches of audio are held;
+# past this many samples in one batch (hostile or very long clips) the batch is finished first
+PIPELINE_MAX_SAMPLES = 16000 * 60 * 30
 _OK_KEYS = {"digest": str, "duration_s": (int, float), "decoded_sha256": str}
 
 
@@ -123,6 +127,8 @@ class Extractor:
         self.batch_size = max(1, int(batch_size))
         self.min_samples = int(min_samples)
         self.progress = progress
+        self._sizes: dict[int, int] = {}
+        self._lock = threading.Lock()
         for f in self.featurizers:
             f.bind(self.cache)
 
@@ -162,7 +168,7 @@ class Extractor:
             return
         for k, f in enumerate(self.featurizers):
             vec = self.cache.get_array(f.cache_namespace, item.digest)
-            if vec is not None and not valid_vector(vec, self._sizes[k]):
+            if vec is not None and not valid_vector(vec, self._size(k)):
                 vec = self._damaged(report, item.name, f"{f.name} vector")
             if vec is None:
                 item.needs.append(k)
@@ -187,38 +193,90 @@ class Extractor:
         report.audio[item.name] = info
         item.audio = audio
 
+    def _size(self, k: int) -> int:
+        """Featurizer k's vector length, asked only when a cached vector is checked: some featurizers load their
+        model to know it, and on an empty cache that load is better left to the thread that featurizes."""
+        with self._lock:
+            if k not in self._sizes:
+                self._sizes[k] = len(self.featurizers[k].columns())
+            return self._sizes[k]
+
+    def _prepare_all(self, items: list[_Item], report: ExtractReport) -> None:
+        """Prepare a batch's items, two at a time with two workers (decoding and hashing release the GIL)."""
+        if self.workers < 2 or len(items) < 2:
+            for it in items:
+                self._prepare(it, report)
+            return
+        with ThreadPoolExecutor(2, thread_name_prefix="speechgrade-decode") as pool:
+            list(pool.map(lambda it: self._prepare(it, report), items))
+
     def _damaged(self, report: ExtractReport, name: str, what: str) -> None:
         """Count a damaged cache entry (it is recomputed); the first one of a run is logged."""
-        if not report.damaged:
-            log.warning("damaged cache entry (%s of %s) in %s: recomputing it", what, name, self.cache.root)
-        report.damaged += 1
+        with self._lock:  # batch items are prepared two at a time
+            if not report.damaged:
+                log.warning("damaged cache entry (%s of %s) in %s: recomputing it", what, name, self.cache.root)
+            report.damaged += 1
         return None
 
-    def _lanes(self) -> list[list[int]]:
-        """Featurizer indices in two lanes that can run at once: those that transcribe (in order, so the first
-        transcribes and the rest read the cached transcript), and the others (acoustic, encoder, screen)."""
-        speech = [k for k, f in enumerate(self.featurizers) if f.stage == "transcribing"]
-        other = [k for k in range(len(self.featurizers)) if k not in speech]
-        return [lane for lane in (speech, other) if lane]
-
-    def _featurize(self, items: list[_Item], on_stage: Callable[[str], None] | None = None) -> None:
+    def _featurize(self, items: list[_Item], on_stage: Callable[[str], None] | None = None,
+                   side: ThreadPoolExecutor | None = None) -> list[Future]:
         """Run each featurizer on the items that need it, batched; a failing file fails alone. With two workers
-        the transcribing lane and the other featurizers run at the same time (both cores busy while Whisper
-        decodes). `on_stage` hears what is being done ("transcribing", then "measuring")."""
-        lanes = [[k for k in lane if any(it.problem is None and k in it.needs for it in items)]
-                 for lane in self._lanes()]
-        lanes = [lane for lane in lanes if lane]
-        if self.workers < 2 or len(lanes) < 2:
-            for k in [k for lane in lanes for k in lane]:
+        and a `side` thread, transcription runs here while the featurizers that do not transcribe (acoustic,
+        encoder, screen, then those that read the fresh transcripts) run on the side thread: the returned futures,
+        which may still be running while the next batch is decoded and transcribed (both cores busy while Whisper
+        decodes, and no core idle while one thread parses transcripts). `on_stage` hears what is being done."""
+        needed = [k for k in range(len(self.featurizers)) if any(it.problem is None and k in it.needs for it in items)]
+        speech = [k for k in needed if self.featurizers[k].stage == "transcribing"]
+        head, readers = speech[:1], speech[1:]  # the first transcribes; the rest read its cached transcripts
+        other = [k for k in needed if k not in speech]
+        if side is None or self.workers < 2 or not (other or readers):
+            for k in speech + other:
                 self._run_featurizer(k, items, on_stage)
+            return []
+        futures = [side.submit(self._run_featurizers, other, items)] if other else []
+        sent: set[int] = set()
+        if readers:
+            self._transcribe_first(head[0], items, readers, side, futures, sent, on_stage)
+        for k in head:
+            self._run_featurizer(k, items, on_stage)
+        rest = [it for i, it in enumerate(items) if i not in sent]
+        if readers and rest:
+            futures.append(side.submit(self._run_featurizers, readers, rest))
+        return futures
+
+    def _transcribe_first(self, head: int, items: list[_Item], readers: list[int], side: ThreadPoolExecutor,
+                          futures: list[Future], sent: set[int], on_stage: Callable[[str], None] | None) -> None:
+        """Transcribe the batch with the head featurizer's transcriber, handing each clip to the readers on the
+        side thread as soon as its transcript is cached (they fill the core that the last transcription leaves
+        idle). A clip that fails fails alone, with the message the head featurizer would give."""
+        f = self.featurizers[head]
+        todo = [i for i, it in enumerate(items) if it.problem is None and head in it.needs]
+        if not hasattr(f, "transcriber") or not todo:
             return
-        with ThreadPoolExecutor(2, thread_name_prefix="speechgrade-lane") as pool:
-            other = pool.submit(lambda: [self._run_featurizer(k, items) for k in lanes[1]])
-            for k in lanes[0]:
-                self._run_featurizer(k, items, on_stage)
-            if not other.done() and on_stage is not None:
-                on_stage("measuring")
-            other.result()
+        if on_stage is not None:
+            on_stage(f.stage)
+
+        def done(j: int, error: BaseException | None) -> None:
+            it = items[todo[j]]
+            if isinstance(error, (ConfigError, ModelNotFoundError)):
+                return  # raised below, for the whole run
+            if error is not None:  # as the head featurizer would report it, without a second try
+                it.problem = Problem(it.name, f"{f.name} failed: {type(error).__name__}: {error}")
+                return
+            sent.add(todo[j])
+            futures.append(side.submit(self._run_featurizers, readers, [it]))
+
+        try:
+            f.transcriber().transcribe_many([items[i].audio for i in todo], on_done=done)
+        except (ConfigError, ModelNotFoundError):
+            raise
+        except Exception:  # noqa: BLE001 - each failed clip was reported by done()
+            pass
+
+    def _run_featurizers(self, ks: list[int], items: list[_Item]) -> None:
+        """Featurizers ks in order on the items (on the side thread)."""
+        for k in ks:
+            self._run_featurizer(k, items)
 
     def _run_featurizer(self, k: int, items: list[_Item], on_stage: Callable[[str], None] | None = None) -> None:
         """Featurizer k on the items that need it, batched; a clip it fails on fails alone."""
@@ -255,38 +313,57 @@ class Extractor:
         "transcribing", "measuring"), for progress lines."""
         dataset, clips = as_dataset(data)
         report = ExtractReport(failed=list(p for p in dataset.problems if "not found" in p.reason))
-        columns = self.columns()
-        self._sizes = [len(f.columns()) for f in self.featurizers]
+        self._sizes: dict[int, int] = {}
         rows: dict[str, np.ndarray] = {}
         names, paths = dataset.filenames, dataset.paths
-        with progress_bar(self.progress, len(names)) as advance:
+        pending: tuple[list[_Item], list[Future]] | None = None  # a batch whose side featurizers may still run
+        with progress_bar(self.progress, len(names)) as advance, \
+                ThreadPoolExecutor(1, thread_name_prefix="speechgrade-side") as side:
             for start in range(0, len(names), self.batch_size):
                 items = [_Item(n, p, clip=clips.get(n)) for n, p in zip(names[start:start + self.batch_size],
                                                                          paths[start:start + self.batch_size])]
                 if on_stage is not None:
                     on_stage("decoding")
-                for it in items:
-                    self._prepare(it, report)
-                self._featurize(items, on_stage)
-                for it in items:
-                    if it.problem is not None:
-                        (report.skipped if it.skipped else report.failed).append(it.problem)
-                        report.audio.pop(it.name, None)
-                        continue
-                    if it.needs:
-                        report.processed += 1
-                        report.computed.append(it.name)
-                    else:
-                        report.cached += 1
-                    for k, f in enumerate(self.featurizers):
-                        report.count(f.name, k in it.needs)
-                    rows[it.name] = np.concatenate([it.vectors[k] for k in range(len(self.featurizers))])
-                    it.audio = None
-                advance(len(items))
+                self._prepare_all(items, report)
+                futures = self._featurize(items, on_stage, side)
+                if pending is not None:
+                    self._finish(*pending, rows, report, on_stage)
+                    advance(len(pending[0]))
+                pending = (items, futures)
+                if sum(len(it.audio) for it in items if it.audio is not None) > PIPELINE_MAX_SAMPLES:
+                    self._finish(*pending, rows, report, on_stage)  # long clips: one batch of audio held at a time
+                    advance(len(items))
+                    pending = None
+            if pending is not None:
+                self._finish(*pending, rows, report, on_stage)
+                advance(len(pending[0]))
+        columns = self.columns()
         table = pd.DataFrame.from_dict(rows, orient="index", columns=columns, dtype=np.float32) if rows \
             else pd.DataFrame(columns=columns, dtype=np.float32)
         table.index.name = "filename"
         return table, report
+
+    def _finish(self, items: list[_Item], futures: list[Future], rows: dict[str, np.ndarray],
+                report: ExtractReport, on_stage: Callable[[str], None] | None = None) -> None:
+        """Wait for a batch's side featurizers, then add its rows and its problems to the report."""
+        if on_stage is not None and not all(f.done() for f in futures):
+            on_stage("measuring")
+        for f in futures:
+            f.result()
+        for it in items:
+            if it.problem is not None:
+                (report.skipped if it.skipped else report.failed).append(it.problem)
+                report.audio.pop(it.name, None)
+                continue
+            if it.needs:
+                report.processed += 1
+                report.computed.append(it.name)
+            else:
+                report.cached += 1
+            for k, f in enumerate(self.featurizers):
+                report.count(f.name, k in it.needs)
+            rows[it.name] = np.concatenate([it.vectors[k] for k in range(len(self.featurizers))])
+            it.audio = None
 
     def duplicates(self, names: Sequence[str], report: ExtractReport) -> list[list[str]]:
         """Clusters of exact/near-duplicate recordings among extracted files."""
