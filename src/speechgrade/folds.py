@@ -18,6 +18,12 @@ def label_bins(y: np.ndarray, n_splits: int, max_bins: int = 5) -> np.ndarray:
     return np.zeros(len(y), dtype=int)
 
 
+def group_codes(n: int, groups: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The group names of n rows and each row's index into them (each row its own group when groups is None)."""
+    groups = np.arange(n).astype(str) if groups is None else np.asarray(groups).astype(str)
+    return np.unique(groups, return_inverse=True)
+
+
 def make_folds(y: np.ndarray, groups: np.ndarray | None, n_splits: int = 5, seed: int = 0
                ) -> list[tuple[np.ndarray, np.ndarray]]:
     """(train, test) index pairs: no group in both, label bins spread evenly, a new partition per seed.
@@ -28,8 +34,7 @@ def make_folds(y: np.ndarray, groups: np.ndarray | None, n_splits: int = 5, seed
     """
     y = np.asarray(y, np.float64)
     n = len(y)
-    groups = np.arange(n).astype(str) if groups is None else np.asarray(groups).astype(str)
-    names, gid = np.unique(groups, return_inverse=True)
+    names, gid = group_codes(n, groups)
     n_splits = int(min(n_splits, len(names)))
     if n_splits < 2:
         raise DatasetError(f"cross-validation needs at least 2 groups of clips, got {len(names)} "

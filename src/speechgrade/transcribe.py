@@ -364,27 +364,14 @@ class Transcriber:
 
     def transcribe_many(self, audios: list[np.ndarray],
                         on_done: Callable[[int, BaseException | None], None] | None = None) -> list[Transcript]:
-        """Transcripts of several clips, two at a time when the machine has two cores (the model runs two
-        CTranslate2 workers: beam search leaves a core idle when one clip decodes alone), longest first so that
-        the last clip does not run alone for long. `on_done(i, error)` hears each clip as it ends (error None: its
+        """Transcripts of several clips (in their order), two at a time when the machine has two cores (the model
+        runs two CTranslate2 workers: beam search leaves a core idle when one clip decodes alone), longest first so
+        that the last clip does not run alone for long. `on_done(i, error)` hears each clip as it ends (error None: its
         transcript is cached); the first error is raised once all have ended."""
-        workers = min(2, cpu_count(), len(audios))
-        if workers < 2:
-            out = []
-            for i, a in enumerate(audios):
-                try:
-                    out.append(self.transcribe(a))
-                except Exception as exc:
-                    if on_done is not None:
-                        on_done(i, exc)
-                    raise
-                if on_done is not None:
-                    on_done(i, None)
-            return out
         from concurrent.futures import ThreadPoolExecutor, as_completed
 
         order = sorted(range(len(audios)), key=lambda i: -len(audios[i]))
-        with ThreadPoolExecutor(workers, thread_name_prefix="speechgrade-asr") as pool:
+        with ThreadPoolExecutor(max(1, min(2, cpu_count(), len(audios))), thread_name_prefix="speechgrade-asr") as pool:
             futures = {pool.submit(self.transcribe, audios[i]): i for i in order}
             for f in as_completed(futures):
                 if on_done is not None:

@@ -218,25 +218,23 @@ class Extractor:
             report.damaged += 1
         return None
 
-    def _featurize(self, items: list[_Item], on_stage: Callable[[str], None] | None = None,
-                   side: ThreadPoolExecutor | None = None) -> list[Future]:
-        """Run each featurizer on the items that need it, batched; a failing file fails alone. With two workers
-        and a `side` thread, transcription runs here while the featurizers that do not transcribe (acoustic,
-        encoder, screen, then those that read the fresh transcripts) run on the side thread: the returned futures,
-        which may still be running while the next batch is decoded and transcribed (both cores busy while Whisper
-        decodes, and no core idle while one thread parses transcripts). `on_stage` hears what is being done."""
+    def _featurize(self, items: list[_Item], side: ThreadPoolExecutor,
+                   on_stage: Callable[[str], None] | None = None) -> list[Future]:
+        """Run each featurizer on the items that need it, batched; a failing file fails alone. With two workers,
+        transcription runs here while the featurizers that do not transcribe (acoustic, encoder, screen, then those
+        that read the fresh transcripts) run on the `side` thread: the returned futures, which may still be running
+        while the next batch is decoded and transcribed (both cores busy while Whisper decodes, and no core idle
+        while one thread parses transcripts). `on_stage` hears what is being done."""
         needed = [k for k in range(len(self.featurizers)) if any(it.problem is None and k in it.needs for it in items)]
         speech = [k for k in needed if self.featurizers[k].stage == "transcribing"]
         head, readers = speech[:1], speech[1:]  # the first transcribes; the rest read its cached transcripts
         other = [k for k in needed if k not in speech]
-        if side is None or self.workers < 2 or not (other or readers):
+        if self.workers < 2 or not (other or readers):
             for k in speech + other:
                 self._run_featurizer(k, items, on_stage)
             return []
         futures = [side.submit(self._run_featurizers, other, items)] if other else []
-        sent: set[int] = set()
-        if readers:
-            self._transcribe_first(head[0], items, readers, side, futures, sent, on_stage)
+        sent = self._transcribe_first(head[0], items, readers, side, futures, on_stage) if readers else set()
         for k in head:
             self._run_featurizer(k, items, on_stage)
         rest = [it for i, it in enumerate(items) if i not in sent]
@@ -245,14 +243,16 @@ class Extractor:
         return futures
 
     def _transcribe_first(self, head: int, items: list[_Item], readers: list[int], side: ThreadPoolExecutor,
-                          futures: list[Future], sent: set[int], on_stage: Callable[[str], None] | None) -> None:
+                          futures: list[Future], on_stage: Callable[[str], None] | None) -> set[int]:
         """Transcribe the batch with the head featurizer's transcriber, handing each clip to the readers on the
         side thread as soon as its transcript is cached (they fill the core that the last transcription leaves
-        idle). A clip that fails fails alone, with the message the head featurizer would give."""
+        idle; their futures join `futures`). A clip that fails fails alone, with the message the head featurizer
+        would give. Returns the indices of the items handed over."""
         f = self.featurizers[head]
         todo = [i for i, it in enumerate(items) if it.problem is None and head in it.needs]
+        sent: set[int] = set()
         if not hasattr(f, "transcriber") or not todo:
-            return
+            return sent
         if on_stage is not None:
             on_stage(f.stage)
 
@@ -272,6 +272,7 @@ class Extractor:
             raise
         except Exception:  # noqa: BLE001 - each failed clip was reported by done()
             pass
+        return sent
 
     def _run_featurizers(self, ks: list[int], items: list[_Item]) -> None:
         """Featurizers ks in order on the items (on the side thread)."""
@@ -313,7 +314,6 @@ class Extractor:
         "transcribing", "measuring"), for progress lines."""
         dataset, clips = as_dataset(data)
         report = ExtractReport(failed=list(p for p in dataset.problems if "not found" in p.reason))
-        self._sizes: dict[int, int] = {}
         rows: dict[str, np.ndarray] = {}
         names, paths = dataset.filenames, dataset.paths
         pending: tuple[list[_Item], list[Future]] | None = None  # a batch whose side featurizers may still run
@@ -325,27 +325,25 @@ class Extractor:
                 if on_stage is not None:
                     on_stage("decoding")
                 self._prepare_all(items, report)
-                futures = self._featurize(items, on_stage, side)
+                futures = self._featurize(items, side, on_stage)
                 if pending is not None:
-                    self._finish(*pending, rows, report, on_stage)
-                    advance(len(pending[0]))
+                    self._finish(*pending, rows, report, advance, on_stage)
                 pending = (items, futures)
                 if sum(len(it.audio) for it in items if it.audio is not None) > PIPELINE_MAX_SAMPLES:
-                    self._finish(*pending, rows, report, on_stage)  # long clips: one batch of audio held at a time
-                    advance(len(items))
+                    self._finish(*pending, rows, report, advance, on_stage)  # long clips: one batch held at a time
                     pending = None
             if pending is not None:
-                self._finish(*pending, rows, report, on_stage)
-                advance(len(pending[0]))
+                self._finish(*pending, rows, report, advance, on_stage)
         columns = self.columns()
         table = pd.DataFrame.from_dict(rows, orient="index", columns=columns, dtype=np.float32) if rows \
             else pd.DataFrame(columns=columns, dtype=np.float32)
         table.index.name = "filename"
         return table, report
 
-    def _finish(self, items: list[_Item], futures: list[Future], rows: dict[str, np.ndarray],
-                report: ExtractReport, on_stage: Callable[[str], None] | None = None) -> None:
-        """Wait for a batch's side featurizers, then add its rows and its problems to the report."""
+    def _finish(self, items: list[_Item], futures: list[Future], rows: dict[str, np.ndarray], report: ExtractReport,
+                advance: Callable[[int], None], on_stage: Callable[[str], None] | None = None) -> None:
+        """Wait for a batch's side featurizers, then add its rows and its problems to the report and advance the
+        progress bar."""
         if on_stage is not None and not all(f.done() for f in futures):
             on_stage("measuring")
         for f in futures:
@@ -364,6 +362,7 @@ class Extractor:
                 report.count(f.name, k in it.needs)
             rows[it.name] = np.concatenate([it.vectors[k] for k in range(len(self.featurizers))])
             it.audio = None
+        advance(len(items))
 
     def duplicates(self, names: Sequence[str], report: ExtractReport) -> list[list[str]]:
         """Clusters of exact/near-duplicate recordings among extracted files."""

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..columns import families
 from ..errors import ConfigError
-from ..folds import make_folds
+from ..folds import group_codes, make_folds
 from .base import write_json
 from .pipeline import ScoringModel
 
@@ -36,6 +36,11 @@ def check_ensemble(method: str | None, columns: Sequence[str]) -> None:
 # stack was 0.05 r better out of fold; on 100 real answers (92 groups) it picked the best member 15 of 15 times,
 # which was right there (bench/views.py, RESULTS.md).
 MIN_GROUPS_TO_CHOOSE = 30
+
+
+def _best_member(P: np.ndarray, y: np.ndarray) -> int:
+    """The column of P (one member's predictions each) with the least squared error."""
+    return int(np.argmin(((P - y[:, None]) ** 2).mean(0)))
 
 
 class EnsembleModel:
@@ -99,7 +104,7 @@ class EnsembleModel:
         for r in range(self.repeats):
             for tr, te in make_folds(y, groups, self.folds, self.seed + 7 + 1000 * r):
                 w, b = self._stacker(P[tr], y[tr])
-                best = int(np.argmin(((P[tr] - y[tr, None]) ** 2).mean(0)))
+                best = _best_member(P[tr], y[tr])
                 se["stack"] += float(((P[te] @ w + b - y[te]) ** 2).sum())
                 se["best"] += float(((P[te, best] - y[te]) ** 2).sum())
         rmse = {k: float(np.sqrt(v / (self.repeats * len(y)))) for k, v in se.items()}
@@ -115,11 +120,10 @@ class EnsembleModel:
             self.weights_, self.intercept_ = np.full(P.shape[1], 1.0 / P.shape[1]), 0.0
         else:
             self.weights_, self.intercept_ = self._stacker(P, y)
-            n_groups = len(y) if groups is None else len(np.unique(np.asarray(groups).astype(str)))
-            if self.choose and n_groups >= MIN_GROUPS_TO_CHOOSE:
+            if self.choose and len(group_codes(len(y), groups)[0]) >= MIN_GROUPS_TO_CHOOSE:
                 self.choice_ = self._blend_or_best(P, y, groups)
                 if self.choice_["winner"] == "best":
-                    best = int(np.argmin(((P - y[:, None]) ** 2).mean(0)))
+                    best = _best_member(P, y)
                     self.weights_, self.intercept_ = np.eye(P.shape[1])[best], 0.0
                     self.choice_["member"] = list(self.families)[best]
         self.y_range_ = (float(y.min()), float(y.max()))
