@@ -142,3 +142,18 @@ def test_pipelined_batches_give_what_one_lane_gives(mixed_dir, tmp_path, monkeyp
     assert r1.by_featurizer == r2.by_featurizer
     assert c1 == [False] * 4 + [True] * 2  # each good clip once; the bad one in the batch, then alone
     assert c2 == [False] * 4 + [True]  # the pipeline reports the bad one from its first try
+
+
+def test_progress_speed_is_the_average_since_the_start():
+    """Batches finish in bursts (two at once when the pipeline drains): the bar's files/s and ETA use the
+    average since the start, not the rate between its last two updates."""
+    from types import SimpleNamespace
+
+    from speechgrade.extraction.progress import EtaColumn, SpeedColumn
+
+    done = SimpleNamespace(elapsed=58.0, completed=14, total=14, finished=True)
+    assert str(SpeedColumn().render(done)) == "0.2 files/s" and str(EtaColumn().render(done)) == "0:00:00"
+    half = SimpleNamespace(elapsed=30.0, completed=8, total=14, finished=False)
+    assert str(SpeedColumn().render(half)) == "0.3 files/s" and str(EtaColumn().render(half)) == "0:00:22"
+    start = SimpleNamespace(elapsed=None, completed=0, total=14, finished=False)
+    assert str(SpeedColumn().render(start)) == "- files/s" and str(EtaColumn().render(start)) == "-:--:--"
