@@ -55,7 +55,7 @@ def test_an_output_that_is_an_input_is_refused_and_left_intact(grammar_model):
     root, csv, wav = grammar_model
     before = csv.read_bytes()
     proc = run("predict", root / "model", csv, "-a", wav, "-o", csv, ok=False)
-    assert "output is the input" in proc.stderr and csv.read_bytes() == before
+    assert "the output (--out) is an input file" in proc.stderr and csv.read_bytes() == before
     proc = run("extract", csv, "-a", wav, "-f", "acoustic", "-o", csv, ok=False)
     assert csv.read_bytes() == before
 

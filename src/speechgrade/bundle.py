@@ -9,9 +9,6 @@ import logging
 import math
 import os
 import platform
-import shutil
-import tempfile
-import uuid
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
@@ -20,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from .errors import BundleError, ConfigError, SpeechgradeError
+from .output import recover_folder, replaced_folder
 
 log = logging.getLogger("speechgrade.bundle")
 from .features import FEATURIZERS, Featurizer
@@ -112,26 +110,27 @@ def check_output_folder(directory: str | os.PathLike) -> None:
 
 @contextmanager
 def replacing(directory: str | os.PathLike) -> Iterator[Path]:
-    """A new folder beside `directory` to write a bundle into; when the block succeeds it takes the place of
-    `directory` (an old bundle there is removed only then), when it fails it is removed and `directory` is as it
-    was. A reader sees the old bundle or the whole new one, never a mixture."""
-    target = Path(directory)
-    check_output_folder(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name[:100]}.new-", dir=target.parent))
-    os.chmod(tmp, 0o755)
-    try:
+    """A new folder beside `directory` to write a bundle into, swapped in whole by the one writer (output.py): a
+    reader sees the old bundle or the whole new one, never a mixture; a swap a crash left half done is finished
+    first, keeping a complete model, and said."""
+    with replaced_folder(directory, check=check_output_folder, on_recover=log.warning, complete=_complete) as tmp:
         yield tmp
-        old = None
-        if target.exists():
-            old = target.parent / f".{target.name[:100]}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(target, old)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+
+
+def _complete(directory: Path) -> bool:
+    """Whether `directory` holds a whole, verified bundle."""
+    try:
+        _verified_manifest(directory, None)
+        return True
+    except SpeechgradeError:
+        return False
+
+
+def recover(directory: str | os.PathLike) -> None:
+    """When a crash interrupted the swap of a bundle, put the complete copy back in place (and say so)."""
+    said = recover_folder(directory, _complete)
+    if said:
+        log.warning(said)
 
 
 def _contents(directory: Path) -> dict[str, Path]:
@@ -152,8 +151,13 @@ def _contents(directory: Path) -> dict[str, Path]:
 
 def read_manifest(directory: str | Path, key: "str | bytes | None" = None) -> dict[str, Any]:
     """Read and verify a bundle's manifest: format, version, checksum, signature (when a key is set), and
-    exactly the files it lists, with their hashes: an extra file, a link or a missing file is refused."""
-    directory = Path(directory)
+    exactly the files it lists, with their hashes: an extra file, a link or a missing file is refused. A bundle a
+    crash left beside its folder mid-swap is restored first."""
+    recover(directory)
+    return _verified_manifest(Path(directory), key)
+
+
+def _verified_manifest(directory: Path, key: "str | bytes | None") -> dict[str, Any]:
     if directory.is_symlink() and directory.resolve().is_dir():  # a link to a model folder (`current -> v3`)
         directory = directory.resolve()
     path = directory / MANIFEST

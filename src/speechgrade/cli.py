@@ -13,9 +13,9 @@ from rich.console import Console
 from rich.markup import escape as esc
 from rich.table import Table
 
-from .csvsafe import atomic_text, write_csv
 from .errors import ConfigError, SpeechgradeError
 from .options import ASR_DEFAULT
+from .output import atomic_file, check_outputs, check_report_folder, dataset_inputs, report_folder, write_table, write_text
 
 console = Console(stderr=True, soft_wrap=True)  # errors stay on one line
 # a log or a pipe is not 80 columns wide: tables there get the width they need (up to 240) instead of "Pear…"
@@ -97,32 +97,10 @@ def _print_extract_report(report, n_rows: int, dataset=None) -> None:
     print_extract_report(console, report, n_rows, dataset.problems if dataset is not None else ())
 
 
-def _out(path: Optional[Path]) -> Optional[Path]:
-    """An output path whose folder exists (created when missing)."""
-    if path is not None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot create its folder ({exc.strerror or exc})") from None
-    return path
-
-
 def _note_neutralised(changed: int) -> None:
     if changed:
         console.print(f"[yellow]{changed} CSV cells began with = + - @ or a control character[/] and were written "
                       "with a leading ' so a spreadsheet shows them as text (SPEECHGRADE_RAW_CSV=1 writes them raw)")
-
-
-def _refuse_overwrite(output: Optional[Path], inputs, what: str = "input") -> None:
-    """ConfigError when `output` is one of the inputs (it would be destroyed)."""
-    if output is None:
-        return
-    for p in inputs:
-        try:
-            if Path(p).exists() and output.exists() and output.resolve() == Path(p).resolve():
-                raise ConfigError(f"{output}: the output is the {what} file; write to another path")
-        except OSError:
-            continue
 
 
 def _print_problems(dataset) -> None:
@@ -154,8 +132,8 @@ def extract(data: Path = typer.Argument(..., help="CSV with a `filename` column.
     from .dataset import load_dataset
     from .extraction import make_extractor
 
-    _refuse_overwrite(output, [data])
     dataset = load_dataset(data, audio_dir, label_column, require_label=label_column is not None)
+    check_outputs({"--out": output}, *dataset_inputs(dataset, data, audio_dir))
     _print_problems(dataset)
     extractor = make_extractor(_features(features, asr), cache, batch_size, min_samples, progress=True, engine=engine,
                                max_audio_s=max_audio_s,
@@ -165,11 +143,7 @@ def extract(data: Path = typer.Argument(..., help="CSV with a `filename` column.
     if not len(table):
         console.print("[red]error:[/] no file could be processed; nothing written")
         raise typer.Exit(1)
-    _out(output)
-    if output.suffix == ".csv":
-        _note_neutralised(write_csv(table, output, index=True))
-    else:
-        table.to_parquet(output)
+    _note_neutralised(write_table(table, output, index=True))
     console.print(f"wrote {len(table)} rows x {table.shape[1]} features to {esc(str(output))}")
 
 
@@ -250,7 +224,11 @@ def evaluate(data: Path = typer.Argument(..., help="CSV with `filename` and labe
     from .dataset import load_dataset
 
     dataset = load_dataset(data, audio_dir, label_column)
-    audits = audit_columns(audit_column, dataset.table)  # before the work, not after it
+    check_outputs({"--json": json_path, "--report": report, "--predictions": predictions},
+                  *dataset_inputs(dataset, data, audio_dir))  # before the work, not after it
+    if report is not None:
+        check_report_folder(report)
+    audits = audit_columns(audit_column, dataset.table)
     if cut_score is not None and not audits:
         raise ConfigError("--cut-score needs --audit-column (the groups to compare)")
     _print_problems(dataset)
@@ -304,18 +282,20 @@ def _write_multi_evaluation(ev, json_path, report, predictions) -> None:
         if n:
             console.print(f"[yellow]{esc(label)}[/]: {n} clips lack this label and were left out of its model")
     if json_path:
-        _out(json_path).write_text(json.dumps(ev.to_json(), indent=1, default=str) + "\n")
+        write_text(json_path, json.dumps(ev.to_json(), indent=1, default=str) + "\n")
         console.print(f"metrics: {esc(str(json_path))}")
     if predictions:
         import pandas as pd
 
         frames = [e.predictions.assign(label=label) for label, e in ev.labels.items()]
-        _note_neutralised(write_csv(pd.concat(frames), _out(predictions)))
+        _note_neutralised(write_table(pd.concat(frames), predictions))
         console.print(f"out-of-fold predictions: {esc(str(predictions))}")
     if report:
         from .report import write_multi_report
 
-        console.print(f"report: {esc(str(write_multi_report(ev, report)))}")
+        with report_folder(report) as tmp:
+            write_multi_report(ev, tmp)
+        console.print(f"report: {esc(str(report / 'index.html'))}")
 
 
 def _print_duplicates(clusters) -> None:
@@ -326,16 +306,17 @@ def _print_duplicates(clusters) -> None:
 
 def _write_evaluation(ev, label, json_path, report, predictions) -> None:
     if json_path:
-        _out(json_path).write_text(json.dumps(ev.to_json(), indent=1, default=str) + "\n")
+        write_text(json_path, json.dumps(ev.to_json(), indent=1, default=str) + "\n")
         console.print(f"metrics: {esc(str(json_path))}")
     if predictions:
-        _note_neutralised(write_csv(ev.predictions, _out(predictions)))
+        _note_neutralised(write_table(ev.predictions, predictions))
         console.print(f"out-of-fold predictions: {esc(str(predictions))}")
     if report:
         from .report import write_report
 
-        page = write_report(ev, report, label, ev.importance)
-        console.print(f"report: {esc(str(page))}")
+        with report_folder(report) as tmp:
+            write_report(ev, tmp, label, ev.importance)
+        console.print(f"report: {esc(str(report / 'index.html'))}")
 
 
 @app.command()
@@ -359,9 +340,9 @@ def train(data: Path = typer.Argument(..., help="CSV with `filename` and label c
     from .bundle import check_output_folder
     from .dataset import load_dataset
 
-    check_output_folder(output)  # before the work, not after it
-    _refuse_overwrite(output, [data] + ([audio_dir] if audio_dir else []))
     dataset = load_dataset(data, audio_dir, label_column)
+    check_outputs({"--out": output}, *dataset_inputs(dataset, data, audio_dir))  # before the work, not after it
+    check_output_folder(output)
     _print_problems(dataset)
     scorer = _scorer(features, no_group_duplicates, overall, asr, preset_name, regressor=regressor, trials=trials,
                      timeout=timeout, folds=folds, pca=pca, seed=seed, cache=cache, study=study, coverage=coverage,
@@ -434,13 +415,15 @@ def predict(model: Path = typer.Argument(..., help="Model folder written by `tra
     from .render import print_failures, write_json, write_scores_csv
     from .scorer import Scorer
 
-    _refuse_overwrite(output, inputs)
-    scorer = Scorer.load(model, cache=cache, progress=not as_json, batch_size=batch_size, engine=engine,
-                         engine_options=_engine_options(engine, address, num_gpus_per_worker))
     if len(inputs) == 1 and inputs[0].suffix.lower() == ".csv":
         dataset = load_dataset(inputs[0], audio_dir, None, require_label=False)
     else:
         dataset = Dataset.from_paths(inputs)
+    check_outputs({"--out": output, "--report": report}, *dataset_inputs(dataset, model, audio_dir, *inputs))
+    if report is not None:
+        check_report_folder(report)
+    scorer = Scorer.load(model, cache=cache, progress=not as_json, batch_size=batch_size, engine=engine,
+                         engine_options=_engine_options(engine, address, num_gpus_per_worker))
     scores = scorer.score(dataset, intervals=intervals or as_json or report is not None,
                           explain=explain or report is not None, details=as_json or report is not None)
     if explain and not scores.explain_columns() and scores.frame[scores.labels].notna().any().any():
@@ -448,7 +431,7 @@ def predict(model: Path = typer.Argument(..., help="Model folder written by `tra
     if as_json:
         write_json(scores, sys.stdout)
     elif output:
-        n, changed = write_scores_csv(scores, _out(output), intervals, abstain, explain)
+        n, changed = write_scores_csv(scores, output, intervals, abstain, explain)
         _note_neutralised(changed)
         console.print(f"wrote {n} rows to {esc(str(output))}")
     else:
@@ -456,8 +439,9 @@ def predict(model: Path = typer.Argument(..., help="Model folder written by `tra
     if report is not None:
         from .report import answer_words, write_answer_pages
 
-        _refuse_overwrite(report, inputs)
-        console.print(f"answer pages: {esc(str(write_answer_pages(list(scores.records()), report, answer_words(scorer))))}")
+        with report_folder(report) as tmp:
+            write_answer_pages(list(scores.records()), tmp, answer_words(scorer))
+        console.print(f"answer pages: {esc(str(report / 'index.html'))}")
     print_failures(console, scores)
     if scores.problems and len(scores.problems) == len(dataset.input_order):
         raise typer.Exit(1)
@@ -500,12 +484,12 @@ def transcribe(data: Path = typer.Argument(..., help="CSV with a `filename` colu
     from .features.whisper import WhisperFeaturizer
     from .transcribe import WhisperOptions
 
-    _refuse_overwrite(output, [data])
+    dataset = load_dataset(data, audio_dir, None, require_label=False) if data.suffix.lower() == ".csv" \
+        else Dataset.from_paths([data])
+    check_outputs({"--out": output}, *dataset_inputs(dataset, data, audio_dir))
     if output.exists() and not force:
         raise ConfigError(f"{output} exists: pass --force to replace it, or another --out")
     opts = WhisperOptions(model, beam_size, None if language == "auto" else language, verbatim)
-    dataset = load_dataset(data, audio_dir, None, require_label=False) if data.suffix.lower() == ".csv" \
-        else Dataset.from_paths([data])
     _print_problems(dataset)
     featurizer = WhisperFeaturizer(opts)
     extractor = Extractor([featurizer], cache, batch_size=1, progress=True)
@@ -513,7 +497,7 @@ def transcribe(data: Path = typer.Argument(..., help="CSV with a `filename` colu
     transcriber = featurizer.transcriber()
     from .audio import decode_audio
 
-    with atomic_text(_out(output)) as fh:
+    with atomic_file(output) as fh:
         for name in table.index:
             # extraction stored each transcript under the hash of the decoded audio: no second decode
             t = transcriber.cached(report.audio[name]["decoded_sha256"]) or \

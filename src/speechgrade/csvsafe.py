@@ -1,4 +1,4 @@
-"""CSV the product writes: cells a spreadsheet would run as formulas are neutralised; files appear whole or not at all.
+"""CSV the product writes: cells a spreadsheet would run as formulas are neutralised.
 
 OWASP's rule for CSV injection: a text cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return gets
 a leading `'`. Numbers stay numbers. `SPEECHGRADE_RAW_CSV=1` writes cells as they are.
@@ -6,11 +6,8 @@ a leading `'`. Numbers stay numbers. `SPEECHGRADE_RAW_CSV=1` writes cells as the
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
-from pathlib import Path
-from typing import IO, TYPE_CHECKING, Iterator
+from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:  # pandas loads on first use: the CLI imports this module
     import pandas as pd
@@ -47,26 +44,14 @@ def neutralise(frame: "pd.DataFrame", index: bool = True) -> "tuple[pd.DataFrame
     return out, changed
 
 
-@contextlib.contextmanager
-def atomic_text(path: Path) -> Iterator[IO[str]]:
-    """A text file opened under a temporary name and renamed to `path` once written whole (removed on error)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:40]}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            yield fh
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def write_csv(frame: "pd.DataFrame", target: "str | os.PathLike | IO[str]", index: bool = False) -> int:
-    """Write `frame` as CSV, neutralised; a path is written to a temporary file renamed into place, so an
-    interrupted write leaves the old file. Returns how many cells were neutralised."""
+    """Write `frame` as CSV, neutralised; a path goes through the one writer (output.py: whole or not at all,
+    ordinary mode). Returns how many cells were neutralised."""
     safe, changed = neutralise(frame, index)
     if not isinstance(target, (str, os.PathLike)):
         target.write(safe.to_csv(index=index))
         return changed
-    with atomic_text(Path(target)) as fh:
-        fh.write(safe.to_csv(index=index))
+    from .output import write_text
+
+    write_text(target, safe.to_csv(index=index))
     return changed

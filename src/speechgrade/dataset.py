@@ -99,7 +99,8 @@ class Dataset:
             seen.add(name)
             try:
                 is_file, is_dir = path.is_file(), path.is_dir()
-                reason = "a folder with no audio files" if is_dir else "file not found"
+                reason = "a folder with no audio files" if is_dir else \
+                    "not a regular file" if _special(path) else "file not found"
             except OSError as exc:  # a name too long for the file system...
                 is_file, reason = False, f"cannot be opened ({exc.strerror or type(exc).__name__})"
             if not is_file:
@@ -113,7 +114,9 @@ class Dataset:
 
     def to_jsonl(self, path: str | os.PathLike) -> None:
         """Write the manifest as JSON lines (one row per clip)."""
-        with open(path, "w", encoding="utf-8") as fh:
+        from .output import atomic_file
+
+        with atomic_file(path) as fh:
             for name, row in self.table.iterrows():
                 fh.write(json.dumps({"filename": name, **{k: _jsonable(v) for k, v in row.items()}}) + "\n")
 
@@ -152,6 +155,22 @@ def _index_audio_dir(audio_dir: Path) -> dict[str, list[str]]:
             if entry.is_file():
                 index[os.path.splitext(entry.name)[0]].append(entry.name)
     return index
+
+
+def _special(path: Path) -> bool:
+    """Whether `path` exists but is no regular file nor folder (a FIFO, a device, a link to one)."""
+    try:
+        return path.exists() and not path.is_file() and not path.is_dir()
+    except OSError:
+        return False
+
+
+def _not_found(name: str, audio_dir: Path) -> str:
+    """Why no audio file was found for a CSV name: a FIFO or device is said as such, never read."""
+    stem = os.path.splitext(name)[0]
+    if any(_special(audio_dir / n) for n in (name, f"{stem}.wav")):
+        return "not a regular file"
+    return f"audio file not found in {audio_dir}"
 
 
 def inside(path: Path, folder: Path) -> bool:
@@ -291,7 +310,7 @@ def load_dataset(csv_path: str | os.PathLike, audio_dir: str | os.PathLike | Non
             problems.append(Problem(name, f"cannot be opened ({exc.strerror or type(exc).__name__})"))
             continue
         if path is None:
-            problems.append(Problem(name, f"audio file not found in {audio_dir}"))
+            problems.append(Problem(name, _not_found(where, audio_dir)))
             continue
         if not inside(path, audio_dir):
             problems.append(Problem(name, f"outside the audio folder {audio_dir} (a link leads out of it)"))

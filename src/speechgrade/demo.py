@@ -11,6 +11,7 @@ from rich.table import Table
 
 from . import datasets
 from .errors import ConfigError
+from .output import report_folder
 from .render import audit_tables, corr_table, metrics_table, multi_table, print_findings
 from .report import write_multi_report, write_report
 from .scorer import Scorer
@@ -64,10 +65,13 @@ def run_demo(label: str, output: Path, features: str, regressor: str, trials: in
         out.print(multi_table(ev))
         out.print(corr_table(ev.human_corr, "Human sub-scores: correlation"))
         out.print(corr_table(ev.predicted_corr, "Predicted sub-scores (out of fold): correlation"))
-        page = write_multi_report(ev, output / "report")
+        with report_folder(output / "report") as tmp:
+            write_multi_report(ev, tmp)
     else:
         out.print(metrics_table(ev.summary, f"{label}: out-of-fold metrics, {len(train_set)} clips, 5 folds x {repeats}"))
-        page = write_report(ev.first, output / "report", label, ev.importance)
+        with report_folder(output / "report") as tmp:
+            write_report(ev.first, tmp, label, ev.importance)
+    page = output / "report" / "index.html"
     print_findings(out, ev)
     shown = "total" if "total" in ev.labels else next(iter(ev.labels))
     out.print(f"[bold]Per-group audit of {shown}[/] (out of fold; selected = predicted >= {DEMO_CUT:g}, as if it "

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .csvsafe import write_csv
+from .output import write_text
 from .evaluate import LabelEvaluation, compared, plain_findings
 
 ROWS = (("rmse", "RMSE", "lower is better"), ("mae", "MAE", "lower is better"),
@@ -200,11 +201,11 @@ is measured on clips the model and its tuning never saw. Values are mean ± std 
 <h2>Configuration</h2><pre>{html.escape(json.dumps(ev.config, indent=1, default=str))}</pre>
 <p>Out-of-fold predictions: <a href="predictions.csv">predictions.csv</a>; the figures as a model card:
 <a href="model-card.md">model-card.md</a></p></body></html>"""
-    (directory / "index.html").write_text(page, encoding="utf-8")
+    write_text(directory / "index.html", page)
     from .card import evaluation_card
 
     y = ev.predictions.groupby("filename")["y_true"].first() if len(ev.predictions) else [0.0, 1.0]
-    (directory / "model-card.md").write_text(evaluation_card(ev.summary, ev.config, label, y), encoding="utf-8")
+    write_text(directory / "model-card.md", evaluation_card(ev.summary, ev.config, label, y))
     return directory / "index.html"
 
 
@@ -237,7 +238,7 @@ td:first-child{{text-align:left}}</style></head><body>
 single label. Two sub-scores the model tells apart correlate less in prediction than they do for the raters; ones
 it merely copies from an overall level correlate more.</p>
 <table><tr><th>label</th>{head}</tr>{rows}</table>{matrices}</body></html>"""
-    (directory / "index.html").write_text(page, encoding="utf-8")
+    write_text(directory / "index.html", page)
     return directory / "index.html"
 
 
@@ -307,7 +308,7 @@ def write_answer_pages(records: list[dict], directory: str | os.PathLike, words:
     rows = []
     for i, record in enumerate(records):
         page = f"answer-{i}.html"
-        (directory / page).write_text(answer_page(record, words), encoding="utf-8")
+        write_text(directory / page, answer_page(record, words))
         score = record.get("score")
         rows.append(f"<tr><td><a href='{page}'>{html.escape(str(record['filename']))}</a></td>"
                     f"<td>{'' if score is None else f'{score:.2f}'}</td>"
@@ -315,5 +316,5 @@ def write_answer_pages(records: list[dict], directory: str | os.PathLike, words:
     index = ("<!doctype html><html><head><meta charset=utf-8><title>speechgrade scores</title></head><body>"
              "<h1>Scores</h1><table><tr><th>answer</th><th>score</th><th>note</th></tr>" + "".join(rows)
              + "</table></body></html>")
-    (directory / "index.html").write_text(index, encoding="utf-8")
+    write_text(directory / "index.html", index)
     return directory / "index.html"
