@@ -7,7 +7,7 @@ a leading `'`. Numbers stay numbers. `SPEECHGRADE_RAW_CSV=1` writes cells as the
 from __future__ import annotations
 
 import os
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pandas loads on first use: the CLI imports this module
     import pandas as pd
@@ -42,16 +42,3 @@ def neutralise(frame: "pd.DataFrame", index: bool = True) -> "tuple[pd.DataFrame
     if index:
         out.index = pd.Index([fix(i) for i in out.index], name=out.index.name)
     return out, changed
-
-
-def write_csv(frame: "pd.DataFrame", target: "str | os.PathLike | IO[str]", index: bool = False) -> int:
-    """Write `frame` as CSV, neutralised; a path goes through the one writer (output.py: whole or not at all,
-    ordinary mode). Returns how many cells were neutralised."""
-    safe, changed = neutralise(frame, index)
-    if not isinstance(target, (str, os.PathLike)):
-        target.write(safe.to_csv(index=index))
-        return changed
-    from .output import write_text
-
-    write_text(target, safe.to_csv(index=index))
-    return changed

@@ -20,6 +20,7 @@ import uuid
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Callable, Iterable, Iterator, Mapping
 
+from .csvsafe import neutralise
 from .errors import ConfigError
 
 if TYPE_CHECKING:  # pandas loads on first use: the CLI imports this module
@@ -153,11 +154,20 @@ def write_table(frame: "pd.DataFrame", path: "str | os.PathLike", index: bool = 
     """A table by its suffix: `.csv` (cells a spreadsheet would run neutralised), else Parquet. Returns how many
     CSV cells were neutralised."""
     if Path(path).suffix.lower() == ".csv":
-        from .csvsafe import write_csv
-
         return write_csv(frame, path, index)
     write_with(path, lambda fh: frame.to_parquet(fh, index=index if index else None))
     return 0
+
+
+def write_csv(frame: "pd.DataFrame", target: "str | os.PathLike | IO[str]", index: bool = False) -> int:
+    """Write `frame` as CSV with cells a spreadsheet would run neutralised (csvsafe.py), to a path (whole or not at
+    all) or a stream. Returns how many cells were neutralised."""
+    safe, changed = neutralise(frame, index)
+    if isinstance(target, (str, os.PathLike)):
+        write_text(target, safe.to_csv(index=index))
+    else:
+        target.write(safe.to_csv(index=index))
+    return changed
 
 
 # -- folders swapped in whole ----------------------------------------------------------------------------------

@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.markup import escape as esc
 from rich.table import Table
 
-from .csvsafe import write_csv
 from .evaluate import compared
+from .output import write_csv
 from .report import ROWS
 from .results import Scores
 

@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .csvsafe import write_csv
-from .output import write_text
+from .output import write_csv, write_text
 from .evaluate import LabelEvaluation, compared, plain_findings
 
 ROWS = (("rmse", "RMSE", "lower is better"), ("mae", "MAE", "lower is better"),
