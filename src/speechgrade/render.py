@@ -13,6 +13,7 @@ from .csvsafe import write_csv
 from .evaluate import compared
 from .report import ROWS
 from .results import Scores
+from .usertext import shorten
 
 
 def metrics_table(summary: dict, title: str = "Out-of-fold metrics (mean ± std over repeats)") -> Table:
@@ -108,6 +109,7 @@ def corr_table(corr, title: str) -> Table:
 
 def print_extract_report(console: Console, report, n_rows: int, listed=()) -> None:
     """Counts, then every skipped and failed file with its reason (except the problems already `listed`)."""
+    listed = set(listed)  # a set: 20,000 missing rows were 20,000 scans of a 20,000-item list
     console.print(f"[bold]{n_rows}[/] usable clips: {report.processed} computed, {report.cached} from cache, "
                   f"{len(report.skipped)} skipped, {len(report.failed)} failed")
     counts = getattr(report, "by_featurizer", {})
@@ -119,7 +121,7 @@ def print_extract_report(console: Console, report, n_rows: int, listed=()) -> No
     for kind, items in (("skipped", report.skipped), ("failed", report.failed)):
         for p in items:
             if p not in listed:
-                console.print(f"  [yellow]{kind}[/] {esc(p.filename)}: {esc(p.reason)}")
+                console.print(f"  [yellow]{kind}[/] {esc(shorten(p.filename))}: {esc(p.reason)}")
 
 
 def print_problems(console: Console, dataset) -> None:
@@ -127,7 +129,7 @@ def print_problems(console: Console, dataset) -> None:
     if dataset.problems:
         console.print(f"[yellow]{len(dataset.problems)} CSV rows left out:")
         for p in dataset.problems:
-            console.print(f"  {esc(str(p))}")
+            console.print(f"  {esc(shorten(p.filename))}: {esc(p.reason)}")
 
 
 def print_duplicates(console: Console, clusters) -> None:
@@ -135,7 +137,7 @@ def print_duplicates(console: Console, clusters) -> None:
     if clusters:
         console.print(f"[yellow]{len(clusters)} duplicate recording clusters kept in one fold each:")
         for c in clusters:
-            console.print(esc(f"  {', '.join(c)}"))
+            console.print(esc(f"  {', '.join(shorten(n) for n in c)}"))
 
 
 def write_json(scores: Scores, stream: IO[str]) -> None:
@@ -154,6 +156,6 @@ def write_scores_csv(scores: Scores, target, intervals: bool, abstain: bool, exp
 def print_failures(console: Console, scores: Scores) -> None:
     """Files not scored and clips flagged by the abstain rules, one line each, on stderr."""
     for name, reason in scores.problems.items():
-        console.print(f"[red]not scored[/] {esc(name)}: {esc(reason)}")
+        console.print(f"[red]not scored[/] {esc(shorten(name))}: {esc(reason)}")
     for name, reason in scores.flagged().items():
-        console.print(f"[yellow]flagged[/] {esc(name)}: {esc(reason)}")
+        console.print(f"[yellow]flagged[/] {esc(shorten(name))}: {esc(reason)}")
