@@ -225,13 +225,15 @@ def write_multi_report(ev, directory: str | os.PathLike) -> Path:
         write_report(sub, directory / folders[label], label, sub.importance)
     table = ev.table()
 
-    def cell(v):
-        return "" if v is None or (isinstance(v, float) and v != v) else f"{v:.3f}" if isinstance(v, float) else str(v)
+    def cell(column, v):
+        if v is None or (isinstance(v, float) and v != v):
+            return ""
+        return f"{v:.0f}" if column == "n" else f"{v:.3f}" if isinstance(v, float) else str(v)
 
     def name(k):  # a label with its own report links to it (`overall` has none)
         return f"<a href='{folders[k]}/index.html'>{html.escape(str(k))}</a>" if k in folders else html.escape(str(k))
 
-    rows = "".join(f"<tr><td>{name(k)}</td>" + "".join(f"<td>{cell(v)}</td>" for v in r.values) + "</tr>"
+    rows = "".join(f"<tr><td>{name(k)}</td>" + "".join(f"<td>{cell(c, v)}</td>" for c, v in r.items()) + "</tr>"
                    for k, r in table.iterrows())
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
     matrices = "".join(f"<h2>{title}</h2>{corr.round(2).to_html()}" for title, corr in

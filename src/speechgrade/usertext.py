@@ -11,6 +11,7 @@ SHORT = 200  # characters of a name shown in a one-line message
 _MD_PUNCT = re.compile(r"([\\`*_\[\]#!|~$])")  # inline markup; a name never starts a line, so `-` `+` `1.` are text
 _BREAKS = re.compile(r"[\r\n\x0b\x0c\x85\u2028\u2029]+")
 _UNPRINTABLE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufeff]")
+_MARKUP = set("<>&[]`")
 _PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 _YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}  # YAML 1.1 reads these as bool/null
 
@@ -56,12 +57,14 @@ def _safe_char(c: str) -> bool:
 
 def yaml_string(text: Any) -> str:
     """A double-quoted scalar that YAML (1.1 and 1.2) and JSON both read back as exactly `text`: quote and
-    backslash escaped, every other character that is not plainly printable as a \\u escape."""
+    backslash escaped, every other character that is not plainly printable as a \\u escape, and `< > & [ ]` and
+    backticks too (a Markdown renderer that does not know front matter shows it as text: no element or link comes
+    of it)."""
     out = ['"']
     for c in str(text):
         if c in '"\\':
             out.append("\\" + c)
-        elif _safe_char(c):
+        elif _safe_char(c) and c not in _MARKUP:
             out.append(c)
         else:
             out.append(f"\\u{ord(c):04x}")
