@@ -47,7 +47,7 @@ def multi_table(ev) -> Table:
         def f(key, digits=3):
             value = row.get(key)
             return "" if value is None or value != value else f"{value:.{digits}f}"
-        table.add_row(esc(str(label)), f"{row['n']:.0f}", f"{f('pearson')} ± {f('pearson_std')}", f("spearman"), f("rmse"),
+        table.add_row(esc(shorten(label)), f"{row['n']:.0f}", f"{f('pearson')} ± {f('pearson_std')}", f("spearman"), f("rmse"),
                       f("mae"), f("within_0.5", 2), f("within_1.0", 2), f("qwk"), f("exact", 2), f("adjacent", 2),
                       f("spread_ratio", 2), f("interval_coverage", 2),
                       f("baseline_ridge_pearson"))
@@ -59,7 +59,7 @@ def audit_tables(result: dict) -> list[Table]:
     tables = []
     cut = result.get("cut_score")
     for column, rows in result["columns"].items():
-        table = Table(title=f"By {esc(str(column))} (out of fold; 95% intervals)" +
+        table = Table(title=f"By {esc(shorten(column))} (out of fold; 95% intervals)" +
                       (f"; selected: predicted >= {cut:g}" if cut is not None else ""))
         heads = ["group", "n", "human mean", "predicted mean", "std diff", "r", "RMSE", "MAE", "coverage"]
         heads += ["selected", "raters would select", "impact ratio"] if cut is not None else []
@@ -74,7 +74,7 @@ def audit_tables(result: dict) -> list[Table]:
                            if key + "_ci95" in row else "")
 
         for row in rows:
-            cells = [esc(str(row["group"])), str(row["n"]), ci(row, "human_mean"), ci(row, "predicted_mean"),
+            cells = [esc(shorten(row["group"])), str(row["n"]), ci(row, "human_mean"), ci(row, "predicted_mean"),
                      ci(row, "std_difference"), ci(row, "pearson"), ci(row, "rmse"), ci(row, "mae"),
                      ci(row, "interval_coverage")]
             if cut is not None:
@@ -93,7 +93,7 @@ def print_findings(console: Console, ev) -> None:
 
     for label, sub in ev.labels.items():
         for sentence in plain_findings(sub.summary):
-            console.print(esc((f"{label}: " if len(ev.labels) > 1 else "") + sentence))
+            console.print(esc((f"{shorten(label)}: " if len(ev.labels) > 1 else "") + sentence))
 
 
 def corr_table(corr, title: str) -> Table:
@@ -101,9 +101,9 @@ def corr_table(corr, title: str) -> Table:
     table = Table(title=title)
     table.add_column("")
     for c in corr.columns:
-        table.add_column(esc(str(c)), justify="right")
+        table.add_column(esc(shorten(c)), justify="right")
     for name, row in corr.iterrows():
-        table.add_row(esc(str(name)), *[f"{v:.2f}" for v in row])
+        table.add_row(esc(shorten(name)), *[f"{v:.2f}" for v in row])
     return table
 
 
