@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from .features import FEATURIZERS
+from .usertext import code, fence, markdown, yaml_block
 
 CARD = "README.md"
 
@@ -22,7 +23,7 @@ def _ci(pair: Any, digits: int = 3) -> str:
 def _label_section(m: dict[str, Any]) -> list[str]:
     """Training data and evaluation of one label, from its manifest."""
     label, train = m["label"], m.get("training_data") or {}
-    lines = [f"### {label['name']}", "",
+    lines = [f"### {markdown(label['name'])}", "",
              f"- Scale: {label['min']:g} to {label['max']:g}; scores are clipped to it."]
     if train:
         dist = train.get("label_distribution") or {}
@@ -34,12 +35,12 @@ def _label_section(m: dict[str, Any]) -> list[str]:
             counts = dist.get("counts")
             lines.append(f"- Labels: mean {_f(dist.get('mean'), 2)}, std {_f(dist.get('std'), 2)}, "
                          f"range {_f(dist.get('min'), 2)}-{_f(dist.get('max'), 2)}" +
-                         ("; counts " + ", ".join(f"{k}: {v}" for k, v in counts.items()) if counts else ""))
+                         ("; counts " + ", ".join(f"{markdown(k)}: {markdown(v)}" for k, v in counts.items()) if counts else ""))
         dups = train.get("duplicates")
         if dups is not None:
             lines.append(f"- Duplicate recordings found and grouped: {len(dups) if isinstance(dups, list) else dups}")
         if train.get("fingerprint"):
-            lines.append(f"- Training data fingerprint: `{train['fingerprint']}`")
+            lines.append(f"- Training data fingerprint: {code(train['fingerprint'])}")
     cv = m.get("cv_metrics")
     lines.append("")
     if not cv:
@@ -64,7 +65,7 @@ def _label_section(m: dict[str, Any]) -> list[str]:
                      f"{_f(cv['interval_coverage'])} (width {_f(cv.get('interval_width'), 2)}) | |")
     gain = cv.get("against_mean")
     if isinstance(gain, dict) and gain.get("verdict"):
-        lines += ["", gain["verdict"]]
+        lines += ["", markdown(gain["verdict"])]
     return lines + [""]
 
 
@@ -89,31 +90,24 @@ def model_card(body: dict[str, Any], libraries: dict[str, str] | None = None, ev
     members = [m for m in body["members"].values()] if body.get("kind") == "multi-label" else [body]
     first = members[0]
     names = [m["label"]["name"] for m in members]
+    shown = ", ".join(markdown(n) for n in names)  # a label is a CSV header: text, never Markdown or HTML
     feats = first.get("featurizers") or []
-    sources = [f"`{f.get('spec', f.get('name'))}`: {getattr(FEATURIZERS.get(f.get('name')), 'title', '')}" for f in feats]
+    sources = [f"{code(f.get('spec', f.get('name')))}: {markdown(getattr(FEATURIZERS.get(f.get('name')), 'title', ''))}"
+               for f in feats]
     model = first.get("model") or {}
     regressor = model.get("regressor")
     regressor = ", ".join(sorted(set(regressor.values()))) if isinstance(regressor, dict) else regressor
     libraries = libraries or body.get("libraries") or {}
     measured = all(m.get("cv_metrics") for m in members)
-    front = ["---", "library_name: speechgrade", "tags:", "- speech", "- audio", "- spoken-language-assessment",
-             "- regression", "language:", "- en"]
-    if measured:
-        front += ["model-index:", f"- name: {', '.join(names)}", "  results:"]
-        for m in members:
-            cv = m["cv_metrics"]
-            front += ["  - task: {type: audio-regression}", f"    dataset: {{name: training data, type: {m['label']['name']}}}",
-                      "    metrics:", f"    - {{type: pearsonr, value: {_f(cv.get('pearson'))}}}",
-                      f"    - {{type: rmse, value: {_f(cv.get('rmse'))}}}"]
-    front.append("---")
-    lines = front + ["", f"# speechgrade {'evaluation' if evaluation else 'model'}: {', '.join(names)}", "",
-                     f"Scores {', '.join(names)} of spoken English answers from the recording alone.", "",
+    front = ["---", *yaml_block(_front_matter(names, members, measured)), "---"]
+    lines = front + ["", f"# speechgrade {'evaluation' if evaluation else 'model'}: {shown}", "",
+                     f"Scores {shown} of spoken English answers from the recording alone.", "",
                      "## Model details", "",
                      *[f"- Feature source {s}" for s in sources],
-                     f"- Regressor: {regressor}" + (f", one per feature family, {model['ensemble']}ed"
+                     f"- Regressor: {markdown(regressor)}" + (f", one per feature family, {markdown(model['ensemble'])}ed"
                                                      if model.get("ensemble") else ""),
                      f"- Features: {len(first.get('feature_columns') or [])} columns",
-                     f"- Written by speechgrade {libraries.get('speechgrade', 'n/a')}", "",
+                     f"- Written by speechgrade {markdown(libraries.get('speechgrade', 'n/a'))}", "",
                      "## Intended use", "",
                      "One input, beside trained human raters, to decisions about spoken English answers like the",
                      "training clips (same kind of task, prompts, speakers and recording conditions). Report the",
@@ -131,7 +125,7 @@ def model_card(body: dict[str, Any], libraries: dict[str, str] | None = None, ev
     for m in members:
         lines += _label_section(m)
     if body.get("overall"):
-        lines += [f"Composite `overall`: weights {body['overall']}.", ""]
+        lines += [f"Composite `overall`: weights {markdown(body['overall'])}.", ""]
     if evaluation:
         return "\n".join(lines + ["This card describes a cross-validated configuration; `speechgrade train ... "
                                    "--evaluate` saves the model with these figures in its own card."]) + "\n"
@@ -140,7 +134,7 @@ def model_card(body: dict[str, Any], libraries: dict[str, str] | None = None, ev
     if abstain:
         lines += ["Clips are flagged, not silently scored, when the screen measures say they cannot be scored",
                   "(too little speech, noise, not English when the model checks the language, unreadable audio):",
-                  "", "```json", _json(abstain), "```", ""]
+                  "", fence(_json(abstain), "json"), ""]
     else:
         lines += ["This model does not flag unscoreable clips.", ""]
     interval = first.get("interval") or {}
@@ -150,8 +144,26 @@ def model_card(body: dict[str, Any], libraries: dict[str, str] | None = None, ev
                   f"{_f(interval.get('halfwidth'), 2)}) from out-of-fold residuals.", ""]
     lines += ["## How to use", "", "```bash", "speechgrade predict MODEL answers.csv --audio-dir wav/ --out scores.csv",
               "speechgrade serve MODEL --port 8000", "```", "", "## Library versions", ""]
-    lines += [f"- {k}: {v}" for k, v in sorted(libraries.items())] or ["- n/a"]
+    lines += [f"- {markdown(k)}: {markdown(v)}" for k, v in sorted(libraries.items())] or ["- n/a"]
     return "\n".join(lines) + "\n"
+
+
+def _front_matter(names: list[str], members: list[dict[str, Any]], measured: bool) -> dict[str, Any]:
+    """Hugging Face's metadata: tags, and with out-of-fold figures a `model-index` (written by `yaml_block`, so a
+    label such as `Task 1: grammar` or one with a newline stays one string)."""
+    front: dict[str, Any] = {"library_name": "speechgrade",
+                             "tags": ["speech", "audio", "spoken-language-assessment", "regression"], "language": ["en"]}
+    if measured:
+        results = [{"task": {"type": "audio-regression"},
+                    "dataset": {"name": "training data", "type": m["label"]["name"]},
+                    "metrics": [{"type": "pearsonr", "value": _number(m["cv_metrics"].get("pearson"))},
+                                {"type": "rmse", "value": _number(m["cv_metrics"].get("rmse"))}]} for m in members]
+        front["model-index"] = [{"name": ", ".join(names), "results": results}]
+    return front
+
+
+def _number(value: Any) -> float | None:
+    return round(float(value), 3) if isinstance(value, (int, float)) and value == value else None
 
 
 def _json(obj: Any) -> str:

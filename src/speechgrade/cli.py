@@ -17,9 +17,12 @@ from .errors import ConfigError, SpeechgradeError
 from .options import ASR_DEFAULT
 from .output import atomic_file, check_outputs, check_report_folder, dataset_inputs, report_folder, write_table, write_text
 
-console = Console(stderr=True, soft_wrap=True)  # errors stay on one line
+# highlight=False: Rich's highlighter would colour numbers and quotes inside user text, in time that grows with the
+# square of a line's length (a 100 KB filename took 87 s)
+console = Console(stderr=True, soft_wrap=True, highlight=False)  # errors stay on one line
 # a log or a pipe is not 80 columns wide: tables there get the width they need (up to 240) instead of "Pear…"
-out = Console() if sys.stdout.isatty() or os.environ.get("COLUMNS") else Console(width=240)
+out = Console(highlight=False) if sys.stdout.isatty() or os.environ.get("COLUMNS") else \
+    Console(width=240, highlight=False)
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   rich_markup_mode="markdown",
                   help="Score spoken English from audio: extract features, evaluate honestly, train, predict, serve.\n\n"

@@ -14,6 +14,7 @@ import pandas as pd
 
 from .audio import AUDIO_EXTENSIONS
 from .errors import DatasetError
+from .usertext import shorten
 
 
 @dataclass(frozen=True)
@@ -318,7 +319,7 @@ def load_dataset(csv_path: str | os.PathLike, audio_dir: str | os.PathLike | Non
         record["path"] = str(path)
         rows.append(record)
     if not rows:
-        detail = "; ".join(str(p) for p in problems[:5])
+        detail = "; ".join(f"{shorten(p.filename)}: {p.reason}" for p in problems[:5])
         raise DatasetError(f"{csv_path}: no usable rows ({len(problems)} problems: {detail})")
     table = pd.DataFrame(rows).set_index("filename")
     if "group" in table.columns:

@@ -13,6 +13,7 @@ from .evaluate import compared
 from .output import write_csv
 from .report import ROWS
 from .results import Scores
+from .usertext import shorten
 
 
 def metrics_table(summary: dict, title: str = "Out-of-fold metrics (mean ± std over repeats)") -> Table:
@@ -46,7 +47,7 @@ def multi_table(ev) -> Table:
         def f(key, digits=3):
             value = row.get(key)
             return "" if value is None or value != value else f"{value:.{digits}f}"
-        table.add_row(esc(str(label)), f"{row['n']:.0f}", f"{f('pearson')} ± {f('pearson_std')}", f("spearman"), f("rmse"),
+        table.add_row(esc(shorten(label)), f"{row['n']:.0f}", f"{f('pearson')} ± {f('pearson_std')}", f("spearman"), f("rmse"),
                       f("mae"), f("within_0.5", 2), f("within_1.0", 2), f("qwk"), f("exact", 2), f("adjacent", 2),
                       f("spread_ratio", 2), f("interval_coverage", 2),
                       f("baseline_ridge_pearson"))
@@ -58,7 +59,7 @@ def audit_tables(result: dict) -> list[Table]:
     tables = []
     cut = result.get("cut_score")
     for column, rows in result["columns"].items():
-        table = Table(title=f"By {esc(str(column))} (out of fold; 95% intervals)" +
+        table = Table(title=f"By {esc(shorten(column))} (out of fold; 95% intervals)" +
                       (f"; selected: predicted >= {cut:g}" if cut is not None else ""))
         heads = ["group", "n", "human mean", "predicted mean", "std diff", "r", "RMSE", "MAE", "coverage"]
         heads += ["selected", "raters would select", "impact ratio"] if cut is not None else []
@@ -73,7 +74,7 @@ def audit_tables(result: dict) -> list[Table]:
                            if key + "_ci95" in row else "")
 
         for row in rows:
-            cells = [esc(str(row["group"])), str(row["n"]), ci(row, "human_mean"), ci(row, "predicted_mean"),
+            cells = [esc(shorten(row["group"])), str(row["n"]), ci(row, "human_mean"), ci(row, "predicted_mean"),
                      ci(row, "std_difference"), ci(row, "pearson"), ci(row, "rmse"), ci(row, "mae"),
                      ci(row, "interval_coverage")]
             if cut is not None:
@@ -92,7 +93,7 @@ def print_findings(console: Console, ev) -> None:
 
     for label, sub in ev.labels.items():
         for sentence in plain_findings(sub.summary):
-            console.print(esc((f"{label}: " if len(ev.labels) > 1 else "") + sentence))
+            console.print(esc((f"{shorten(label)}: " if len(ev.labels) > 1 else "") + sentence))
 
 
 def corr_table(corr, title: str) -> Table:
@@ -100,14 +101,15 @@ def corr_table(corr, title: str) -> Table:
     table = Table(title=title)
     table.add_column("")
     for c in corr.columns:
-        table.add_column(esc(str(c)), justify="right")
+        table.add_column(esc(shorten(c)), justify="right")
     for name, row in corr.iterrows():
-        table.add_row(esc(str(name)), *[f"{v:.2f}" for v in row])
+        table.add_row(esc(shorten(name)), *[f"{v:.2f}" for v in row])
     return table
 
 
 def print_extract_report(console: Console, report, n_rows: int, listed=()) -> None:
     """Counts, then every skipped and failed file with its reason (except the problems already `listed`)."""
+    listed = set(listed)  # a set: 20,000 missing rows were 20,000 scans of a 20,000-item list
     console.print(f"[bold]{n_rows}[/] usable clips: {report.processed} computed, {report.cached} from cache, "
                   f"{len(report.skipped)} skipped, {len(report.failed)} failed")
     counts = getattr(report, "by_featurizer", {})
@@ -119,7 +121,7 @@ def print_extract_report(console: Console, report, n_rows: int, listed=()) -> No
     for kind, items in (("skipped", report.skipped), ("failed", report.failed)):
         for p in items:
             if p not in listed:
-                console.print(f"  [yellow]{kind}[/] {esc(p.filename)}: {esc(p.reason)}")
+                console.print(f"  [yellow]{kind}[/] {esc(shorten(p.filename))}: {esc(p.reason)}")
 
 
 def print_problems(console: Console, dataset) -> None:
@@ -127,7 +129,7 @@ def print_problems(console: Console, dataset) -> None:
     if dataset.problems:
         console.print(f"[yellow]{len(dataset.problems)} CSV rows left out:")
         for p in dataset.problems:
-            console.print(f"  {esc(str(p))}")
+            console.print(f"  {esc(shorten(p.filename))}: {esc(p.reason)}")
 
 
 def print_duplicates(console: Console, clusters) -> None:
@@ -135,7 +137,7 @@ def print_duplicates(console: Console, clusters) -> None:
     if clusters:
         console.print(f"[yellow]{len(clusters)} duplicate recording clusters kept in one fold each:")
         for c in clusters:
-            console.print(esc(f"  {', '.join(c)}"))
+            console.print(esc(f"  {', '.join(shorten(n) for n in c)}"))
 
 
 def write_json(scores: Scores, stream: IO[str]) -> None:
@@ -154,6 +156,6 @@ def write_scores_csv(scores: Scores, target, intervals: bool, abstain: bool, exp
 def print_failures(console: Console, scores: Scores) -> None:
     """Files not scored and clips flagged by the abstain rules, one line each, on stderr."""
     for name, reason in scores.problems.items():
-        console.print(f"[red]not scored[/] {esc(name)}: {esc(reason)}")
+        console.print(f"[red]not scored[/] {esc(shorten(name))}: {esc(reason)}")
     for name, reason in scores.flagged().items():
-        console.print(f"[yellow]flagged[/] {esc(name)}: {esc(reason)}")
+        console.print(f"[yellow]flagged[/] {esc(shorten(name))}: {esc(reason)}")

@@ -12,6 +12,7 @@ import pandas as pd
 
 from .output import write_csv, write_text
 from .evaluate import LabelEvaluation, compared, plain_findings
+from .usertext import shorten
 
 ROWS = (("rmse", "RMSE", "lower is better"), ("mae", "MAE", "lower is better"),
         ("pearson", "Pearson r", "higher is better"), ("spearman", "Spearman rho", "higher is better"),
@@ -31,6 +32,11 @@ def _plt():
     return plt
 
 
+def _plot_text(label: str) -> str:
+    """A label as axis text: short (a plot is no place for 100 KB) and never mathtext (`$` is a dollar)."""
+    return shorten(" ".join(str(label).split()), 60).replace("$", r"\$")
+
+
 def plot_scatter(ev: LabelEvaluation, path: Path, label: str) -> None:
     """Predicted vs true (mean over repeats), with the identity line."""
     plt = _plt()
@@ -40,8 +46,8 @@ def plot_scatter(ev: LabelEvaluation, path: Path, label: str) -> None:
     ax.scatter(p["y"] + rng.uniform(-0.08, 0.08, len(p)), p["pred"], s=14, alpha=0.6)
     lo, hi = float(min(p["y"].min(), p["pred"].min())), float(max(p["y"].max(), p["pred"].max()))
     ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="identity")
-    ax.set_xlabel(f"true {label}")
-    ax.set_ylabel(f"predicted {label} (out of fold)")
+    ax.set_xlabel(f"true {_plot_text(label)}")
+    ax.set_ylabel(f"predicted {_plot_text(label)} (out of fold)")
     ax.set_title(f"r = {ev.summary['pearson']:.2f}, RMSE = {ev.summary['rmse']:.2f}")
     ax.legend()
     fig.tight_layout()
@@ -58,7 +64,7 @@ def plot_residuals(ev: LabelEvaluation, path: Path, label: str) -> None:
     ax.boxplot([p.loc[p["y_true"] == v, "res"] for v in levels], positions=range(len(levels)))
     ax.set_xticks(range(len(levels)), [f"{v:g}" for v in levels])
     ax.axhline(0, color="k", lw=1, ls="--")
-    ax.set_xlabel(f"true {label}")
+    ax.set_xlabel(f"true {_plot_text(label)}")
     ax.set_ylabel("residual (predicted - true)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -218,12 +224,16 @@ def write_multi_report(ev, directory: str | os.PathLike) -> Path:
         write_report(sub, directory / folders[label], label, sub.importance)
     table = ev.table()
 
-    def cell(v):
-        return "" if v is None or (isinstance(v, float) and v != v) else f"{v:.3f}" if isinstance(v, float) else str(v)
+    def cell(column, v):
+        if v is None or (isinstance(v, float) and v != v):
+            return ""
+        return f"{v:.0f}" if column == "n" else f"{v:.3f}" if isinstance(v, float) else str(v)
 
-    rows = "".join(f"<tr><td><a href='{folders[k]}/index.html'>{html.escape(str(k))}</a></td>" if k in folders
-                   else f"<tr><td>{html.escape(str(k))}</td>"
-                   + "".join(f"<td>{cell(v)}</td>" for v in r.values) + "</tr>" for k, r in table.iterrows())
+    def name(k):  # a label with its own report links to it (`overall` has none)
+        return f"<a href='{folders[k]}/index.html'>{html.escape(str(k))}</a>" if k in folders else html.escape(str(k))
+
+    rows = "".join(f"<tr><td>{name(k)}</td>" + "".join(f"<td>{cell(c, v)}</td>" for c, v in r.items()) + "</tr>"
+                   for k, r in table.iterrows())
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
     matrices = "".join(f"<h2>{title}</h2>{corr.round(2).to_html()}" for title, corr in
                        (("Human sub-scores: correlation", ev.human_corr),
@@ -301,19 +311,26 @@ def answer_page(record: dict, words: dict) -> str:
 
 
 def write_answer_pages(records: list[dict], directory: str | os.PathLike, words: dict) -> Path:
-    """One page per answer (numbered: a filename is never a path) and an index linking them."""
+    """One page per answer (numbered: a filename is never a path) and an index linking them: with one label its
+    score, with several every label's score (and `overall` when the model has one)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    labels = list(dict.fromkeys(label for record in records for label in record.get("scores") or {}))
+    several = len(labels) > 1
+    overall = several and any("overall" in record for record in records)
     rows = []
     for i, record in enumerate(records):
         page = f"answer-{i}.html"
         write_text(directory / page, answer_page(record, words))
-        score = record.get("score")
+        scores = record.get("scores") or {}
+        figures = [(scores.get(label) or {}).get("score") for label in labels] if several else [record.get("score")]
+        figures += [record.get("overall")] if overall else []
         rows.append(f"<tr><td><a href='{page}'>{html.escape(str(record['filename']))}</a></td>"
-                    f"<td>{'' if score is None else f'{score:.2f}'}</td>"
-                    f"<td>{html.escape(record.get('abstain') or record.get('error') or '')}</td></tr>")
+                    + "".join(f"<td>{'' if v is None else f'{v:.2f}'}</td>" for v in figures)
+                    + f"<td>{html.escape(record.get('abstain') or record.get('error') or '')}</td></tr>")
+    heads = [*labels, *(["overall"] if overall else [])] if several else ["score"]
     index = ("<!doctype html><html><head><meta charset=utf-8><title>speechgrade scores</title></head><body>"
-             "<h1>Scores</h1><table><tr><th>answer</th><th>score</th><th>note</th></tr>" + "".join(rows)
-             + "</table></body></html>")
+             "<h1>Scores</h1><table><tr><th>answer</th>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in heads)
+             + "<th>note</th></tr>" + "".join(rows) + "</table></body></html>")
     write_text(directory / "index.html", index)
     return directory / "index.html"
