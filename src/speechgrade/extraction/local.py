@@ -387,7 +387,7 @@ class Extractor:
     def duplicates(self, names: Sequence[str], report: ExtractReport) -> list[list[str]]:
         """Clusters of exact/near-duplicate recordings among extracted files (with `fingerprints`)."""
         if not self.fingerprints:
-            raise ConfigError("duplicates need the fingerprints this extractor was told not to keep (fingerprints=False)")
+            raise ConfigError("duplicates need fingerprints: this extractor was made with fingerprints=False")
         names = [n for n in names if n in report.audio]
         digests = [report.audio[n]["digest"] for n in names]
 
