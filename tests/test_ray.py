@@ -90,11 +90,15 @@ def test_ray_engine_gives_the_same_encoder_and_screen_vectors(ray_local, data, t
 def test_ray_workers_take_the_driver_options_and_its_plug_in_featurizers(ray_local, tmp_path, monkeypatch):
     """A featurizer registered only in the driver (the workers cannot import its module) runs in the workers, and
     `max_audio_s` refuses a long clip there as the local engine does: the driver then decodes nothing."""
-    import importlib
+    import importlib.util
 
-    import toyplugins  # the workers' sys.path lacks tests/: the class travels with the job
+    import toyplugins  # registered here only: the workers' sys.path lacks tests/, the class travels with the job
 
-    assert importlib.util.find_spec("toyplugins") is not None
+    @ray.remote
+    def importable(module):
+        return importlib.util.find_spec(module) is not None
+
+    assert not ray.get(importable.remote("toyplugins")) and ray.get(importable.remote("speechgrade"))
     wav = tmp_path / "wav"
     names = [f"c{i}" for i in range(4)] + ["long"]
     for i in range(4):
@@ -104,7 +108,8 @@ def test_ray_workers_take_the_driver_options_and_its_plug_in_featurizers(ray_loc
     data = sg.load_dataset(tmp_path / "d.csv", wav)
     local = sg.extract(data, "toy-loudness,acoustic", cache=tmp_path / "local-cache", max_audio_s=2)
     decoded = []
-    ex = importlib.import_module("speechgrade.extraction.local")
+    import speechgrade.extraction.local as ex
+
     real = ex.decode_with_info
     monkeypatch.setattr(ex, "decode_with_info", lambda *a, **k: decoded.append(a) or real(*a, **k))
     distributed = sg.extract(data, "toy-loudness,acoustic", cache=tmp_path / "ray-cache", engine="ray",
