@@ -7,7 +7,7 @@ from audiogen import speechlike, tone, write
 
 import speechgrade as sg
 from speechgrade.cache import FeatureCache
-from speechgrade.extraction import Extractor
+from speechgrade.extraction import ExtractReport, Extractor
 from speechgrade.features import get_featurizer
 
 
@@ -157,3 +157,99 @@ def test_progress_speed_is_the_average_since_the_start():
     assert str(SpeedColumn().render(half)) == "0.3 files/s" and str(EtaColumn().render(half)) == "0:00:22"
     start = SimpleNamespace(elapsed=None, completed=0, total=14, finished=False)
     assert str(SpeedColumn().render(start)) == "- files/s" and str(EtaColumn().render(start)) == "-:--:--"
+
+
+@pytest.fixture
+def spies(monkeypatch):
+    """Counts, during a test, the hashes of decoded audio (by hash), the cache namespaces asked (by featurizer)
+    and the duplicate fingerprints computed in the local engine."""
+    import collections
+    import importlib
+
+    from speechgrade.features import Featurizer
+
+    local = importlib.import_module("speechgrade.extraction.local")
+    counts = {"hash": collections.Counter(), "namespace": collections.Counter(), "fingerprint": 0}
+    real_digest, real_fp, real_ns = local.audio_digest, local.fingerprint, Featurizer.cache_namespace.fget
+
+    def digest(audio):
+        out = real_digest(audio)
+        counts["hash"][out] += 1
+        return out
+
+    def fp(audio):
+        counts["fingerprint"] += 1
+        return real_fp(audio)
+
+    def namespace(self):
+        counts["namespace"][self.name] += 1
+        return real_ns(self)
+
+    monkeypatch.setattr(local, "audio_digest", digest)
+    monkeypatch.setattr(local, "fingerprint", fp)
+    monkeypatch.setattr(Featurizer, "cache_namespace", property(namespace))
+    return counts
+
+
+@pytest.mark.parametrize("source", ["files", "clips"])
+def test_each_clip_is_hashed_once_and_each_namespace_computed_once_per_run(tmp_path, spies, source):
+    """One `extract` of 6 clips with two featurizers: 1 hash of decoded audio per clip (a decoded clip's input
+    hash is that hash: it is not hashed again), 1 namespace per featurizer (not one per clip and featurizer), and
+    one fingerprint per clip; a re-run from the cache hashes and fingerprints nothing."""
+    import toyplugins  # noqa: F401  (registers toy-loudness)
+
+    audios = [speechlike(1.0 + 0.2 * i, seed=i) for i in range(6)]
+    if source == "files":
+        data = [write(tmp_path / f"c{i}.wav", a) for i, a in enumerate(audios)]
+    else:
+        data = [sg.Clip(f"c{i}", a) for i, a in enumerate(audios)]
+    table, report = Extractor("acoustic,toy-loudness", cache=tmp_path / "cache", batch_size=4,
+                              progress=False).run(data)
+    assert len(table) == 6 and report.processed == 6
+    decoded = [info["decoded_sha256"] for info in report.audio.values()]
+    assert sorted(spies["hash"]) == sorted(decoded) and set(spies["hash"].values()) == {1}
+    assert spies["namespace"] == {"acoustic": 1, "toy-loudness": 1}
+    assert spies["fingerprint"] == 6
+    spies["hash"].clear(), spies["namespace"].clear()
+    again, report = Extractor("acoustic,toy-loudness", cache=tmp_path / "cache", progress=False).run(data)
+    assert report.cached == 6 and spies["fingerprint"] == 6
+    assert sum(spies["hash"].values()) == (6 if source == "clips" else 0)  # a clip's key is its samples' hash
+    assert spies["namespace"] == {"acoustic": 1, "toy-loudness": 1}
+    pd.testing.assert_frame_equal(again, table)
+
+
+def test_featurizers_get_the_decoded_hash_of_each_clip(tmp_path):
+    """`featurize_keyed` hears each clip's `decoded_sha256` (the key of transcripts), so it need not hash again."""
+    from speechgrade.features import Featurizer
+
+    heard = {}
+
+    class Keyed(Featurizer):
+        name = "keyed"
+
+        def columns(self):
+            return ["n"]
+
+        def featurize_keyed(self, audios, keys):
+            heard.update(zip(keys, (len(a) for a in audios)))
+            return [np.array([len(a)], np.float32) for a in audios]
+
+    paths = [write(tmp_path / f"c{i}.wav", speechlike(1.0, seed=i)) for i in range(3)]
+    table, report = Extractor(Keyed(), cache=False, progress=False).run(paths)
+    assert {info["decoded_sha256"] for info in report.audio.values()} == set(heard) and len(heard) == 3
+    assert sorted(heard.values()) == sorted(table["keyed.n"].astype(int))
+
+
+def test_prediction_computes_no_duplicate_fingerprints_and_training_does(tone_dataset, spies):
+    """Duplicates are looked for when training (and evaluating), not when scoring: the fingerprints follow."""
+    full = sg.load_dataset(tone_dataset, tone_dataset.parent / "wav")
+    train = full.subset(full.filenames[:12])
+    scorer = sg.Scorer("acoustic", "ridge", trials=0, cache=False, abstain=False, calibrate=False).fit(train)
+    assert spies["fingerprint"] == 12
+    spies["fingerprint"] = 0
+    scores = scorer.score(full.subset(full.filenames[12:16]))
+    assert len(scores.frame) == 4 and spies["fingerprint"] == 0
+    sg.Scorer("acoustic", "ridge", trials=0, cache=False, group_duplicates=False).prepare(train)
+    assert spies["fingerprint"] == 0  # no duplicate grouping asked for: none computed
+    with pytest.raises(sg.SpeechgradeError, match="fingerprints"):
+        scorer.extractor(fingerprints=False).duplicates(train.filenames, ExtractReport())

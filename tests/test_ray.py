@@ -85,3 +85,40 @@ def test_ray_engine_gives_the_same_encoder_and_screen_vectors(ray_local, data, t
     # torch sums in another order with the workers' one thread: float32 rounding (5e-7 measured), not bits
     ssl_local, ssl_ray = local.filter(like="ssl.").to_numpy(), distributed.filter(like="ssl.").to_numpy()
     np.testing.assert_allclose(ssl_ray, ssl_local, rtol=1e-5, atol=1e-6)
+
+
+def test_ray_workers_take_the_driver_options_and_its_plug_in_featurizers(ray_local, tmp_path, monkeypatch):
+    """A featurizer registered only in the driver (the workers cannot import its module) runs in the workers, and
+    `max_audio_s` refuses a long clip there as the local engine does: the driver then decodes nothing."""
+    import importlib.util
+
+    import toyplugins  # registered here only: the workers' sys.path lacks tests/, the class travels with the job
+
+    @ray.remote
+    def importable(module):
+        return importlib.util.find_spec(module) is not None
+
+    assert not ray.get(importable.remote("toyplugins")) and ray.get(importable.remote("speechgrade"))
+    wav = tmp_path / "wav"
+    names = [f"c{i}" for i in range(4)] + ["long"]
+    for i in range(4):
+        write(wav / f"c{i}.wav", speechlike(1.5, seed=i))
+    write(wav / "long.wav", speechlike(3.0, seed=9))
+    pd.DataFrame({"filename": names, "label": range(5)}).to_csv(tmp_path / "d.csv", index=False)
+    data = sg.load_dataset(tmp_path / "d.csv", wav)
+    local = sg.extract(data, "toy-loudness,acoustic", cache=tmp_path / "local-cache", max_audio_s=2)
+    decoded = []
+    import speechgrade.extraction.local as ex
+
+    real = ex.decode_with_info
+    monkeypatch.setattr(ex, "decode_with_info", lambda *a, **k: decoded.append(a) or real(*a, **k))
+    distributed = sg.extract(data, "toy-loudness,acoustic", cache=tmp_path / "ray-cache", engine="ray",
+                             batch_size=2, max_audio_s=2)
+    assert decoded == []  # every clip was decoded, refused or featurized by the workers
+    assert list(distributed.index) == list(local.index) == names[:4]
+    np.testing.assert_array_equal(distributed.to_numpy(), local.to_numpy())
+    assert distributed.columns[0] == "toy-loudness.rms_db" and toyplugins.ToyLoudness.name == "toy-loudness"
+    failed = dict(distributed.attrs["report"]["failed"])
+    assert list(failed) == ["long"] and "the limit is 2 s" in failed["long"]
+    assert failed == dict(local.attrs["report"]["failed"])
+    assert distributed.attrs["report"]["processed"] == 4

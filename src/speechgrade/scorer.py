@@ -114,12 +114,13 @@ class Scorer:
         """The fitted model's featurizers, or those configured."""
         return getattr(self, "featurizers_", None) or as_featurizers(self.featurizers, self.asr)
 
-    def extractor(self):
-        """The model's featurizers, then (when abstaining) `screen`, with the English check once fitted."""
+    def extractor(self, fingerprints: bool = True):
+        """The model's featurizers, then (when abstaining) `screen`, with the English check once fitted; without
+        `fingerprints` (prediction), no duplicate fingerprints."""
         post = self.post_ if hasattr(self, "models_") else None
         screen = [ScreenFeaturizer(language=post.language if post else None)] if self.abstain else []
         return make_extractor(self.model_featurizers() + screen, self.cache, self.batch_size, progress=self.progress,
-                              engine=self.engine, **(self.engine_options or {}))
+                              engine=self.engine, fingerprints=fingerprints, **(self.engine_options or {}))
 
     def search(self, folds: int | None = None, seed: int | None = None, study_name: str | None = None) -> ModelSearch:
         """An unfitted model search with this scorer's settings."""
@@ -135,7 +136,7 @@ class Scorer:
         """Extract (or read cached) features once for every label; combine user groups with duplicate clusters."""
         regressor_names(self.regressor)  # an unknown regressor is an error before, not after, extraction
         self._check_labels(dataset)
-        extractor = self.extractor()
+        extractor = self.extractor(fingerprints=self.group_duplicates)
         data = prepare(dataset, extractor, self._screen_family(extractor),
                        self.group_duplicates, self.augment, self.augment_ops, self.seed)
         self.families_ = families(data.X.columns)
@@ -291,7 +292,7 @@ class Scorer:
         """The features of files, a dataset or decoded clips, as `score_extracted` takes them."""
         self._check_fitted()
         dataset, clips = as_dataset(data)
-        extractor = self.extractor()
+        extractor = self.extractor(fingerprints=False)  # duplicates are looked for in training, not here
         X, report = extractor.run(list(clips.values()) if clips else dataset, on_stage)
         X, screen = split_screen(X, self._screen_family(extractor))
         return Extracted(dataset, extractor, X, screen, report)

@@ -37,15 +37,17 @@ class Extracted:
 
 def make_extractor(featurizers, cache=None, batch_size: int = 8, min_samples: int = MIN_SAMPLES,
                    progress: bool = False, engine: str = "local", max_audio_s: float | None = MAX_AUDIO_S,
-                   **engine_options):
-    """The local Extractor, or the Ray one (`engine="ray"`, options: address, num_gpus_per_worker, workers).
-    Files longer than `max_audio_s` are refused with a reason (memory grows with the decoded clip)."""
+                   fingerprints: bool = True, **engine_options):
+    """The local Extractor, or the Ray one (`engine="ray"`, options: address, num_gpus_per_worker, workers), with
+    the same options. Files longer than `max_audio_s` are refused with a reason (memory grows with the decoded
+    clip); `fingerprints=False` (prediction) keeps no duplicate fingerprints."""
     if engine == "local":
-        return Extractor(featurizers, cache, batch_size, min_samples, progress, max_audio_s)
+        return Extractor(featurizers, cache, batch_size, min_samples, progress, max_audio_s, fingerprints=fingerprints)
     if engine == "ray":
         from .ray import RayExtractor
 
-        return RayExtractor(featurizers, cache, batch_size, min_samples, progress, **engine_options)
+        return RayExtractor(featurizers, cache, batch_size, min_samples, progress, max_audio_s, fingerprints,
+                            **engine_options)
     raise ConfigError(f"unknown engine '{engine}' ({' or '.join(ENGINES)})")
 
 

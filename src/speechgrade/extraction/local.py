@@ -106,7 +106,8 @@ class ExtractReport:
 class _Item:
     name: str
     path: Path
-    digest: str = ""
+    digest: str = ""  # of the file's bytes (a clip's: of its samples), the key of its cache entries
+    decoded: str = ""  # SHA-256 of the decoded samples (`decoded_sha256`), hashed once per run
     audio: np.ndarray | None = None
     clip: Clip | None = None
     needs: list[int] = field(default_factory=list)
@@ -116,11 +117,16 @@ class _Item:
 
 
 class Extractor:
-    """Extract features for many files with one set of featurizers and a cache (the local engine)."""
+    """Extract features for many files with one set of featurizers and a cache (the local engine).
+
+    `fingerprints`: keep each clip's duplicate fingerprint in the cache (what `duplicates` reads); training and
+    evaluation look for duplicates, prediction does not and leaves it False."""
 
     def __init__(self, featurizers, cache=None, batch_size: int = 8, min_samples: int = MIN_SAMPLES,
-                 progress: bool = True, max_audio_s: float | None = MAX_AUDIO_S, workers: int | None = None):
+                 progress: bool = True, max_audio_s: float | None = MAX_AUDIO_S, workers: int | None = None,
+                 fingerprints: bool = True):
         self.max_audio_s = max_audio_s
+        self.fingerprints = fingerprints
         self.workers = workers if workers is not None else min(2, cpu_count())
         self.featurizers = as_featurizers(featurizers)
         self.cache = as_cache(cache)
@@ -128,6 +134,7 @@ class Extractor:
         self.min_samples = int(min_samples)
         self.progress = progress
         self._sizes: dict[int, int] = {}
+        self._namespaces: list[str] | None = None
         self._lock = threading.Lock()
         for f in self.featurizers:
             f.bind(self.cache)
@@ -143,6 +150,14 @@ class Extractor:
     def _audio_key(self, digest: str) -> str:
         limit = "" if self.max_audio_s == MAX_AUDIO_S else f"|{self.max_audio_s}"  # old keys stay valid
         return hashlib.sha256(f"{digest}|{self.min_samples}{limit}".encode()).hexdigest()
+
+    def namespaces(self) -> list[str]:
+        """Each featurizer's cache folder, computed once per extractor: a namespace hashes the featurizer's
+        identity, and that may read its weights (`ssl` digests up to 4 MiB of each weights file)."""
+        with self._lock:  # batch items are prepared two at a time
+            if self._namespaces is None:
+                self._namespaces = [f.cache_namespace for f in self.featurizers]
+            return self._namespaces
 
     def _decode(self, item: _Item) -> tuple[np.ndarray, AudioInfo]:
         """Samples and info of a file, or of a decoded clip as given."""
@@ -166,16 +181,18 @@ class Extractor:
         if info and info.get("status") != "ok":
             item.problem, item.skipped = Problem(item.name, info["reason"]), info["status"] == "skipped"
             return
-        for k, f in enumerate(self.featurizers):
-            vec = self.cache.get_array(f.cache_namespace, item.digest)
+        for k, (f, namespace) in enumerate(zip(self.featurizers, self.namespaces())):
+            vec = self.cache.get_array(namespace, item.digest)
             if vec is not None and not valid_vector(vec, self._size(k)):
                 vec = self._damaged(report, item.name, f"{f.name} vector")
             if vec is None:
                 item.needs.append(k)
             else:
                 item.vectors[k] = vec
-        if info and not item.needs and valid_fingerprint(self.cache.get_array(FINGERPRINT_NS, item.digest)):
+        has_fp = not self.fingerprints or valid_fingerprint(self.cache.get_array(FINGERPRINT_NS, item.digest))
+        if info and not item.needs and has_fp:
             report.audio[item.name] = info
+            item.decoded = info["decoded_sha256"]
             return
         try:
             audio, meta = self._decode(item)
@@ -185,10 +202,13 @@ class Extractor:
             self.cache.put_json(AUDIO_NS, self._audio_key(item.digest),
                                 {"status": "skipped" if item.skipped else "failed", "reason": exc.reason})
             return
+        # a clip's digest already is the hash of these samples (_decode gives them as float32, as hashed)
+        item.decoded = item.digest if item.clip is not None else audio_digest(audio)
         info = {"status": "ok", "digest": item.digest, "duration_s": meta.duration_s,
                 "source_rate": meta.source_rate, "channels": meta.channels, "codec": meta.codec,
-                "decoded_sha256": audio_digest(audio)}
-        self.cache.put_array(FINGERPRINT_NS, item.digest, fingerprint(audio))
+                "decoded_sha256": item.decoded}
+        if not has_fp:
+            self.cache.put_array(FINGERPRINT_NS, item.digest, fingerprint(audio))
         self.cache.put_json(AUDIO_NS, self._audio_key(item.digest), info)
         report.audio[item.name] = info
         item.audio = audio
@@ -288,7 +308,7 @@ class Extractor:
         if on_stage is not None:
             on_stage(f.stage)
         try:
-            vectors = f.featurize_batch([it.audio for it in todo])
+            vectors = f.featurize_keyed([it.audio for it in todo], [it.decoded for it in todo])
         except (ConfigError, ModelNotFoundError):
             raise
         except Exception:
@@ -305,7 +325,7 @@ class Extractor:
             if vec is None:
                 continue
             vec = np.asarray(vec, dtype=np.float32)
-            self.cache.put_array(f.cache_namespace, it.digest, vec)
+            self.cache.put_array(self.namespaces()[k], it.digest, vec)
             it.vectors[k] = vec
 
     def run(self, data, on_stage: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, ExtractReport]:
@@ -365,7 +385,9 @@ class Extractor:
         advance(len(items))
 
     def duplicates(self, names: Sequence[str], report: ExtractReport) -> list[list[str]]:
-        """Clusters of exact/near-duplicate recordings among extracted files."""
+        """Clusters of exact/near-duplicate recordings among extracted files (with `fingerprints`)."""
+        if not self.fingerprints:
+            raise ConfigError("duplicates need fingerprints: this extractor was made with fingerprints=False")
         names = [n for n in names if n in report.audio]
         digests = [report.audio[n]["digest"] for n in names]
 

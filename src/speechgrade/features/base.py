@@ -90,6 +90,12 @@ class Featurizer:
         """Feature vectors of several clips (override to batch on an accelerator)."""
         return [self.featurize(a) for a in audios]
 
+    def featurize_keyed(self, audios: list[np.ndarray], keys: list[str]) -> list[np.ndarray]:
+        """Feature vectors of several clips whose decoded-audio hashes (`decoded_sha256`, hashed once per run by
+        the extractor, which calls this) are `keys`: a featurizer that finds per-clip entries in the cache (such as
+        transcripts) overrides this to use them instead of hashing the audio again. Default: `featurize_batch`."""
+        return self.featurize_batch(audios)
+
     def bind(self, cache) -> None:
         """Give the featurizer the feature cache (for intermediate results such as transcripts)."""
 
