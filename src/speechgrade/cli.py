@@ -154,7 +154,7 @@ def _ops(text: str) -> tuple:
 
 
 def _label_range(text: Optional[str]):
-    from .evaluate import check_label_range
+    from .rubric import check_label_range
 
     return check_label_range(None if text is None else text.split(","))
 

@@ -10,7 +10,7 @@ import pandas as pd
 from scipy import stats
 
 from .folds import make_folds
-from .rubric import Rubric, RubricModel
+from .rubric import Rubric, RubricModel, check_label_range, label_scale  # noqa: F401  (check_label_range: re-export)
 from .tuning import regressor_names
 
 METRICS = ("rmse", "mae", "pearson", "spearman", "within_0.5", "within_1.0", "qwk", "exact", "adjacent",
@@ -318,30 +318,6 @@ def cross_validate(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, fit_
     return LabelEvaluation(pd.DataFrame(rows), summary, pd.DataFrame(fold_rows))
 
 
-def check_label_range(label_range, y: np.ndarray | None = None, label: str = "label") -> tuple[float, float] | None:
-    """The rubric's (min, max) as floats, checked: finite, min < max, and (given labels `y`) holding every label."""
-    if label_range is None:
-        return None
-    from .errors import ConfigError
-
-    try:
-        lo, hi = (float(v) for v in label_range)
-    except (TypeError, ValueError):
-        raise ConfigError(f"--label-range takes two numbers, min,max (got {label_range!r})") from None
-    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-        raise ConfigError(f"--label-range needs finite min < max (got {lo:g},{hi:g})")
-    if y is not None and len(y) and (np.min(y) < lo or np.max(y) > hi):
-        raise ConfigError(f"label '{label}' has values {np.min(y):g}..{np.max(y):g} outside --label-range {lo:g},{hi:g}")
-    return lo, hi
-
-
-def with_label_range(model, label_range: tuple[float, float] | None):
-    """The model, clipping its predictions to the rubric's range instead of the training labels' range."""
-    if label_range is not None and hasattr(model, "y_range_"):
-        model.y_range_ = tuple(label_range)
-    return model
-
-
 def evaluate_scorer(scorer, data, label: str | None, folds: int, repeats: int = 3,
                     progress: Callable[[str], None] | None = None) -> LabelEvaluation:
     """Nested, repeated, grouped CV of a scorer's configuration on prepared data: the model search (and the
@@ -355,8 +331,9 @@ def evaluate_scorer(scorer, data, label: str | None, folds: int, repeats: int = 
 
     def fit_predict(X, y, groups, seed):
         name = f"speechgrade-eval-{next(counter)}" if scorer.study else None
-        search = scorer.search(scorer.inner_folds, seed, name).fit(X, y, groups, columns)
-        model = with_label_range(search.best_estimator_, check_label_range(scorer.label_range))
+        scale = label_scale(scorer.label_range, y)  # what train decides: the same scale for model and rubric
+        search = scorer.search(scorer.inner_folds, seed, name).fit(X, y, groups, columns, scale)
+        model = search.best_estimator_
         imp = model.feature_importance()
         if imp is not None:
             importances.append(imp)
@@ -368,7 +345,7 @@ def evaluate_scorer(scorer, data, label: str | None, folds: int, repeats: int = 
         if not rubric.active:
             return model
         # with --augment these rows include the copies (grouped with their sources, so still out of fold)
-        return RubricModel(model, rubric.fit(search.out_of_fold(X, y, groups, columns), y))
+        return RubricModel(model, rubric.fit(search.out_of_fold(X, y, groups, columns), y, scale))
 
     extra = None if data.augmented is None else (data.augmented.to_numpy(np.float64), data.source)
     fluency = fluency_baseline(columns)

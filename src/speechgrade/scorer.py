@@ -24,7 +24,7 @@ from .bundle import Manifest, featurizers_from_manifest, manifest_problem, read_
 from .composite import overall_figures, parse_overall
 from .dataset import Dataset
 from .errors import BundleError, ConfigError, DatasetError, SpeechgradeError
-from .evaluate import Evaluation, check_label_range, evaluate_scorer, with_label_range
+from .evaluate import Evaluation, evaluate_scorer
 from .extraction import Clip, Extracted, as_dataset, make_extractor
 from .features import Featurizer, as_featurizers
 from .features.screen import ScreenFeaturizer
@@ -32,6 +32,7 @@ from .labelmodel import LabelModel
 from .models.ensemble import check_ensemble
 from .postprocess import PostProcessor
 from .results import Scores, abstain_columns, row_details, row_warnings
+from .rubric import check_label_range, label_scale
 from .training import Prepared, prepare, split_screen
 from .tuning import ModelSearch, regressor_names
 
@@ -203,18 +204,16 @@ class Scorer:
 
     def _fit_label(self, dataset: Dataset, data: Prepared) -> LabelModel:
         X, y, groups = data.training_rows()
-        search = self.search(study_name="speechgrade-train" if self.study else None).fit(X, y, groups, self.columns_)
+        scale = label_scale(self.label_range, data.y, dataset.label)  # decided once: the model and rubric clip to it
+        search = self.search(study_name="speechgrade-train" if self.study else None).fit(X, y, groups, self.columns_,
+                                                                                         scale)
         oof = search.out_of_fold(X, y, groups, self.columns_)[:len(data.y)]  # originals only: copies share folds
         fitted = search.best_estimator_.predict(X) if len(X) else np.zeros(0)
         if not (np.isfinite(oof).all() and np.isfinite(fitted).all()):
             raise ConfigError(f"the model for label '{dataset.label}' gives scores that are not finite numbers (labels "
                               f"{np.min(data.y):g}..{np.max(data.y):g}); nothing was saved")
         post = PostProcessor(self.calibrate, self.snap, self.coverage, self.abstain,
-                             language_model(self.featurizers_)).fit(oof, data.y, data.screen)
-        label_range = check_label_range(self.label_range, data.y, dataset.label)
-        if label_range is not None:  # the rubric's scale, not only what the training labels reached
-            post.label_range_ = post.rubric_.range_ = label_range
-            with_label_range(search.best_estimator_, label_range)
+                             language_model(self.featurizers_)).fit(oof, data.y, data.screen, scale)
         training = {"n": len(data.y), "augmented_copies": len(y) - len(data.y), "fingerprint": data.fingerprint(),
                     "duplicates": data.duplicates, "label_distribution": label_distribution(data.y),
                     "feature_ranges": self._summary_ranges(data.X),

@@ -111,18 +111,20 @@ class ModelSearch:
                                  self.folds)
         return ScoringModel(result.regressor, result.params, self.pca, self.seed, columns)
 
-    def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, columns: Sequence[str]) -> "ModelSearch":
-        """Tune on these rows (grouped folds), then fit the winner on all of them (`best_estimator_`)."""
+    def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, columns: Sequence[str],
+            scale: "tuple[float, float] | None" = None) -> "ModelSearch":
+        """Tune on these rows (grouped folds), then fit the winner on all of them (`best_estimator_`), clipping to
+        the label `scale` (default: the range of `y`; tuning's own fits keep their training rows' range)."""
         columns = list(columns)
         if not self.ensemble:
             self.result_ = self._tune(X, y, groups, columns, list(range(len(columns))))
-            self.best_estimator_ = self.new_model(columns).fit(X, y, groups)
+            self.best_estimator_ = self.new_model(columns).fit(X, y, groups, scale)
             return self
         members = {fam: self._tune(X, y, groups, columns, idx, f"-{fam}") for fam, idx in families(columns).items()}
         self.result_ = TuneResult({f: r.params for f, r in members.items()}, 0.0,
                                   sum(r.n_trials for r in members.values()), {f: r.cv_rmse for f, r in members.items()},
                                   {f: r.regressor for f, r in members.items()})
-        self.best_estimator_ = self.new_model(columns).fit(X, y, groups)
+        self.best_estimator_ = self.new_model(columns).fit(X, y, groups, scale)
         self.result_.cv_rmse = self.best_estimator_.oof_rmse_
         return self
 

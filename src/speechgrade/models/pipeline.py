@@ -79,8 +79,10 @@ class ScoringModel:
         out[:, -1] = values[:, -1]
         return out
 
-    def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> "ScoringModel":
-        """Fit pooling heads, scaling, PCA and the regressor on these rows only (`groups` is for ensembles)."""
+    def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None,
+            scale: "tuple[float, float] | None" = None) -> "ScoringModel":
+        """Fit pooling heads, scaling, PCA and the regressor on these rows only (`groups` is for ensembles);
+        predictions are clipped to the label `scale` (default: the range of `y`)."""
         X = np.asarray(X, np.float64)
         y = np.asarray(y, np.float64)
         self._fit_pooling(X, y)
@@ -94,7 +96,7 @@ class ScoringModel:
             k = int(min(self.pca, Z.shape[0] - 1, Z.shape[1]))
             self.components_ = PCA(n_components=k, random_state=self.seed).fit(Z).components_
             Z = Z @ self.components_.T
-        self.y_range_ = (float(y.min()), float(y.max()))
+        self.y_range_ = (float(y.min()), float(y.max())) if scale is None else tuple(float(v) for v in scale)
         self.model_ = get_regressor_class(self.regressor)(seed=self.seed, **self.params).fit(Z, y)
         return self
 
@@ -104,7 +106,7 @@ class ScoringModel:
         return Z @ self.components_.T if len(self.components_) else Z
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Scores, clipped to the label range seen in training."""
+        """Scores, clipped to the label scale it was fitted with."""
         return np.clip(self.model_.predict(self.transform(X)), *self.y_range_)
 
     def contributions(self, X: np.ndarray) -> np.ndarray | None:
