@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .abstain import AbstainRules
-from .evaluate import conformal_halfwidth
+from .metrics import conformal_halfwidth
 from .rubric import Rubric, label_scale
 
 
