@@ -29,11 +29,12 @@ def evaluate_scorer(scorer, data, label: str | None, folds: int, repeats: int = 
     kept: list[str | None] = []  # the member an ensemble kept alone, per outer fold (None: the blend)
     chosen: list = []
     columns = list(data.X.columns)
+    config = scorer.config
 
     def fit_predict(X, y, groups, seed):
-        name = f"speechgrade-eval-{next(counter)}" if scorer.study else None
-        scale = label_scale(scorer.label_range, y)  # what train decides: the same scale for model and rubric
-        search = scorer.search(scorer.inner_folds, seed, name).fit(X, y, groups, columns, scale)
+        name = f"speechgrade-eval-{next(counter)}" if config.study else None
+        scale = label_scale(config.label_range, y)  # what train decides: the same scale for model and rubric
+        search = scorer.search(config.inner_folds, seed, name).fit(X, y, groups, columns, scale)
         model = search.best_estimator_
         imp = model.feature_importance()
         if imp is not None:
@@ -42,7 +43,7 @@ def evaluate_scorer(scorer, data, label: str | None, folds: int, repeats: int = 
             weights.append(model.weights())
             kept.append((getattr(model, "choice_", None) or {}).get("member"))
         chosen.append(search.result_.regressor)
-        rubric = Rubric(scorer.calibrate, scorer.snap)
+        rubric = Rubric(config.calibrate, config.snap)
         if not rubric.active:
             return model
         # with --augment these rows include the copies (grouped with their sources, so still out of fold)
@@ -52,12 +53,12 @@ def evaluate_scorer(scorer, data, label: str | None, folds: int, repeats: int = 
     fluency = fluency_baseline(columns)
     baselines = {**BASELINES, **({"fluency": fluency} if fluency is not None else {})}
     ev = cross_validate(data.X.to_numpy(np.float64), data.y, data.groups, fit_predict, data.names,
-                        folds, repeats, scorer.seed, baselines, progress=progress, coverage=scorer.coverage,
+                        folds, repeats, config.seed, baselines, progress=progress, coverage=config.coverage,
                         augmented=extra)
-    ev.config = scorer.get_config() | {"label": label, "folds": folds, "repeats": repeats}
+    ev.config = config.to_dict() | {"label": label, "folds": folds, "repeats": repeats}
     ev.extra = {"duplicates": data.duplicates, "skipped": [[p.filename, p.reason] for p in data.report.skipped],
                 "failed": [[p.filename, p.reason] for p in data.report.failed]}
-    if len(regressor_names(scorer.regressor)) > 1:  # how often each candidate won the tuning in the outer folds
+    if len(regressor_names(config.regressor)) > 1:  # how often each candidate won the tuning in the outer folds
         ev.summary["regressor_choices"] = _tally(chosen)
     if weights:
         ev.summary["ensemble"] = {"method": scorer.ensemble_method(),
