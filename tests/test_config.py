@@ -56,3 +56,35 @@ def test_evaluate_leaves_the_scorer_alone_and_fit_takes_its_figures(tone_dataset
     assert scorer.fit(ds, prepared=data).evaluation_ is None
     assert scorer.fit(ds, prepared=data, evaluation=ev).evaluation_ == ev.summary
     assert scorer.manifest().cv_metrics == ev.summary
+
+
+def test_presets_and_features_merge_in_the_api_not_the_cli():
+    from speechgrade.presets import preset, scorer_options
+
+    assert scorer_options("acoustic") == {"featurizers": "acoustic", "ensemble": "auto"}
+    assert scorer_options("acoustic", ensemble="none")["ensemble"] is None
+    large = preset("large")
+    assert scorer_options(preset_name="large") == {"featurizers": large.features, "ensemble": "stack"}
+    assert scorer_options(preset_name="large", ensemble="mean")["ensemble"] == "mean"
+    with pytest.raises(ConfigError, match="not both"):
+        scorer_options("acoustic", preset_name="large")
+
+
+def test_one_writer_for_one_label_and_several(tone_dataset, tmp_path):
+    import json
+
+    import pandas as pd
+
+    from speechgrade.cli import _write_evaluation
+
+    frame = pd.read_csv(tone_dataset).assign(other=lambda f: 6 - f["label"])
+    frame.to_csv(tmp_path / "two.csv", index=False)
+    for labels in ("label", "label,other"):
+        ds = sg.load_dataset(tmp_path / "two.csv", tone_dataset.parent / "wav", label_column=labels)
+        ev = sg.Scorer("acoustic", "ridge", trials=0, cache=tmp_path / "c").evaluate(ds, folds=3, repeats=1)
+        out = tmp_path / labels.replace(",", "-")
+        _write_evaluation(ev, out / "m.json", out / "report", out / "oof.csv")
+        oof = pd.read_csv(out / "oof.csv")
+        assert json.loads((out / "m.json").read_text()) == json.loads(json.dumps(ev.to_json(), default=str))
+        assert ("label" in oof.columns) == ("," in labels) and (out / "report" / "index.html").is_file()
+        assert len(oof) == len(ds.table) * len(ds.labels)

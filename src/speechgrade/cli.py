@@ -91,10 +91,13 @@ def _engine_options(engine: str, address: Optional[str], gpus: float) -> dict:
 
 
 def _features(text: Optional[str], asr: Optional[str] = None) -> str:
-    from .features import as_featurizers, default_features
+    from .presets import feature_spec
 
-    specs = text or default_features(announce=lambda m: console.print(f"[yellow]{esc(m)}"))
-    return specs if asr is None else ",".join(f.spec for f in as_featurizers(specs, asr))
+    return feature_spec(text, asr, announce=_announce)
+
+
+def _announce(message: str) -> None:
+    console.print(f"[yellow]{esc(message)}")
 
 
 def _print_extract_report(report, n_rows: int, dataset=None) -> None:
@@ -178,22 +181,15 @@ def _snap(text: Optional[str]):
 
 
 def _scorer(features: Optional[str], no_group_duplicates: bool, overall=None, asr: Optional[str] = None,
-            preset_name: Optional[str] = None, **options):
+            preset_name: Optional[str] = None, ensemble: Optional[str] = "auto", cache=None, **options):
     """A Scorer with the command's options (one model per label of the dataset)."""
+    from .config import Runtime
+    from .presets import scorer_options
     from .scorer import Scorer
 
-    if preset_name is not None:
-        from .presets import preset
-
-        if features is not None:
-            raise ConfigError("give --preset or --features, not both")
-        recipe = preset(preset_name, **({"asr": asr} if asr and preset_name == "large" else {}))
-        features = recipe.features
-        options["ensemble"] = recipe.ensemble if options.get("ensemble") in (None, "auto") else options["ensemble"]
-    if options.get("ensemble") == "none":
-        options["ensemble"] = None
-    return Scorer(featurizers=_features(features, asr), group_duplicates=not no_group_duplicates, progress=True,
-                  overall=overall, **options)
+    return Scorer(**scorer_options(features, preset_name, asr, ensemble, announce=_announce),
+                  group_duplicates=not no_group_duplicates, overall=overall, runtime=Runtime(cache=cache, progress=True),
+                  **options)
 
 
 @app.command()
@@ -252,15 +248,14 @@ def evaluate(data: Path = typer.Argument(..., help="CSV with `filename` and labe
         with console.status("auditing per group"):
             ev.audit(dataset, audits, cut_score, seed=seed)
     if len(dataset.labels) > 1:
-        _write_multi_evaluation(ev, json_path, report, predictions)
-        _print_audits(ev)
-        return
-    from .render import metrics_table, print_findings
+        _print_multi_evaluation(ev)
+    else:
+        from .render import metrics_table, print_findings
 
-    out.print(metrics_table(ev.summary))
-    print_findings(out, ev)
+        out.print(metrics_table(ev.summary))
+        print_findings(out, ev)
     _print_audits(ev)
-    _write_evaluation(ev.first, dataset.label, json_path, report, predictions)
+    _write_evaluation(ev, json_path, report, predictions)
 
 
 def _print_audits(ev) -> None:
@@ -274,7 +269,7 @@ def _print_audits(ev) -> None:
                 out.print(table)
 
 
-def _write_multi_evaluation(ev, json_path, report, predictions) -> None:
+def _print_multi_evaluation(ev) -> None:
     from .render import corr_table, multi_table, print_findings
 
     out.print(multi_table(ev))
@@ -286,21 +281,6 @@ def _write_multi_evaluation(ev, json_path, report, predictions) -> None:
     for label, n in ev.missing.items():
         if n:
             console.print(f"[yellow]{esc(label)}[/]: {n} clips lack this label and were left out of its model")
-    if json_path:
-        write_text(json_path, json.dumps(ev.to_json(), indent=1, default=str) + "\n")
-        console.print(f"metrics: {esc(str(json_path))}")
-    if predictions:
-        import pandas as pd
-
-        frames = [e.predictions.assign(label=label) for label, e in ev.labels.items()]
-        _note_neutralised(write_table(pd.concat(frames), predictions))
-        console.print(f"out-of-fold predictions: {esc(str(predictions))}")
-    if report:
-        from .report import write_multi_report
-
-        with report_folder(report) as tmp:
-            write_multi_report(ev, tmp)
-        console.print(f"report: {esc(str(report / 'index.html'))}")
 
 
 def _print_duplicates(clusters) -> None:
@@ -309,18 +289,30 @@ def _print_duplicates(clusters) -> None:
     print_duplicates(console, clusters)
 
 
-def _write_evaluation(ev, label, json_path, report, predictions) -> None:
+def _write_evaluation(ev, json_path, report, predictions) -> None:
+    """The metrics (JSON), the out-of-fold predictions (CSV; with several labels, a `label` column) and the report
+    of an evaluation, one label or several."""
     if json_path:
         write_text(json_path, json.dumps(ev.to_json(), indent=1, default=str) + "\n")
         console.print(f"metrics: {esc(str(json_path))}")
     if predictions:
-        _note_neutralised(write_table(ev.predictions, predictions))
+        if len(ev.labels) == 1:
+            table = ev.first.predictions
+        else:
+            import pandas as pd
+
+            table = pd.concat([e.predictions.assign(label=label) for label, e in ev.labels.items()])
+        _note_neutralised(write_table(table, predictions))
         console.print(f"out-of-fold predictions: {esc(str(predictions))}")
     if report:
-        from .report import write_report
+        from .report import write_multi_report, write_report
 
         with report_folder(report) as tmp:
-            write_report(ev, tmp, label, ev.importance)
+            if len(ev.labels) == 1:
+                label, first = next(iter(ev.labels.items()))
+                write_report(first, tmp, label, first.importance)
+            else:
+                write_multi_report(ev, tmp)
         console.print(f"report: {esc(str(report / 'index.html'))}")
 
 
@@ -486,9 +478,8 @@ def transcribe(data: Path = typer.Argument(..., help="CSV with a `filename` colu
     Example: `speechgrade transcribe scores.csv --audio-dir wav/ --out transcripts.jsonl`
     """
     from .dataset import Dataset, load_dataset
-    from .extraction import Extractor
-    from .features.whisper import WhisperFeaturizer
     from .transcribe import WhisperOptions
+    from .transcripts import transcribe_dataset
 
     dataset = load_dataset(data, audio_dir, None, require_label=False) if data.suffix.lower() == ".csv" \
         else Dataset.from_paths([data])
@@ -497,20 +488,12 @@ def transcribe(data: Path = typer.Argument(..., help="CSV with a `filename` colu
         raise ConfigError(f"{output} exists: pass --force to replace it, or another --out")
     opts = WhisperOptions(model, beam_size, None if language == "auto" else language, verbatim)
     _print_problems(dataset)
-    featurizer = WhisperFeaturizer(opts)
-    extractor = Extractor([featurizer], cache, batch_size=1, progress=True)
-    table, report = extractor.run(dataset)
-    transcriber = featurizer.transcriber()
-    from .audio import decode_audio
-
+    records, report, n = transcribe_dataset(dataset, opts, cache, progress=True)
     with atomic_file(output) as fh:
-        for name in table.index:
-            # extraction stored each transcript under the hash of the decoded audio: no second decode
-            t = transcriber.cached(report.audio[name]["decoded_sha256"]) or \
-                transcriber.transcribe(decode_audio(dataset.table.loc[name, "path"]))
-            fh.write(json.dumps({"filename": name, **t.to_dict()}) + "\n")
-    _print_extract_report(report, len(table), dataset)
-    console.print(f"wrote {len(table)} transcripts to {esc(str(output))}")
+        for record in records:
+            fh.write(json.dumps(record) + "\n")
+    _print_extract_report(report, n, dataset)
+    console.print(f"wrote {n} transcripts to {esc(str(output))}")
 
 
 @app.command()
