@@ -12,6 +12,7 @@ from ..columns import families
 from ..errors import ConfigError
 from ..folds import group_codes, make_folds
 from .base import write_json
+from ..pooling import PoolingHeads
 from .pipeline import ScoringModel
 
 ENSEMBLES = ("stack", "mean")
@@ -50,7 +51,7 @@ class EnsembleModel:
 
     def __init__(self, regressor: "str | dict[str, str]", params: dict[str, dict[str, Any]], columns: Sequence[str],
                  method: str = "stack", pca: int | None = None, seed: int = 0, folds: int = 5, alpha: float = 1.0,
-                 repeats: int = 3, choose: bool = True):
+                 repeats: int = 3, choose: bool = True, heads: "PoolingHeads | None" = None):
         self.regressor = regressor
         self.params = params
         self.columns = list(columns)
@@ -61,6 +62,7 @@ class EnsembleModel:
         self.alpha = alpha
         self.repeats = repeats
         self.choose = choose
+        self.heads = heads  # pooling heads shared by the members' fits (a model search's), or None
 
     @property
     def families(self) -> dict[str, list[int]]:
@@ -73,7 +75,7 @@ class EnsembleModel:
 
     def _member(self, family: str) -> ScoringModel:
         return ScoringModel(self._regressor(family), self.params.get(family, {}), self.pca, self.seed,
-                            [self.columns[i] for i in self.families[family]])
+                            [self.columns[i] for i in self.families[family]], self.heads)
 
     def out_of_fold(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
         """Each member's out-of-fold predictions on these rows, one column per member, averaged over `repeats`

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..pooling import AttentionPooling, fit_pooling, frame_blocks
+from ..pooling import AttentionPooling, PoolingHeads, fit_pooling, frame_blocks
 from .base import get_regressor_class
 
 PREPROCESS_FILE = "preprocess.npz"
@@ -34,12 +34,14 @@ class ScoringModel:
     """Preprocessing and a regressor fitted together, so that folds never leak scaling or PCA."""
 
     def __init__(self, regressor: str = "lightgbm", params: dict[str, Any] | None = None,
-                 pca: int | None = None, seed: int = 0, columns: Sequence[str] | None = None):
+                 pca: int | None = None, seed: int = 0, columns: Sequence[str] | None = None,
+                 heads: PoolingHeads | None = None):
         self.regressor = regressor
         self.params = dict(params or {})
         self.pca = pca
         self.seed = seed
         self.columns = None if columns is None else list(columns)
+        self.heads = heads  # pooling heads already fitted on the same rows (a model search's), or None
 
     def _blocks(self) -> dict[str, tuple[np.ndarray, tuple[int, int, int]]]:
         return frame_blocks(self.columns) if self.columns is not None else {}
@@ -67,7 +69,7 @@ class ScoringModel:
 
     def _fit_pooling(self, X: np.ndarray, y: np.ndarray) -> None:
         self._layout(X.shape[1])
-        self.pooling_ = {fam: fit_pooling(X[:, idx].reshape(len(X), *shape), y)
+        self.pooling_ = {fam: fit_pooling(X[:, idx].reshape(len(X), *shape), y, self.heads)
                          for fam, (idx, shape) in self._blocks().items()}
 
     def _to_inputs(self, values: np.ndarray) -> np.ndarray:
