@@ -85,3 +85,21 @@ def test_featurizer_version_mismatch_is_refused(trained, tmp_path):
     (d / "manifest.json").write_text(json.dumps(m))
     with pytest.raises(BundleError, match="featurizer version 0"):
         sg.Scorer.load(d)
+
+
+def test_an_old_bundle_with_the_scale_in_its_rubric_still_loads(trained, tmp_path):
+    """Bundles before the scale was kept once also wrote it in `rubric.range`: they load with that scale."""
+    from speechgrade.bundle import _checksum
+
+    scorer, model_dir, ds, cache = trained
+    d = _copy(model_dir, tmp_path)
+    m = json.loads((d / "manifest.json").read_text())
+    assert "range" not in m["rubric"]  # new bundles record the scale once, in `label`
+    m["label"]["min"], m["label"]["max"] = 0.0, 10.0
+    m["rubric"]["range"] = [0.0, 10.0]  # the old shape: a second copy in the rubric
+    m["checksum"] = _checksum(m)
+    (d / "manifest.json").write_text(json.dumps(m))
+    loaded = sg.Scorer.load(d, cache=cache)
+    assert loaded.label_range_ == loaded.rubric_.range_ == (0.0, 10.0)
+    iv = loaded.predict_interval(ds.paths[:5])
+    assert (iv["lo"] >= 0).all() and (iv["hi"] <= 10).all()

@@ -80,3 +80,23 @@ def test_scoring_model_pools_inside_fit_and_round_trips(tmp_path):
     again = ScoringModel.load(tmp_path, "ridge", {"alpha": 1.0}, None, columns=cols)
     np.testing.assert_allclose(again.predict(X[120:]), model.predict(X[120:]))
     assert np.corrcoef(model.predict(X[120:]), y[120:])[0, 1] > 0.5
+
+
+def test_fitted_heads_are_held_by_the_search_not_by_the_module():
+    """The memo of fitted pooling heads belongs to a model search (and the models it fits), not to the module."""
+    import speechgrade.pooling as pooling
+    from speechgrade.pooling import PoolingHeads
+    from speechgrade.tuning import ModelSearch
+
+    assert not hasattr(pooling, "_FITTED")
+    rng = np.random.default_rng(0)
+    columns = [f"ssl.{c}" for c in frame_columns([3, 5], 2, 4)]
+    X, y = rng.normal(size=(30, len(columns))), rng.normal(size=30)
+    heads = PoolingHeads()
+    H = X[:, frame_blocks(columns)["ssl"][0]].reshape(30, 2, 2, 4)
+    assert heads.fit(H, y) is heads.fit(H.copy(), y) and len(heads) == 1
+    a = ModelSearch("ridge", trials=2, folds=3).fit(X, y, None, columns)
+    b = ModelSearch("ridge", trials=2, folds=3).fit(X, y, None, columns)
+    assert a.heads_ is not b.heads_ and len(a.heads_) == 4  # 3 folds and all rows, each fitted once
+    assert a.best_estimator_.heads is a.heads_
+    np.testing.assert_array_equal(a.best_estimator_.predict(X), b.best_estimator_.predict(X))

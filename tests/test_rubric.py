@@ -35,3 +35,37 @@ def test_scorer_snaps_inside_the_folds_and_in_the_bundle(tone_dataset, cache_dir
     assert np.allclose(frame["label"] * 2, np.round(frame["label"] * 2))
     assert "label_raw" in frame and not np.allclose(frame["label"], frame["label_raw"])
     assert loaded.rubric_.step_ == 0.5
+
+
+def test_evaluate_post_processes_each_fold_on_the_scale_train_ships(tone_dataset, cache_dir, monkeypatch):
+    """With --label-range and --snap, each outer fold's rubric and model clip to the scale the bundle ships."""
+    ds = sg.load_dataset(tone_dataset, tone_dataset.parent / "wav")
+    ds.table["label"] = (ds.table["label"] * 2).round() / 2
+    ranges = []
+    fit = Rubric.fit
+
+    def spy(self, pred, y, scale=None):
+        ranges.append(fit(self, pred, y, scale).range_)
+        return self
+
+    monkeypatch.setattr(Rubric, "fit", spy)
+    scorer = sg.Scorer("acoustic", "ridge", trials=0, snap=0.5, label_range=(0, 10), cache=cache_dir)
+    ev = scorer.evaluate(ds, folds=3, repeats=1)
+    assert ranges == [(0.0, 10.0)] * 3  # one rubric per outer fold, each on the given scale
+    assert ev.config["label_range"] == [0, 10]
+    ranges.clear()
+    scorer.fit(ds)
+    assert ranges == [(0.0, 10.0)] and scorer.rubric_.range_ == scorer.label_range_ == (0.0, 10.0)
+    assert scorer.model_.y_range_ == (0.0, 10.0)
+
+
+def test_fold_models_clip_to_the_scale_not_the_fold_labels():
+    """A model fitted with a scale clips its predictions to it; without one, to its training labels."""
+    from speechgrade.models import ScoringModel
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    y = np.clip(3 + X[:, 0], 2, 4)
+    far = np.array([[10.0, 0, 0], [-10.0, 0, 0]])
+    assert ScoringModel("ridge").fit(X, y).predict(far).tolist() == [4.0, 2.0]
+    assert ScoringModel("ridge").fit(X, y, scale=(1, 5)).predict(far).tolist() == [5.0, 1.0]

@@ -20,13 +20,14 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Clip": "extraction", "Dataset": "dataset", "Evaluation": "evaluate", "Scorer": "scorer", "Scores": "results",
     "SpeechgradeError": "errors", "decode_audio": "audio", "extract": "extraction", "load_dataset": "dataset",
-    "default_features": "features",
+    "default_features": "features", "ScorerConfig": "config", "Runtime": "config",
 }
 __all__ = [*_EXPORTS, "datasets"]
 
 if TYPE_CHECKING:
     from . import datasets
     from .audio import decode_audio
+    from .config import Runtime, ScorerConfig
     from .dataset import Dataset, load_dataset
     from .errors import SpeechgradeError
     from .evaluate import Evaluation

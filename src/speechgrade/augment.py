@@ -20,9 +20,10 @@ import av
 import numpy as np
 
 from .audio import SAMPLE_RATE, decode_audio
+from .config import AUGMENT_OPS
 from .errors import ConfigError
 
-OPS = ("stretch", "pitch", "noise", "gain", "telephone")
+OPS = AUGMENT_OPS
 NAMESPACE = "augmented-v1"
 
 

@@ -14,9 +14,10 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from .errors import BundleError, ConfigError, SpeechgradeError
+from .card import write_card
 from .output import recover_folder, replaced_folder
 
 log = logging.getLogger("speechgrade.bundle")
@@ -28,6 +29,7 @@ MAX_FILE_BYTES = 4 * 2**30
 FORMAT = "speechgrade-bundle"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+MULTI_LABEL = "multi-label"  # the manifest `kind` of a bundle with several labels
 BASE_LIBRARIES = ("numpy", "scikit-learn")
 
 
@@ -275,7 +277,11 @@ class Manifest:
     @classmethod
     def load(cls, directory: str | Path) -> "Manifest":
         """Read and verify a bundle's manifest (see `read_manifest`)."""
-        data = read_manifest(directory)
+        return cls.from_dict(read_manifest(directory), directory)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], directory: str | Path) -> "Manifest":
+        """One label's manifest from a verified manifest body, its field types checked (`directory` names it)."""
         names = {f.name for f in fields(cls)} - {"meta"}
         missing = {"label", "featurizers", "feature_columns", "model"} - set(data)
         if missing:
@@ -285,6 +291,55 @@ class Manifest:
             raise BundleError(f"{directory}: manifest field {problem}")
         return cls(**{k: v for k, v in data.items() if k in names},
                    meta={k: v for k, v in data.items() if k not in names})
+
+
+def write_bundle(directory: Path, members: dict[str, tuple[Manifest, Callable[[Path], list[str]], list[str]]],
+                 libraries: Iterable[str] = (), overall: dict[str, float] | None = None) -> "Manifest | dict[str, Any]":
+    """Write each label's model files (`members`: label -> its manifest, a function writing its files into a folder,
+    and its libraries), the model card and the manifest into `directory`: one label's manifest at the root, or
+    (kind `multi-label`) one manifest listing each label's files, kept in `label-<i>/`. Returns what was written."""
+    libraries = list(libraries)
+    if len(members) == 1:
+        manifest, save_files, libs = next(iter(members.values()))
+        libraries += libs
+        files = save_files(directory)
+        files.append(write_card(directory, manifest.to_dict(), library_versions(libraries)))
+        return manifest.save(directory, files, libraries)
+    body_members, files = {}, []
+    for i, (label, (manifest, save_files, libs)) in enumerate(members.items()):
+        sub = f"label-{i}"
+        files += [f"{sub}/{f}" for f in save_files(directory / sub)]
+        body_members[label] = {"folder": sub, **manifest.to_dict()}
+        libraries += libs
+    body = {"kind": MULTI_LABEL, "labels": list(members), "overall": overall, "members": body_members}
+    files.append(write_card(directory, body, library_versions(libraries)))
+    return write_manifest(directory, body, files, dict.fromkeys(libraries))
+
+
+def bundle_members(body: dict[str, Any], directory: str | Path) -> dict[str, tuple[Manifest, Path]]:
+    """Each label's checked manifest and the folder of its model files, from a verified manifest `body` (one
+    label, or a `multi-label` one whose members must stay inside the bundle)."""
+    directory = Path(directory)
+    if body.get("kind") != MULTI_LABEL:
+        manifest = Manifest.from_dict(body, directory)
+        return {str(manifest.label["name"]): (manifest, directory)}
+    try:
+        out = {}
+        for label in list(body["labels"]):
+            member = dict(body["members"][label])
+            folder = directory / str(member.pop("folder"))
+            if not folder.resolve().is_relative_to(directory.resolve()):
+                raise BundleError(f"{directory}: label '{label}' points outside the bundle")
+            problem = manifest_problem(member)
+            if problem:
+                raise BundleError(f"{directory}: label '{label}': manifest field {problem}")
+            names = {f.name for f in fields(Manifest)} - {"meta"}
+            out[label] = (Manifest(**{k: v for k, v in member.items() if k in names}), folder)
+        return out
+    except SpeechgradeError:
+        raise
+    except Exception as exc:  # a manifest of the wrong shape: refused with a reason, never a crash
+        raise BundleError(f"{directory}: malformed multi-label manifest ({type(exc).__name__}: {exc})") from None
 
 
 def featurizers_from_manifest(manifest: "Manifest | dict[str, Any]") -> list[Featurizer]:

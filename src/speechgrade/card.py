@@ -4,6 +4,7 @@ plain note that they were never measured), the abstain rules and the library ver
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from .features import FEATURIZERS
@@ -170,3 +171,12 @@ def _json(obj: Any) -> str:
     import json
 
     return json.dumps(obj, indent=1, default=str)
+
+
+def write_card(directory: "str | os.PathLike", body: dict[str, Any], libraries: dict[str, str] | None = None) -> str:
+    """Write the model card of a manifest `body` beside its model files; its name (a file the manifest lists and
+    hashes)."""
+    from pathlib import Path
+
+    (Path(directory) / CARD).write_text(model_card(body, libraries), encoding="utf-8")
+    return CARD

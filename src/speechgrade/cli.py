@@ -6,13 +6,14 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape as esc
 from rich.table import Table
 
+from .config import CONFIG_FIELDS, RUNTIME_FIELDS
 from .errors import ConfigError, SpeechgradeError
 from .options import ASR_DEFAULT
 from .output import atomic_file, check_outputs, check_report_folder, dataset_inputs, report_folder, write_table, write_text
@@ -29,13 +30,23 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                        "Start with `speechgrade demo`, then `speechgrade evaluate scores.csv --audio-dir wav/`.\n\n"
                        "Add `--debug` before or after any command to see full tracebacks.")
 
+
+
+def _setting(name: str, *flags: str, **override: Any) -> Any:
+    """A typer option for the ScorerConfig (or Runtime) field `name`: its default, help text and range are the
+    field's own (an open range, e.g. coverage's, is checked by the configuration instead)."""
+    f = CONFIG_FIELDS.get(name) or RUNTIME_FIELDS[name]
+    meta = f.metadata
+    bounds = {} if meta.get("open") else {k: meta[m] for k, m in (("min", "low"), ("max", "high"))
+                                           if meta.get(m) is not None}
+    return typer.Option(override.pop("default", f.default), *flags, **{"help": meta["help"], **bounds, **override})
+
+
 AudioDir = typer.Option(None, "--audio-dir", "-a", help="Folder of the audio files (default: the CSV's folder).")
 Label = typer.Option("label", "--label-column", "-l",
                      help="CSV column holding the score to learn; several (`grammar,fluency`) or `all` (every "
                           "numeric column that is not metadata) learn one model per label from one extraction.")
-LabelRange = typer.Option(None, "--label-range",
-                          help="The rubric's scale, `min,max` (e.g. `1,5`): scores are clipped to it and the bundle, "
-                               "page and intervals use it. Default: the lowest and highest training labels.")
+LabelRange = _setting("label_range", "--label-range")
 Overall = typer.Option(None, "--overall", help="With several labels, add a composite: `mean`, or weights such as "
                                                "`grammar=0.4,fluency=0.6` (evaluated against an `overall` column).")
 Features = typer.Option(None, "--features", "-f",
@@ -54,30 +65,25 @@ Regressor = typer.Option("ridgecv", "--regressor", "-r",
                               "in closed form (leave-one-out), the most reliable choice on a few hundred real answers; "
                               "`lightgbm` is the original design's tuned LightGBM. Several (`ridge,svr`): each is tuned and "
                               "the lower tuning CV RMSE wins (per member with --ensemble), inside the folds.")
-Trials = typer.Option(10, "--trials", min=0, help="Optuna trials per tuning (0 = default parameters).")
-Timeout = typer.Option(None, "--timeout", min=0.001, help="Stop each tuning after this many seconds.")
-Seed = typer.Option(0, "--seed", help="Random seed for folds and models.")
-Pca = typer.Option(None, "--pca", min=1, help="Project standardised features on N principal components.")
-Study = typer.Option(None, "--study", help="Optuna storage, e.g. `sqlite:///study.db` (resumable, inspectable).")
+Trials = _setting("trials", "--trials")
+Timeout = _setting("timeout", "--timeout")
+Seed = _setting("seed", "--seed")
+Pca = _setting("pca", "--pca")
+Study = _setting("study", "--study")
 Cache = typer.Option(None, "--cache", envvar="SPEECHGRADE_CACHE",
                      help="Feature cache folder (default ~/.cache/speechgrade).")
 NoGroupDup = typer.Option(False, "--no-group-duplicates", help="Do not keep duplicate recordings in one fold.")
-Folds = typer.Option(5, "--folds", min=2, help="Number of CV folds.")
-Calibrate = typer.Option(False, "--calibrate",
-                         help="Map raw scores through an isotonic fit of out-of-fold predictions to labels.")
-Snap = typer.Option(None, "--snap", help="Round scores to the label grid: a step such as `0.5`, or `auto` "
-                                         "(the smallest gap between labels). Fitted inside the folds.")
-Augment = typer.Option(0, "--augment", min=0, max=20, help="Add N augmented copies of each training clip (time stretch, pitch, "
-                                             "noise, gain, telephone), kept in their source's fold; never at "
-                                             "prediction.")
-AugmentOps = typer.Option("stretch,pitch,noise,gain,telephone", "--augment-ops",
-                          help="Which augmentations the copies draw from (comma-separated).")
+Folds = _setting("folds", "--folds")
+Calibrate = _setting("calibrate", "--calibrate")
+Snap = _setting("snap", "--snap")
+Augment = _setting("augment", "--augment")
+AugmentOps = _setting("augment_ops", "--augment-ops", default=",".join(CONFIG_FIELDS["augment_ops"].default))
 Ensemble = typer.Option("auto", "--ensemble",
                         help="`stack`: one regressor per feature family blended by non-negative ridge on their "
                              "out-of-fold predictions; `mean`: their average (both need two or more families); "
                              "`none`: all features in one regressor; `auto` (default): `stack` with two or more "
                              "families, else `none`.")
-Coverage = typer.Option(0.8, "--coverage", min=0.01, max=0.99, help="Target coverage of the prediction intervals (split-conformal).")
+Coverage = _setting("coverage", "--coverage")
 Engine = typer.Option("local", "--engine", help="`local` (this process) or `ray` (a Ray cluster; speechgrade[ray]).")
 Address = typer.Option(None, "--address", help="Ray cluster: `auto`, `ray://host:port`; default: start a local one.")
 Gpus = typer.Option(0.0, "--num-gpus-per-worker", help="GPUs per Ray worker (fractions share a GPU).")
@@ -88,10 +94,13 @@ def _engine_options(engine: str, address: Optional[str], gpus: float) -> dict:
 
 
 def _features(text: Optional[str], asr: Optional[str] = None) -> str:
-    from .features import as_featurizers, default_features
+    from .presets import feature_spec
 
-    specs = text or default_features(announce=lambda m: console.print(f"[yellow]{esc(m)}"))
-    return specs if asr is None else ",".join(f.spec for f in as_featurizers(specs, asr))
+    return feature_spec(text, asr, announce=_announce)
+
+
+def _announce(message: str) -> None:
+    console.print(f"[yellow]{esc(message)}")
 
 
 def _print_extract_report(report, n_rows: int, dataset=None) -> None:
@@ -157,7 +166,7 @@ def _ops(text: str) -> tuple:
 
 
 def _label_range(text: Optional[str]):
-    from .evaluate import check_label_range
+    from .rubric import check_label_range
 
     return check_label_range(None if text is None else text.split(","))
 
@@ -175,22 +184,15 @@ def _snap(text: Optional[str]):
 
 
 def _scorer(features: Optional[str], no_group_duplicates: bool, overall=None, asr: Optional[str] = None,
-            preset_name: Optional[str] = None, **options):
+            preset_name: Optional[str] = None, ensemble: Optional[str] = "auto", cache=None, **options):
     """A Scorer with the command's options (one model per label of the dataset)."""
+    from .config import Runtime
+    from .presets import scorer_options
     from .scorer import Scorer
 
-    if preset_name is not None:
-        from .presets import preset
-
-        if features is not None:
-            raise ConfigError("give --preset or --features, not both")
-        recipe = preset(preset_name, **({"asr": asr} if asr and preset_name == "large" else {}))
-        features = recipe.features
-        options["ensemble"] = recipe.ensemble if options.get("ensemble") in (None, "auto") else options["ensemble"]
-    if options.get("ensemble") == "none":
-        options["ensemble"] = None
-    return Scorer(featurizers=_features(features, asr), group_duplicates=not no_group_duplicates, progress=True,
-                  overall=overall, **options)
+    return Scorer(**scorer_options(features, preset_name, asr, ensemble, announce=_announce),
+                  group_duplicates=not no_group_duplicates, overall=overall, runtime=Runtime(cache=cache, progress=True),
+                  **options)
 
 
 @app.command()
@@ -200,8 +202,7 @@ def evaluate(data: Path = typer.Argument(..., help="CSV with `filename` and labe
              folds: int = Folds,
              repeats: int = typer.Option(3, "--repeats", min=1, help="Repeat the K-fold split this many times."),
              trials: int = Trials, timeout: Optional[float] = Timeout, seed: int = Seed, pca: Optional[int] = Pca,
-             inner_folds: int = typer.Option(3, "--inner-folds", min=2,
-                                             help="Tuning CV folds inside each outer training fold."),
+             inner_folds: int = _setting("inner_folds", "--inner-folds"),
              study: Optional[str] = Study, cache: Optional[Path] = Cache, no_group_duplicates: bool = NoGroupDup,
              coverage: float = Coverage, ensemble: Optional[str] = Ensemble, calibrate: bool = Calibrate,
              snap: Optional[str] = Snap, augment: int = Augment, augment_ops: str = AugmentOps,
@@ -250,15 +251,14 @@ def evaluate(data: Path = typer.Argument(..., help="CSV with `filename` and labe
         with console.status("auditing per group"):
             ev.audit(dataset, audits, cut_score, seed=seed)
     if len(dataset.labels) > 1:
-        _write_multi_evaluation(ev, json_path, report, predictions)
-        _print_audits(ev)
-        return
-    from .render import metrics_table, print_findings
+        _print_multi_evaluation(ev)
+    else:
+        from .render import metrics_table, print_findings
 
-    out.print(metrics_table(ev.summary))
-    print_findings(out, ev)
+        out.print(metrics_table(ev.summary))
+        print_findings(out, ev)
     _print_audits(ev)
-    _write_evaluation(ev.first, dataset.label, json_path, report, predictions)
+    _write_evaluation(ev, json_path, report, predictions)
 
 
 def _print_audits(ev) -> None:
@@ -272,7 +272,7 @@ def _print_audits(ev) -> None:
                 out.print(table)
 
 
-def _write_multi_evaluation(ev, json_path, report, predictions) -> None:
+def _print_multi_evaluation(ev) -> None:
     from .render import corr_table, multi_table, print_findings
 
     out.print(multi_table(ev))
@@ -284,21 +284,6 @@ def _write_multi_evaluation(ev, json_path, report, predictions) -> None:
     for label, n in ev.missing.items():
         if n:
             console.print(f"[yellow]{esc(label)}[/]: {n} clips lack this label and were left out of its model")
-    if json_path:
-        write_text(json_path, json.dumps(ev.to_json(), indent=1, default=str) + "\n")
-        console.print(f"metrics: {esc(str(json_path))}")
-    if predictions:
-        import pandas as pd
-
-        frames = [e.predictions.assign(label=label) for label, e in ev.labels.items()]
-        _note_neutralised(write_table(pd.concat(frames), predictions))
-        console.print(f"out-of-fold predictions: {esc(str(predictions))}")
-    if report:
-        from .report import write_multi_report
-
-        with report_folder(report) as tmp:
-            write_multi_report(ev, tmp)
-        console.print(f"report: {esc(str(report / 'index.html'))}")
 
 
 def _print_duplicates(clusters) -> None:
@@ -307,18 +292,30 @@ def _print_duplicates(clusters) -> None:
     print_duplicates(console, clusters)
 
 
-def _write_evaluation(ev, label, json_path, report, predictions) -> None:
+def _write_evaluation(ev, json_path, report, predictions) -> None:
+    """The metrics (JSON), the out-of-fold predictions (CSV; with several labels, a `label` column) and the report
+    of an evaluation, one label or several."""
     if json_path:
         write_text(json_path, json.dumps(ev.to_json(), indent=1, default=str) + "\n")
         console.print(f"metrics: {esc(str(json_path))}")
     if predictions:
-        _note_neutralised(write_table(ev.predictions, predictions))
+        if len(ev.labels) == 1:
+            table = ev.first.predictions
+        else:
+            import pandas as pd
+
+            table = pd.concat([e.predictions.assign(label=label) for label, e in ev.labels.items()])
+        _note_neutralised(write_table(table, predictions))
         console.print(f"out-of-fold predictions: {esc(str(predictions))}")
     if report:
-        from .report import write_report
+        from .report import write_multi_report, write_report
 
         with report_folder(report) as tmp:
-            write_report(ev, tmp, label, ev.importance)
+            if len(ev.labels) == 1:
+                label, first = next(iter(ev.labels.items()))
+                write_report(first, tmp, label, first.importance)
+            else:
+                write_multi_report(ev, tmp)
         console.print(f"report: {esc(str(report / 'index.html'))}")
 
 
@@ -354,6 +351,7 @@ def train(data: Path = typer.Argument(..., help="CSV with `filename` and label c
     prepared = scorer.prepare(dataset)
     _print_extract_report(prepared.report, len(prepared.X), dataset)
     _print_duplicates(prepared.duplicates)
+    ev = None
     if evaluate_first:
         with console.status("cross-validating") as status:
             ev = scorer.evaluate(dataset, folds, repeats, prepared=prepared,
@@ -363,7 +361,7 @@ def train(data: Path = typer.Argument(..., help="CSV with `filename` and label c
         out.print(multi_table(ev) if len(ev.labels) > 1 else metrics_table(ev.summary))
         print_findings(out, ev)
     with console.status(f"fitting {esc(regressor)}"):
-        scorer.fit(dataset, prepared=prepared)
+        scorer.fit(dataset, prepared=prepared, evaluation=ev)
     scorer.save(output)
     for label, one in scorer.models_.items():
         t = one.tuning
@@ -404,7 +402,7 @@ def predict(model: Path = typer.Argument(..., help="Model folder written by `tra
                                          help="Add `abstain` and `abstain_reason`: clips not to trust (noise, too "
                                               "little speech, not English, unreadable). They are listed anyway."),
             engine: str = Engine, address: Optional[str] = Address, num_gpus_per_worker: float = Gpus,
-            batch_size: int = typer.Option(8, "--batch-size", help="Clips per featurizer batch."),
+            batch_size: int = _setting("batch_size", "--batch-size"),
             report: Optional[Path] = typer.Option(None, "--report",
                                                   help="Write a readable page per answer (score, interval, what "
                                                        "drove it, measures against the training answers, "
@@ -483,9 +481,8 @@ def transcribe(data: Path = typer.Argument(..., help="CSV with a `filename` colu
     Example: `speechgrade transcribe scores.csv --audio-dir wav/ --out transcripts.jsonl`
     """
     from .dataset import Dataset, load_dataset
-    from .extraction import Extractor
-    from .features.whisper import WhisperFeaturizer
     from .transcribe import WhisperOptions
+    from .transcripts import transcribe_dataset
 
     dataset = load_dataset(data, audio_dir, None, require_label=False) if data.suffix.lower() == ".csv" \
         else Dataset.from_paths([data])
@@ -494,20 +491,12 @@ def transcribe(data: Path = typer.Argument(..., help="CSV with a `filename` colu
         raise ConfigError(f"{output} exists: pass --force to replace it, or another --out")
     opts = WhisperOptions(model, beam_size, None if language == "auto" else language, verbatim)
     _print_problems(dataset)
-    featurizer = WhisperFeaturizer(opts)
-    extractor = Extractor([featurizer], cache, batch_size=1, progress=True)
-    table, report = extractor.run(dataset)
-    transcriber = featurizer.transcriber()
-    from .audio import decode_audio
-
+    records, report, n = transcribe_dataset(dataset, opts, cache, progress=True)
     with atomic_file(output) as fh:
-        for name in table.index:
-            # extraction stored each transcript under the hash of the decoded audio: no second decode
-            t = transcriber.cached(report.audio[name]["decoded_sha256"]) or \
-                transcriber.transcribe(decode_audio(dataset.table.loc[name, "path"]))
-            fh.write(json.dumps({"filename": name, **t.to_dict()}) + "\n")
-    _print_extract_report(report, len(table), dataset)
-    console.print(f"wrote {len(table)} transcripts to {esc(str(output))}")
+        for record in records:
+            fh.write(json.dumps(record) + "\n")
+    _print_extract_report(report, n, dataset)
+    console.print(f"wrote {n} transcripts to {esc(str(output))}")
 
 
 @app.command()

@@ -9,7 +9,8 @@ import pandas as pd
 
 from .dataset import Dataset
 from .errors import ConfigError
-from .evaluate import LabelEvaluation, metrics, summarise
+from .crossval import LabelEvaluation
+from .metrics import metrics, summarise
 
 
 def parse_overall(spec: "str | dict[str, float] | None", labels: Sequence[str]) -> dict[str, float] | None:

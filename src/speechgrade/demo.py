@@ -79,7 +79,7 @@ def run_demo(label: str, output: Path, features: str, regressor: str, trials: in
     for table in audit_tables(ev.labels[shown].extra["audit"]):
         out.print(table)
     with console.status("training the final model"):
-        scorer.fit(train_set, prepared=prepared)
+        scorer.fit(train_set, prepared=prepared, evaluation=ev)
     model_dir = scorer.save(output / "model")
     console.print(f"scoring the {len(held_out)} held-out clips with the saved model (as `speechgrade predict` would)")
     predicted = Scorer.load(model_dir, cache=cache, progress=True).predict(held_out)

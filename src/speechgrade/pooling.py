@@ -123,16 +123,30 @@ class AttentionPooling:
         return obj
 
 
-_FITTED: "OrderedDict[str, AttentionPooling]" = OrderedDict()
+class PoolingHeads:
+    """Fitted pooling heads by the rows they were fitted on (the last `size`), held by whoever runs many fits on the
+    same rows: tuning refits a model on the same folds for every trial, and a head depends on the rows only, not on
+    the regressor's parameters. A `ModelSearch` holds one (`heads_`) and hands it to the models it fits."""
+
+    def __init__(self, size: int = 16):
+        self.size = size
+        self._heads: "OrderedDict[str, AttentionPooling]" = OrderedDict()
+
+    def fit(self, H: np.ndarray, y: np.ndarray) -> AttentionPooling:
+        """`AttentionPooling().fit(H, y)`, or the head already fitted on these rows."""
+        key = hashlib.sha1(np.ascontiguousarray(H, np.float32).tobytes() + np.asarray(y, np.float64).tobytes()
+                           ).hexdigest()
+        if key not in self._heads:
+            self._heads[key] = AttentionPooling().fit(H, y)
+            while len(self._heads) > self.size:
+                self._heads.popitem(last=False)
+        self._heads.move_to_end(key)
+        return self._heads[key]
+
+    def __len__(self) -> int:
+        return len(self._heads)
 
 
-def fit_pooling(H: np.ndarray, y: np.ndarray) -> AttentionPooling:
-    """`AttentionPooling().fit(H, y)`, memoised on the data: tuning refits a model on the same rows for every
-    trial, and the head depends on the rows only, not on the regressor's parameters."""
-    key = hashlib.sha1(np.ascontiguousarray(H, np.float32).tobytes() + np.asarray(y, np.float64).tobytes()).hexdigest()
-    if key not in _FITTED:
-        _FITTED[key] = AttentionPooling().fit(H, y)
-        while len(_FITTED) > 16:
-            _FITTED.popitem(last=False)
-    _FITTED.move_to_end(key)
-    return _FITTED[key]
+def fit_pooling(H: np.ndarray, y: np.ndarray, heads: PoolingHeads | None = None) -> AttentionPooling:
+    """A pooling head fitted on these rows: from `heads` (fitted once per rows), or afresh without one."""
+    return heads.fit(H, y) if heads is not None else AttentionPooling().fit(H, y)

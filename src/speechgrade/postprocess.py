@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from .abstain import AbstainRules
-from .evaluate import conformal_halfwidth
-from .rubric import Rubric
+from .metrics import conformal_halfwidth
+from .rubric import Rubric, label_scale
 
 
 class PostProcessor:
@@ -27,11 +27,13 @@ class PostProcessor:
         self.abstain = abstain
         self.language = language
 
-    def fit(self, oof: np.ndarray, y: np.ndarray, screen: pd.DataFrame | None = None) -> "PostProcessor":
-        """Fit the rubric and the interval on out-of-fold predictions `oof` of `y`; the rules on `screen`."""
+    def fit(self, oof: np.ndarray, y: np.ndarray, screen: pd.DataFrame | None = None,
+            scale: "tuple[float, float] | None" = None) -> "PostProcessor":
+        """Fit the rubric and the interval on out-of-fold predictions `oof` of `y`, on the label `scale` (default:
+        the labels' own range); the rules on `screen`."""
         y = np.asarray(y, np.float64)
-        self.label_range_ = (float(y.min()), float(y.max()))
-        self.rubric_ = Rubric(self.calibrate, self.snap).fit(oof, y)
+        self.label_range_ = label_scale(scale, y)
+        self.rubric_ = Rubric(self.calibrate, self.snap).fit(oof, y, self.label_range_)
         self.halfwidth_ = conformal_halfwidth(self.rubric_.transform(oof) - y, self.coverage)
         self.rules_ = AbstainRules(language=self.language).fit(screen) if self.abstain and screen is not None \
             else None
@@ -53,17 +55,18 @@ class PostProcessor:
     def to_manifest(self) -> dict[str, Any]:
         """The manifest's `interval`, `rubric` and `abstain` entries."""
         return {"interval": {"coverage": self.coverage, "halfwidth": self.halfwidth_},
-                "rubric": self.rubric_.to_dict(),
+                "rubric": self.rubric_.to_dict(scale=False),  # the scale is the manifest's `label`
                 "abstain": self.rules_.to_dict() if self.rules_ is not None else None}
 
     @classmethod
     def from_manifest(cls, manifest: dict[str, Any]) -> "PostProcessor":
-        """Rebuild from a manifest (bundles from before intervals or abstaining get neither)."""
+        """Rebuild from a manifest: the scale is its `label` (older bundles also kept a copy in `rubric.range`);
+        bundles from before intervals or abstaining get neither."""
         label = manifest["label"]
-        label_range = (label["min"], label["max"])
+        label_range = (float(label["min"]), float(label["max"]))
         interval = manifest.get("interval") or {"coverage": None, "halfwidth": float("inf")}
         rubric = Rubric.from_dict(manifest.get("rubric") or {"calibrate": False, "snap": None, "points": None,
-                                                              "step": None, "range": label_range})
+                                                              "step": None}, label_range)
         rules = manifest.get("abstain")
         obj = cls(rubric.calibrate, rubric.snap, interval["coverage"], rules is not None,
                   (rules or {}).get("language"))

@@ -61,3 +61,26 @@ def preset(name: str, **models: str) -> Preset:
         return PRESETS[name](**models)
     except TypeError as exc:
         raise ConfigError(f"preset '{name}': {exc}") from None
+
+
+def feature_spec(features: str | None = None, asr: str | None = None, announce=None) -> str:
+    """The feature spec to use: the one given, else the best set installed (said through `announce`); with `asr`,
+    every featurizer that uses Whisper uses that model."""
+    from .features import as_featurizers, default_features
+
+    specs = features or default_features(announce=announce)
+    return specs if asr is None else ",".join(f.spec for f in as_featurizers(specs, asr))
+
+
+def scorer_options(features: str | None = None, preset_name: str | None = None, asr: str | None = None,
+                   ensemble: str | None = "auto", announce=None) -> dict[str, Any]:
+    """A Scorer's `featurizers` and `ensemble` from a command's choices: a preset's recipe (its ensemble unless
+    another than `auto` is given; `asr` sets the large recipe's Whisper) or the features given; `none` is no
+    ensemble."""
+    if preset_name is not None:
+        if features is not None:
+            raise ConfigError("give --preset or --features, not both")
+        recipe = preset(preset_name, **({"asr": asr} if asr and preset_name == "large" else {}))
+        features = recipe.features
+        ensemble = recipe.ensemble if ensemble in (None, "auto") else ensemble
+    return {"featurizers": feature_spec(features, asr, announce), "ensemble": None if ensemble == "none" else ensemble}

@@ -17,6 +17,28 @@ def grid_step(y: np.ndarray) -> float:
     return float(np.diff(values).min())
 
 
+def check_label_range(label_range, y: np.ndarray | None = None, label: str = "label") -> tuple[float, float] | None:
+    """The rubric's (min, max) as floats, checked: finite, min < max, and (given labels `y`) holding every label."""
+    if label_range is None:
+        return None
+    try:
+        lo, hi = (float(v) for v in label_range)
+    except (TypeError, ValueError):
+        raise ConfigError(f"--label-range takes two numbers, min,max (got {label_range!r})") from None
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        raise ConfigError(f"--label-range needs finite min < max (got {lo:g},{hi:g})")
+    if y is not None and len(y) and (np.min(y) < lo or np.max(y) > hi):
+        raise ConfigError(f"label '{label}' has values {np.min(y):g}..{np.max(y):g} outside --label-range {lo:g},{hi:g}")
+    return lo, hi
+
+
+def label_scale(label_range, y: np.ndarray, label: str = "label") -> tuple[float, float]:
+    """The label scale, decided once when fitting and passed to whatever clips to it (the model, the rubric, the
+    interval): the given range (checked to hold every label), else the labels' own lowest and highest."""
+    given = check_label_range(label_range, y, label)
+    return given if given is not None else (float(np.min(y)), float(np.max(y)))
+
+
 class Rubric:
     """Maps raw scores to the rubric: `calibrate` fits a monotone (isotonic) map from out-of-fold predictions to
     labels, `snap` rounds to multiples of a step (or "auto": the labels' own step); both stay inside the label range."""
@@ -30,10 +52,11 @@ class Rubric:
         """Whether this rubric changes scores at all."""
         return bool(self.calibrate or self.snap)
 
-    def fit(self, pred: np.ndarray, y: np.ndarray) -> "Rubric":
-        """Learn from out-of-fold predictions `pred` of labels `y` (never in-sample predictions)."""
+    def fit(self, pred: np.ndarray, y: np.ndarray, scale: "tuple[float, float] | None" = None) -> "Rubric":
+        """Learn from out-of-fold predictions `pred` of labels `y` (never in-sample predictions); scores stay on
+        `scale` (default: the labels' own range)."""
         y = np.asarray(y, np.float64)
-        self.range_ = (float(y.min()), float(y.max()))
+        self.range_ = label_scale(scale, y)
         self.points_ = None
         if self.calibrate:
             from sklearn.isotonic import IsotonicRegression
@@ -56,16 +79,18 @@ class Rubric:
             out = np.clip(np.round(out / self.step_), lo, hi) * self.step_
         return out
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form (for the bundle)."""
-        return {"calibrate": self.calibrate, "snap": self.snap, "range": list(self.range_),
-                "points": self.points_, "step": self.step_}
+    def to_dict(self, scale: bool = True) -> dict[str, Any]:
+        """JSON form; without `scale` the range is left out (a bundle records the scale once, in its `label`)."""
+        out = {"calibrate": self.calibrate, "snap": self.snap, "range": list(self.range_),
+               "points": self.points_, "step": self.step_}
+        return out if scale else {k: v for k, v in out.items() if k != "range"}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Rubric":
-        """Inverse of `to_dict`."""
+    def from_dict(cls, data: dict[str, Any], scale: "tuple[float, float] | None" = None) -> "Rubric":
+        """Inverse of `to_dict`: the range is `scale` when given, else the one `data` holds (older bundles)."""
         obj = cls(data["calibrate"], data["snap"])
-        obj.range_, obj.points_, obj.step_ = tuple(data["range"]), data["points"], data["step"]
+        obj.range_ = tuple(float(v) for v in (data["range"] if scale is None else scale))
+        obj.points_, obj.step_ = data["points"], data["step"]
         return obj
 
 

@@ -8,8 +8,8 @@ augmented copies), `tuning.ModelSearch` (each label's model), `labelmodel` (a la
 
 from __future__ import annotations
 
-import inspect
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -19,12 +19,13 @@ import pandas as pd
 from . import columns as cols
 from .columns import families
 from .abstain import language_model
-from .augment import OPS as AUGMENT_OPS
-from .bundle import Manifest, featurizers_from_manifest, manifest_problem, read_manifest, replacing, scorer_config, write_manifest
+from .bundle import (MULTI_LABEL, Manifest, bundle_members, featurizers_from_manifest, read_manifest,  # noqa: F401
+                     replacing, scorer_config, write_bundle)
 from .composite import overall_figures, parse_overall
+from .config import CONFIG_FIELDS, Runtime, ScorerConfig, split_settings
 from .dataset import Dataset
 from .errors import BundleError, ConfigError, DatasetError, SpeechgradeError
-from .evaluate import Evaluation, check_label_range, evaluate_scorer, with_label_range
+from .evaluate import Evaluation, evaluate_scorer
 from .extraction import Clip, Extracted, as_dataset, make_extractor
 from .features import Featurizer, as_featurizers
 from .features.screen import ScreenFeaturizer
@@ -32,12 +33,11 @@ from .labelmodel import LabelModel
 from .models.ensemble import check_ensemble
 from .postprocess import PostProcessor
 from .results import Scores, abstain_columns, row_details, row_warnings
+from .rubric import label_scale
 from .training import Prepared, prepare, split_screen
 from .tuning import ModelSearch, regressor_names
 
-__all__ = ["Clip", "Extracted", "LabelModel", "Prepared", "Scorer", "Scores"]
-
-MULTI_LABEL = "multi-label"  # the manifest `kind` of a bundle with several labels
+__all__ = ["Clip", "Extracted", "LabelModel", "Prepared", "Runtime", "Scorer", "ScorerConfig", "Scores"]
 
 
 def label_distribution(y: np.ndarray) -> dict[str, Any]:
@@ -60,139 +60,106 @@ def _user_groups(predictions: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
     return out
 
 
-def _write_card(directory: Path, body: dict[str, Any], libraries: list[str]) -> str:
-    """Write the model card beside the model files; its name (a file the manifest lists and hashes)."""
-    from .bundle import library_versions
-    from .card import CARD, model_card
-
-    (directory / CARD).write_text(model_card(body, library_versions(libraries)), encoding="utf-8")
-    return CARD
-
-
 class Scorer:
     """Scores clips from audio: `Scorer(featurizers="acoustic", regressor="ridgecv").fit(dataset)` learns one model
     per label of the dataset (`load_dataset(..., label_column="grammar,fluency")`) from one extraction; `overall`
     (`"mean"` or `{"grammar": 0.4, "fluency": 0.6}`) adds a weighted composite."""
 
-    def __init__(self, featurizers: "str | Sequence" = "acoustic", regressor: str = "ridgecv", trials: int = 10,
-                 timeout: float | None = None, folds: int = 5, pca: int | None = None, seed: int = 0,
-                 cache: Any = None, group_duplicates: bool = True, study: str | None = None,
-                 progress: bool = False, batch_size: int = 8, inner_folds: int = 3, engine: str = "local",
-                 engine_options: dict[str, Any] | None = None, coverage: float = 0.8, ensemble: str | None = None,
-                 calibrate: bool = False, snap: "float | str | None" = None, abstain: bool = True,
-                 augment: int = 0, augment_ops: Sequence[str] = AUGMENT_OPS,
-                 overall: "str | dict[str, float] | None" = None,
-                 label_range: "tuple[float, float] | None" = None, asr: str | None = None):
-        self.featurizers = featurizers
-        self.regressor = regressor
-        self.trials = trials
-        self.timeout = timeout
-        self.folds = folds
-        self.pca = pca
-        self.seed = seed
-        self.cache = cache
-        self.group_duplicates = group_duplicates
-        self.study = study
-        self.progress = progress
-        self.batch_size = batch_size
-        self.inner_folds = inner_folds
-        self.engine = engine
-        self.engine_options = engine_options
-        self.coverage = coverage
-        self.ensemble = ensemble
-        self.calibrate = calibrate
-        self.snap = snap
-        self.abstain = abstain
-        self.augment = augment
-        self.augment_ops = augment_ops
-        self.overall = overall
-        self.label_range = label_range
-        self.asr = asr
+    def __init__(self, featurizers: "str | Sequence | None" = None, regressor: "str | Sequence | None" = None,
+                 config: ScorerConfig | None = None, runtime: Runtime | None = None, **settings: Any):
+        """`config` defines the model (`ScorerConfig`; or its fields as keywords, e.g. `trials=0`), `runtime` how
+        this process computes features (`Runtime`; or `cache`, `progress`, `batch_size`, `engine`,
+        `engine_options` as keywords, also accepted by `fit`, `evaluate`, `score` and `load`)."""
+        model, run = split_settings(settings)
+        model |= {k: v for k, v in (("featurizers", featurizers), ("regressor", regressor)) if v is not None}
+        self.config = replace(config, **model) if config is not None else ScorerConfig(**model)
+        self.runtime = replace(runtime, **run) if runtime is not None else Runtime(**run)
+
+    def __getattr__(self, name: str) -> Any:
+        # `scorer.trials`, `scorer.cache`...: the settings by their old attribute names
+        if name in CONFIG_FIELDS:
+            return getattr(self.__dict__["config"], name)
+        if name in Runtime.__dataclass_fields__:
+            return getattr(self.__dict__["runtime"], name)
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def _runtime(self, runtime: "Runtime | None", settings: dict[str, Any]) -> Runtime:
+        """The runtime of one call: this scorer's, with what the call gives."""
+        base = runtime or self.runtime
+        return replace(base, **settings) if settings else base
 
     # -- parts ----------------------------------------------------------------------------------
     def model_featurizers(self) -> list[Featurizer]:
         """The fitted model's featurizers, or those configured."""
-        return getattr(self, "featurizers_", None) or as_featurizers(self.featurizers, self.asr)
+        return getattr(self, "featurizers_", None) or as_featurizers(self.config.featurizers, self.config.asr)
 
-    def extractor(self, fingerprints: bool = True):
+    def extractor(self, runtime: Runtime | None = None, fingerprints: bool = True):
         """The model's featurizers, then (when abstaining) `screen`, with the English check once fitted; without
         `fingerprints` (prediction), no duplicate fingerprints."""
+        run = runtime or self.runtime
         post = self.post_ if hasattr(self, "models_") else None
-        screen = [ScreenFeaturizer(language=post.language if post else None)] if self.abstain else []
-        return make_extractor(self.model_featurizers() + screen, self.cache, self.batch_size, progress=self.progress,
-                              engine=self.engine, fingerprints=fingerprints, **(self.engine_options or {}))
+        screen = [ScreenFeaturizer(language=post.language if post else None)] if self.config.abstain else []
+        return make_extractor(self.model_featurizers() + screen, run.cache, run.batch_size, progress=run.progress,
+                              engine=run.engine, fingerprints=fingerprints, **(run.engine_options or {}))
 
     def search(self, folds: int | None = None, seed: int | None = None, study_name: str | None = None) -> ModelSearch:
         """An unfitted model search with this scorer's settings."""
-        return ModelSearch(self.regressor, self.trials, self.timeout, folds or self.folds, self.pca,
-                           self.seed if seed is None else seed, self.ensemble_method(), self.study, study_name)
+        c = self.config
+        return ModelSearch(c.regressor, c.trials, c.timeout, folds or c.folds, c.pca, c.seed if seed is None else seed,
+                           self.ensemble_method(), c.study, study_name)
 
     def _screen_family(self, extractor) -> str | None:
         """The column family of the `screen` measures (the extractor's last), when abstaining."""
-        return extractor.prefixes()[-1] if self.abstain else None
+        return extractor.prefixes()[-1] if self.config.abstain else None
 
     # -- learning -------------------------------------------------------------------------------
-    def prepare(self, dataset: Dataset) -> Prepared:
+    def prepare(self, dataset: Dataset, runtime: Runtime | None = None, **settings: Any) -> Prepared:
         """Extract (or read cached) features once for every label; combine user groups with duplicate clusters."""
-        regressor_names(self.regressor)  # an unknown regressor is an error before, not after, extraction
+        c = self.config
+        regressor_names(c.regressor)  # an unknown regressor is an error before, not after, extraction
         self._check_labels(dataset)
-        extractor = self.extractor(fingerprints=self.group_duplicates)
+        extractor = self.extractor(self._runtime(runtime, settings), fingerprints=c.group_duplicates)
         data = prepare(dataset, extractor, self._screen_family(extractor),
-                       self.group_duplicates, self.augment, self.augment_ops, self.seed)
+                       c.group_duplicates, c.augment, c.augment_ops, c.seed)
         self.families_ = families(data.X.columns)
         check_ensemble(self.ensemble_method(), data.X.columns)  # before any tuning: fit and evaluate both start here
         return data
 
     def check_params(self) -> None:
-        """Raise a ConfigError naming the first constructor argument outside its range (fit and evaluate start
-        here, so the Python API refuses what the CLI refuses)."""
-        snap = self.snap
-        if snap is not None and snap != "auto":
-            if isinstance(snap, bool) or not isinstance(snap, (int, float)) or not np.isfinite(snap) or snap <= 0:
-                raise ConfigError(f"snap must be a positive step such as 0.5, or 'auto' (got {snap!r})")
-        checks = [("coverage", self.coverage, 0.0, 1.0, False), ("folds", self.folds, 2, 1000, True),
-                  ("inner_folds", self.inner_folds, 2, 1000, True), ("trials", self.trials, 0, 100000, True),
-                  ("augment", self.augment, 0, 20, True), ("batch_size", self.batch_size, 1, 100000, True)]
-        for name, value, lo, hi, whole in checks:
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
-            ok = ok and (lo <= value <= hi if whole else lo < value < hi) and (not whole or float(value).is_integer())
-            if not ok:
-                kind = f"a whole number from {lo} to {hi}" if whole else f"a number strictly between {lo:g} and {hi:g}"
-                raise ConfigError(f"{name} must be {kind} (got {value!r})")
-        if self.pca is not None and not (isinstance(self.pca, int) and self.pca >= 1):
-            raise ConfigError(f"pca must be a positive whole number of components (got {self.pca!r})")
-        if self.timeout is not None and not (isinstance(self.timeout, (int, float)) and self.timeout > 0):
-            raise ConfigError(f"timeout must be a positive number of seconds (got {self.timeout!r})")
-        check_label_range(self.label_range)
+        """Raise a ConfigError naming the first setting outside its range (the configuration checks itself when
+        made; kept for callers of the old API)."""
+        ScorerConfig(**{name: getattr(self.config, name) for name in CONFIG_FIELDS})
 
     def ensemble_method(self) -> str | None:
         """The ensemble in use: `auto` is `stack` with two or more feature families (once features are known)."""
-        if self.ensemble != "auto":
-            return self.ensemble
+        if self.config.ensemble != "auto":
+            return self.config.ensemble
         fams = getattr(self, "families_", None)
         if fams is None:
             fams = families(self.columns_) if hasattr(self, "columns_") else {}
         return "stack" if len(fams) >= 2 else None
 
     def _check_labels(self, dataset: Dataset) -> None:
-        self.check_params()
         absent = [label for label in dataset.labels if label not in dataset.table.columns]
         if absent:
             raise DatasetError(f"the dataset has no label column '{absent[0]}'")
-        if self.overall and len(dataset.labels) < 2:
+        if self.config.overall and len(dataset.labels) < 2:
             raise ConfigError("--overall needs several labels (e.g. --label-column grammar,fluency)")
-        parse_overall(self.overall, dataset.labels)
+        parse_overall(self.config.overall, dataset.labels)
 
-    def fit(self, dataset: Dataset, prepared: Prepared | None = None) -> "Scorer":
+    def fit(self, dataset: Dataset, prepared: Prepared | None = None, evaluation: Evaluation | None = None,
+            runtime: Runtime | None = None, **settings: Any) -> "Scorer":
         """For each label, on the rows that have it: tune with grouped CV, then fit the final model on all of them;
         the rubric and the conformal interval are fitted on out-of-fold predictions, the abstain rules on the
-        screen measures."""
-        data = prepared or self.prepare(dataset)
+        screen measures. `evaluation` (what `evaluate` returned for this configuration) is recorded in the bundle."""
+        data = prepared or self.prepare(dataset, runtime, **settings)
         self._check_labels(dataset)
-        self.featurizers_ = as_featurizers(self.featurizers, self.asr)
+        cv = {} if evaluation is None else {label: ev.summary for label, ev in evaluation.labels.items()}
+        self.featurizers_ = as_featurizers(self.config.featurizers, self.config.asr)
         self.columns_ = list(data.X.columns)
-        self.models_ = {label: self._fit_label(*data.for_label(dataset, label)) for label in dataset.labels}
-        self.weights_ = parse_overall(self.overall, dataset.labels)
+        self.models_ = {label: self._fit_label(*data.for_label(dataset, label), cv.get(label))
+                        for label in dataset.labels}
+        self.weights_ = parse_overall(self.config.overall, dataset.labels)
         return self
 
     def _summary_ranges(self, X: pd.DataFrame) -> dict[str, list[float]]:
@@ -202,63 +169,54 @@ class Scorer:
         return {c: [round(float(v), 4) for v in np.nanpercentile(X[c].to_numpy(np.float64), [5, 50, 95])]
                 for c in shown if c in X.columns and np.isfinite(X[c].to_numpy(np.float64)).any()}
 
-    def _fit_label(self, dataset: Dataset, data: Prepared) -> LabelModel:
+    def _fit_label(self, dataset: Dataset, data: Prepared, evaluation: dict[str, Any] | None) -> LabelModel:
+        c = self.config
         X, y, groups = data.training_rows()
-        search = self.search(study_name="speechgrade-train" if self.study else None).fit(X, y, groups, self.columns_)
+        scale = label_scale(c.label_range, data.y, dataset.label)  # decided once: the model and rubric clip to it
+        search = self.search(study_name="speechgrade-train" if c.study else None).fit(X, y, groups, self.columns_,
+                                                                                      scale)
         oof = search.out_of_fold(X, y, groups, self.columns_)[:len(data.y)]  # originals only: copies share folds
         fitted = search.best_estimator_.predict(X) if len(X) else np.zeros(0)
         if not (np.isfinite(oof).all() and np.isfinite(fitted).all()):
             raise ConfigError(f"the model for label '{dataset.label}' gives scores that are not finite numbers (labels "
                               f"{np.min(data.y):g}..{np.max(data.y):g}); nothing was saved")
-        post = PostProcessor(self.calibrate, self.snap, self.coverage, self.abstain,
-                             language_model(self.featurizers_)).fit(oof, data.y, data.screen)
-        label_range = check_label_range(self.label_range, data.y, dataset.label)
-        if label_range is not None:  # the rubric's scale, not only what the training labels reached
-            post.label_range_ = post.rubric_.range_ = label_range
-            with_label_range(search.best_estimator_, label_range)
+        post = PostProcessor(c.calibrate, c.snap, c.coverage, c.abstain,
+                             language_model(self.featurizers_)).fit(oof, data.y, data.screen, scale)
         training = {"n": len(data.y), "augmented_copies": len(y) - len(data.y), "fingerprint": data.fingerprint(),
                     "duplicates": data.duplicates, "label_distribution": label_distribution(data.y),
                     "feature_ranges": self._summary_ranges(data.X),
                     "groups": None if data.groups is None else int(len(np.unique(data.groups)))}
         return LabelModel(dataset.label, search.best_estimator_, post, self.columns_, search.summary(), training,
-                          getattr(self, "cv_metrics_", {}).get(dataset.label))
+                          evaluation)
 
     def evaluate(self, dataset: Dataset, folds: int | None = None, repeats: int = 3,
-                 prepared: Prepared | None = None, progress: Callable[[str], None] | None = None) -> Evaluation:
+                 prepared: Prepared | None = None, progress: Callable[[str], None] | None = None,
+                 runtime: Runtime | None = None, **settings: Any) -> Evaluation:
         """Each label's nested, repeated, grouped CV (tuning runs inside each outer training fold only) on the rows
-        that have it; the composite against an `overall` column; how human and predicted sub-scores correlate."""
-        data = prepared or self.prepare(dataset)
+        that have it; the composite against an `overall` column; how human and predicted sub-scores correlate.
+        Pass the result to `fit(..., evaluation=...)` for the bundle to carry its figures."""
+        data = prepared or self.prepare(dataset, runtime, **settings)
         self._check_labels(dataset)
         evs = {}
         for label in dataset.labels:
             sub, rows = data.for_label(dataset, label)
             say = (lambda m, label=label: progress(f"{label}: {m}")) if progress and len(dataset.labels) > 1 \
                 else progress
-            evs[label] = evaluate_scorer(self, rows, label, folds or self.folds, repeats, say)
+            evs[label] = evaluate_scorer(self, rows, label, folds or self.config.folds, repeats, say)
             evs[label].predictions = _user_groups(evs[label].predictions, dataset)
-        self.cv_metrics_ = {label: ev.summary for label, ev in evs.items()}  # the bundle records them
-        for label, model in getattr(self, "models_", {}).items():
-            model.evaluation = self.cv_metrics_.get(label, model.evaluation)
         result = Evaluation(evs)
         if len(evs) > 1:
             oof = pd.DataFrame({lb: ev.predictions.groupby("filename")["model"].mean() for lb, ev in evs.items()})
             human = dataset.table.loc[data.names, dataset.labels]
             result.human_corr, result.predicted_corr = human.corr(), oof.corr()
             result.missing = {label: int(human[label].isna().sum()) for label in dataset.labels}
-            weights = parse_overall(self.overall, dataset.labels)
+            weights = parse_overall(self.config.overall, dataset.labels)
             result.overall = overall_figures(evs, weights, dataset) if weights else None
         return result
 
     def get_config(self) -> dict[str, Any]:
-        """Constructor arguments that define the model (JSON-able); `Scorer(**config)` rebuilds it."""
-        feats = self.featurizers if isinstance(self.featurizers, str) else \
-            [f if isinstance(f, str) else f.spec for f in self.featurizers]
-        return {"featurizers": feats, "regressor": self.regressor, "ensemble": self.ensemble,
-                "calibrate": self.calibrate, "snap": self.snap, "abstain": self.abstain, "coverage": self.coverage,
-                "augment": self.augment, "augment_ops": list(self.augment_ops), "trials": self.trials,
-                "timeout": self.timeout, "folds": self.folds, "inner_folds": self.inner_folds,
-                "pca": self.pca, "seed": self.seed, "group_duplicates": self.group_duplicates,
-                "label_range": None if self.label_range is None else list(self.label_range), "asr": self.asr}
+        """The model's configuration, JSON-able (`ScorerConfig.to_dict`); `Scorer(**config)` rebuilds it."""
+        return self.config.to_dict()
 
     # the fitted parts of the first (with one label, the only) label, by their own names
     labels_ = property(lambda self: list(self.models_), doc="The labels this scorer was fitted on.")
@@ -279,20 +237,22 @@ class Scorer:
             raise BundleError("this Scorer is not fitted: call fit() or Scorer.load()")
 
     def score(self, data: "Dataset | Sequence[str | os.PathLike] | Sequence[Clip]", intervals: bool = True,
-              explain: bool = False, details: bool = False, on_stage: Callable[[str], None] | None = None) -> Scores:
+              explain: bool = False, details: bool = False, on_stage: Callable[[str], None] | None = None,
+              runtime: Runtime | None = None, **settings: Any) -> Scores:
         """Score files, a dataset or decoded clips: the one path every front end uses. With `details`, each
         row also gets its summary features and, when the model transcribes, its transcript and timed words.
         `on_stage` hears the stages as they start: "decoding", "transcribing", "measuring", "scoring"."""
-        ex = self.extract(data, on_stage)
+        ex = self.extract(data, on_stage, runtime, **settings)
         if on_stage is not None:
             on_stage("scoring")
         return self.score_extracted(ex, intervals, explain, details)
 
-    def extract(self, data, on_stage: Callable[[str], None] | None = None) -> Extracted:
+    def extract(self, data, on_stage: Callable[[str], None] | None = None, runtime: Runtime | None = None,
+                **settings: Any) -> Extracted:
         """The features of files, a dataset or decoded clips, as `score_extracted` takes them."""
         self._check_fitted()
         dataset, clips = as_dataset(data)
-        extractor = self.extractor(fingerprints=False)  # duplicates are looked for in training, not here
+        extractor = self.extractor(self._runtime(runtime, settings), fingerprints=False)  # duplicates: training only
         X, report = extractor.run(list(clips.values()) if clips else dataset, on_stage)
         X, screen = split_screen(X, self._screen_family(extractor))
         return Extracted(dataset, extractor, X, screen, report)
@@ -348,82 +308,58 @@ class Scorer:
         return self.models_[label or self.label_].manifest(self._featurizer_identities(), self.get_config())
 
     def save(self, directory: str | os.PathLike) -> Path:
-        """Write a bundle: with one label, manifest.json + the model's native files; with several, one manifest
-        (kind `multi-label`) listing each label's files, kept in `label-<n>/`. The folder is replaced whole and at
-        once (an old bundle there stays until the new one is complete); a folder that holds anything but a
-        model is refused."""
+        """Write a bundle (see `bundle.write_bundle`: one label's manifest at the root, or one `multi-label`
+        manifest over `label-<i>/` folders). The folder is replaced whole and at once (an old bundle there stays
+        until the new one is complete); a folder that holds anything but a model is refused."""
         self._check_fitted()
         directory = Path(directory)
+        members = {label: (self.manifest(label), model.save_files, model.libraries())
+                   for label, model in self.models_.items()}
         with replacing(directory) as tmp:
-            self._write(tmp)
+            self.manifest_ = write_bundle(tmp, members, [lib for f in self.featurizers_ for lib in f.libraries],
+                                          self.weights_)
         return directory
 
-    def _write(self, directory: Path) -> None:
-        libraries = [lib for f in self.featurizers_ for lib in f.libraries]
-        if len(self.models_) == 1:
-            files = self.first_.save_files(directory)
-            libraries += self.first_.libraries()
-            files.append(_write_card(directory, self.manifest().to_dict(), libraries))
-            self.manifest_ = self.manifest().save(directory, files, libraries)
-            return
-        members, files = {}, []
-        for i, (label, model) in enumerate(self.models_.items()):
-            sub = f"label-{i}"
-            files += [f"{sub}/{f}" for f in model.save_files(directory / sub)]
-            members[label] = {"folder": sub, **self.manifest(label).to_dict()}
-            libraries += model.libraries()
-        body = {"kind": MULTI_LABEL, "labels": self.labels_, "overall": self.weights_, "members": members}
-        files.append(_write_card(directory, body, libraries))
-        self.manifest_ = write_manifest(directory, body, files, dict.fromkeys(libraries))
-
     @classmethod
-    def load(cls, directory: str | os.PathLike, cache: Any = None, progress: bool = False, **runtime) -> "Scorer":
+    def load(cls, directory: str | os.PathLike, cache: Any = None, progress: bool = False,
+             runtime: Runtime | None = None, **settings: Any) -> "Scorer":
         """Read a bundle written by `save` (one label or several; older bundles too); refuses tampered,
-        unknown-version or unloadable bundles. `runtime`: batch_size, engine, engine_options."""
+        unknown-version or unloadable bundles. The runtime: `runtime`, or cache, progress, batch_size, engine,
+        engine_options."""
         body = read_manifest(directory)
-        if body.get("kind") == MULTI_LABEL:
-            return cls._from_multi(body, Path(directory), cache, progress, **runtime)
-        return cls.from_manifest(Manifest.load(directory), directory, cache, progress, **runtime)
-
-    @classmethod
-    def _from_multi(cls, body: dict[str, Any], directory: Path, cache: Any, progress: bool, **runtime) -> "Scorer":
-        try:
-            labels, models, first = list(body["labels"]), {}, None
-            names = {f.name for f in Manifest.__dataclass_fields__.values()} - {"meta"}
-            for label in labels:
-                member = dict(body["members"][label])
-                folder = directory / str(member.pop("folder"))
-                if not folder.resolve().is_relative_to(directory.resolve()):
-                    raise BundleError(f"{directory}: label '{label}' points outside the bundle")
-                problem = manifest_problem(member)
-                if problem:
-                    raise BundleError(f"{directory}: label '{label}': manifest field {problem}")
-                manifest = Manifest(**{k: v for k, v in member.items() if k in names})
-                first = first or (manifest, folder)
-                models[label] = LabelModel.from_manifest(manifest, folder)
-            obj = cls.from_manifest(*first, cache, progress, **runtime)
-            obj.models_, obj.weights_, obj.overall = models, body.get("overall"), body.get("overall")
-        except SpeechgradeError:
-            raise
-        except Exception as exc:  # a manifest of the wrong shape: refused with a reason, never a crash
-            raise BundleError(f"{directory}: malformed multi-label manifest ({type(exc).__name__}: {exc})") from None
-        obj.manifest_ = body
+        members = bundle_members(body, directory)
+        models = {label: LabelModel.from_manifest(manifest, folder) for label, (manifest, folder) in members.items()}
+        first, _ = next(iter(members.values()))
+        multi = body.get("kind") == MULTI_LABEL
+        run = replace(runtime or Runtime(), cache=cache, progress=progress, **settings)
+        obj = cls.from_manifest(first, directory, models=models, overall=body.get("overall") if multi else None,
+                                runtime=run)
+        obj.manifest_ = body if multi else first
         return obj
 
     @classmethod
     def from_manifest(cls, manifest: Manifest, directory: str | os.PathLike, cache: Any = None,
-                      progress: bool = False, **runtime) -> "Scorer":
-        """A fitted one-label Scorer from a verified manifest and the folder that holds its model files."""
-        model = LabelModel.from_manifest(manifest, directory)
+                      progress: bool = False, models: dict[str, LabelModel] | None = None,
+                      overall: dict[str, float] | None = None, runtime: Runtime | None = None,
+                      **settings: Any) -> "Scorer":
+        """A fitted Scorer from a verified manifest (of the first label when `models` holds several) and the folder
+        that holds its model files."""
+        if models is None:
+            model = LabelModel.from_manifest(manifest, directory)
+            models = {model.label: model}
+        post = next(iter(models.values())).post
         try:
-            config = scorer_config(manifest, model.post.rubric_.to_dict(), model.post.coverage, model.post.abstain)
-            known = set(inspect.signature(cls).parameters)
-            obj = cls(**{k: v for k, v in config.items() if k in known}, cache=cache, progress=progress, **runtime)
+            saved = scorer_config(manifest, post.rubric_.to_dict(), post.coverage, post.abstain)
+            config = ScorerConfig(**{k: v for k, v in saved.items() if k in CONFIG_FIELDS} | {"overall": overall})
+            run = runtime if runtime is not None else Runtime(cache=cache, progress=progress, **settings)
+            obj = cls(config=config, runtime=run)
             obj.featurizers_, obj.columns_ = featurizers_from_manifest(manifest), list(manifest.feature_columns)
+        except ConfigError as exc:  # a setting out of range: the bundle was edited
+            raise BundleError(f"{directory}: manifest config: {exc}") from None
         except SpeechgradeError:
             raise
         except Exception as exc:  # a manifest of the wrong shape: refused with a reason, never a crash
             raise BundleError(f"{directory}: malformed manifest ({type(exc).__name__}: {exc})") from None
-        obj.models_, obj.weights_ = {model.label: model}, None
+        obj.models_, obj.weights_ = models, overall
         obj.manifest_ = manifest
         return obj

@@ -11,6 +11,7 @@ import numpy as np
 from .columns import families
 from .folds import make_folds
 from .models import ScoringModel, get_regressor_class
+from .pooling import PoolingHeads
 from .models.ensemble import EnsembleModel
 
 
@@ -26,11 +27,12 @@ class TuneResult:
 
 
 def cv_rmse(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, regressor: str, params: dict,
-            pca: int | None, folds: int, seed: int, trial=None, columns: list[str] | None = None) -> float:
+            pca: int | None, folds: int, seed: int, trial=None, columns: list[str] | None = None,
+            heads: PoolingHeads | None = None) -> float:
     """Mean RMSE over grouped K folds of these rows; with a trial, reports each fold so bad trials are pruned."""
     errors = []
     for k, (tr, te) in enumerate(make_folds(y, groups, folds, seed)):
-        pred = ScoringModel(regressor, params, pca, seed, columns).fit(X[tr], y[tr]).predict(X[te])
+        pred = ScoringModel(regressor, params, pca, seed, columns, heads).fit(X[tr], y[tr]).predict(X[te])
         errors.append(float(np.sqrt(np.mean((pred - y[te]) ** 2))))
         if trial is not None:
             trial.report(float(np.mean(errors)), k)
@@ -43,12 +45,13 @@ def cv_rmse(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, regressor: 
 
 def tune(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None, regressor: str = "lightgbm",
          trials: int = 10, timeout: float | None = None, folds: int = 5, pca: int | None = None, seed: int = 0,
-         storage: str | None = None, study_name: str | None = None, columns: list[str] | None = None) -> TuneResult:
+         storage: str | None = None, study_name: str | None = None, columns: list[str] | None = None,
+         heads: PoolingHeads | None = None) -> TuneResult:
     """Search the regressor's space for `trials` trials (resuming a stored study); 0 trials = defaults."""
     cls = get_regressor_class(regressor)
     if trials <= 0 or not cls.tunable:
         return TuneResult(cls.default_params(), cv_rmse(X, y, groups, regressor, {}, pca, folds, seed,
-                                                        columns=columns), 0, regressor=regressor)
+                                                        columns=columns, heads=heads), 0, regressor=regressor)
     import optuna
 
     optuna.logging.set_verbosity(logging.WARNING)
@@ -59,7 +62,7 @@ def tune(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None, regress
     done = sum(t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED) for t in study.trials)
 
     def objective(trial: "optuna.Trial") -> float:
-        return cv_rmse(X, y, groups, regressor, cls.search_space(trial), pca, folds, seed, trial, columns)
+        return cv_rmse(X, y, groups, regressor, cls.search_space(trial), pca, folds, seed, trial, columns, heads)
 
     if trials - done > 0:
         study.optimize(objective, n_trials=trials - done, timeout=timeout)
@@ -97,7 +100,7 @@ class ModelSearch:
               idx: Sequence[int], suffix: str = "") -> TuneResult:
         candidates = regressor_names(self.regressor)
         results = [tune(X[:, idx], y, groups, name, self.trials, self.timeout, self.folds, self.pca, self.seed,
-                        storage=self.storage, columns=[columns[i] for i in idx],
+                        storage=self.storage, columns=[columns[i] for i in idx], heads=self.heads_,
                         study_name=self.study_name and self.study_name + suffix +
                         (f"-{name}" if len(candidates) > 1 else ""))
                    for name in candidates]
@@ -108,21 +111,24 @@ class ModelSearch:
         result = result or self.result_
         if self.ensemble:
             return EnsembleModel(result.regressor, result.params, columns, self.ensemble, self.pca, self.seed,
-                                 self.folds)
-        return ScoringModel(result.regressor, result.params, self.pca, self.seed, columns)
+                                 self.folds, heads=self.heads_)
+        return ScoringModel(result.regressor, result.params, self.pca, self.seed, columns, self.heads_)
 
-    def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, columns: Sequence[str]) -> "ModelSearch":
-        """Tune on these rows (grouped folds), then fit the winner on all of them (`best_estimator_`)."""
+    def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, columns: Sequence[str],
+            scale: "tuple[float, float] | None" = None) -> "ModelSearch":
+        """Tune on these rows (grouped folds), then fit the winner on all of them (`best_estimator_`), clipping to
+        the label `scale` (default: the range of `y`; tuning's own fits keep their training rows' range)."""
         columns = list(columns)
+        self.heads_ = PoolingHeads()  # learned-pooling heads fitted once per rows, for every trial and fold
         if not self.ensemble:
             self.result_ = self._tune(X, y, groups, columns, list(range(len(columns))))
-            self.best_estimator_ = self.new_model(columns).fit(X, y, groups)
+            self.best_estimator_ = self.new_model(columns).fit(X, y, groups, scale)
             return self
         members = {fam: self._tune(X, y, groups, columns, idx, f"-{fam}") for fam, idx in families(columns).items()}
         self.result_ = TuneResult({f: r.params for f, r in members.items()}, 0.0,
                                   sum(r.n_trials for r in members.values()), {f: r.cv_rmse for f, r in members.items()},
                                   {f: r.regressor for f, r in members.items()})
-        self.best_estimator_ = self.new_model(columns).fit(X, y, groups)
+        self.best_estimator_ = self.new_model(columns).fit(X, y, groups, scale)
         self.result_.cv_rmse = self.best_estimator_.oof_rmse_
         return self
 

@@ -12,6 +12,7 @@ from ..columns import families
 from ..errors import ConfigError
 from ..folds import group_codes, make_folds
 from .base import write_json
+from ..pooling import PoolingHeads
 from .pipeline import ScoringModel
 
 ENSEMBLES = ("stack", "mean")
@@ -50,7 +51,7 @@ class EnsembleModel:
 
     def __init__(self, regressor: "str | dict[str, str]", params: dict[str, dict[str, Any]], columns: Sequence[str],
                  method: str = "stack", pca: int | None = None, seed: int = 0, folds: int = 5, alpha: float = 1.0,
-                 repeats: int = 3, choose: bool = True):
+                 repeats: int = 3, choose: bool = True, heads: "PoolingHeads | None" = None):
         self.regressor = regressor
         self.params = params
         self.columns = list(columns)
@@ -61,6 +62,7 @@ class EnsembleModel:
         self.alpha = alpha
         self.repeats = repeats
         self.choose = choose
+        self.heads = heads  # pooling heads shared by the members' fits (a model search's), or None
 
     @property
     def families(self) -> dict[str, list[int]]:
@@ -73,7 +75,7 @@ class EnsembleModel:
 
     def _member(self, family: str) -> ScoringModel:
         return ScoringModel(self._regressor(family), self.params.get(family, {}), self.pca, self.seed,
-                            [self.columns[i] for i in self.families[family]])
+                            [self.columns[i] for i in self.families[family]], self.heads)
 
     def out_of_fold(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
         """Each member's out-of-fold predictions on these rows, one column per member, averaged over `repeats`
@@ -110,8 +112,10 @@ class EnsembleModel:
         rmse = {k: float(np.sqrt(v / (self.repeats * len(y)))) for k, v in se.items()}
         return {"rmse": rmse, "winner": min(rmse, key=rmse.get)}
 
-    def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> "EnsembleModel":
-        """Fit every member on all rows and the blend on their out-of-fold predictions."""
+    def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None,
+            scale: "tuple[float, float] | None" = None) -> "EnsembleModel":
+        """Fit every member on all rows and the blend on their out-of-fold predictions; the blend is clipped to the
+        label `scale` (default: the range of `y`; members keep their own training range)."""
         X, y = np.asarray(X, np.float64), np.asarray(y, np.float64)
         self.members_ = {fam: self._member(fam).fit(X[:, idx], y) for fam, idx in self.families.items()}
         P = self.out_of_fold(X, y, groups)
@@ -126,8 +130,9 @@ class EnsembleModel:
                     best = _best_member(P, y)
                     self.weights_, self.intercept_ = np.eye(P.shape[1])[best], 0.0
                     self.choice_["member"] = list(self.families)[best]
-        self.y_range_ = (float(y.min()), float(y.max()))
-        blend = np.clip(P @ self.weights_ + self.intercept_, *self.y_range_)
+        seen = (float(y.min()), float(y.max()))
+        self.y_range_ = seen if scale is None else tuple(float(v) for v in scale)
+        blend = np.clip(P @ self.weights_ + self.intercept_, *seen)
         self.oof_rmse_ = float(np.sqrt(np.mean((blend - y) ** 2)))  # optimistic for stack: weights fitted on P
         return self
 
@@ -137,7 +142,7 @@ class EnsembleModel:
         return {fam: m.predict(X[:, self.families[fam]]) for fam, m in self.members_.items()}
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Blended scores, clipped to the label range seen in training."""
+        """Blended scores, clipped to the label scale it was fitted with."""
         P = np.column_stack(list(self.member_predictions(X).values()))
         return np.clip(P @ self.weights_ + self.intercept_, *self.y_range_)
 

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..pooling import AttentionPooling, fit_pooling, frame_blocks
+from ..pooling import AttentionPooling, PoolingHeads, fit_pooling, frame_blocks
 from .base import get_regressor_class
 
 PREPROCESS_FILE = "preprocess.npz"
@@ -34,12 +34,14 @@ class ScoringModel:
     """Preprocessing and a regressor fitted together, so that folds never leak scaling or PCA."""
 
     def __init__(self, regressor: str = "lightgbm", params: dict[str, Any] | None = None,
-                 pca: int | None = None, seed: int = 0, columns: Sequence[str] | None = None):
+                 pca: int | None = None, seed: int = 0, columns: Sequence[str] | None = None,
+                 heads: PoolingHeads | None = None):
         self.regressor = regressor
         self.params = dict(params or {})
         self.pca = pca
         self.seed = seed
         self.columns = None if columns is None else list(columns)
+        self.heads = heads  # pooling heads already fitted on the same rows (a model search's), or None
 
     def _blocks(self) -> dict[str, tuple[np.ndarray, tuple[int, int, int]]]:
         return frame_blocks(self.columns) if self.columns is not None else {}
@@ -67,7 +69,7 @@ class ScoringModel:
 
     def _fit_pooling(self, X: np.ndarray, y: np.ndarray) -> None:
         self._layout(X.shape[1])
-        self.pooling_ = {fam: fit_pooling(X[:, idx].reshape(len(X), *shape), y)
+        self.pooling_ = {fam: fit_pooling(X[:, idx].reshape(len(X), *shape), y, self.heads)
                          for fam, (idx, shape) in self._blocks().items()}
 
     def _to_inputs(self, values: np.ndarray) -> np.ndarray:
@@ -79,8 +81,10 @@ class ScoringModel:
         out[:, -1] = values[:, -1]
         return out
 
-    def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> "ScoringModel":
-        """Fit pooling heads, scaling, PCA and the regressor on these rows only (`groups` is for ensembles)."""
+    def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None,
+            scale: "tuple[float, float] | None" = None) -> "ScoringModel":
+        """Fit pooling heads, scaling, PCA and the regressor on these rows only (`groups` is for ensembles);
+        predictions are clipped to the label `scale` (default: the range of `y`)."""
         X = np.asarray(X, np.float64)
         y = np.asarray(y, np.float64)
         self._fit_pooling(X, y)
@@ -94,7 +98,7 @@ class ScoringModel:
             k = int(min(self.pca, Z.shape[0] - 1, Z.shape[1]))
             self.components_ = PCA(n_components=k, random_state=self.seed).fit(Z).components_
             Z = Z @ self.components_.T
-        self.y_range_ = (float(y.min()), float(y.max()))
+        self.y_range_ = (float(y.min()), float(y.max())) if scale is None else tuple(float(v) for v in scale)
         self.model_ = get_regressor_class(self.regressor)(seed=self.seed, **self.params).fit(Z, y)
         return self
 
@@ -104,7 +108,7 @@ class ScoringModel:
         return Z @ self.components_.T if len(self.components_) else Z
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Scores, clipped to the label range seen in training."""
+        """Scores, clipped to the label scale it was fitted with."""
         return np.clip(self.model_.predict(self.transform(X)), *self.y_range_)
 
     def contributions(self, X: np.ndarray) -> np.ndarray | None:
