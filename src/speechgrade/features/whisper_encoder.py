@@ -117,7 +117,8 @@ class WhisperEncoderFeaturizer(Featurizer):
         o = self.options
         backend = o.backend
         if backend == "auto":
-            backend = "faster-whisper" if self.layer_indices() == [encoder_layers(self._folder) + 1] else "whisper-numpy"
+            last = self.layer_indices() == [encoder_layers(self._folder) + 1]
+            backend = "faster-whisper" if last else "whisper-numpy"
         return speech_model(backend, SPEECH_MODELS[backend].options_for(o, o.model), self.models)
 
     def _dim(self) -> int:
