@@ -109,12 +109,13 @@ def test_pipelined_batches_give_what_one_lane_gives(mixed_dir, tmp_path, monkeyp
     meanwhile): the table, its order, the report and the per-clip failures equal the one-worker run's, and each
     clip is transcribed once."""
     pytest.importorskip("spacy")
+    import speechgrade.speech.faster_whisper as fw
     import speechgrade.transcribe as tr
 
     calls = []
     bad = sg.decode_audio(mixed_dir / "wav" / "good3.wav").tobytes()
 
-    def fake_transcribe(audio, options):
+    def fake_transcribe(audio, options, models=None):
         calls.append(audio.tobytes() == bad)
         if calls[-1]:
             raise RuntimeError("decoder crashed")
@@ -124,7 +125,7 @@ def test_pipelined_batches_give_what_one_lane_gives(mixed_dir, tmp_path, monkeyp
                              [{"start": 0.0, "end": 2.0, "text": "I goes", "avg_logprob": -0.3,
                                "no_speech_prob": 0.1, "compression_ratio": 1.2}])
 
-    monkeypatch.setattr(tr, "transcribe_audio", fake_transcribe)
+    monkeypatch.setattr(fw, "transcribe_audio", fake_transcribe)
     ds = sg.load_dataset(mixed_dir / "d.csv", mixed_dir / "wav")
     runs = []
     for workers in (1, 2):

@@ -28,11 +28,12 @@ def test_real_answers_are_not_flagged(text):
 
 
 def test_a_hallucinated_transcript_abstains_and_shows_no_findings(monkeypatch, tone_dataset, tmp_path):
+    import speechgrade.speech.faster_whisper as fw
     import speechgrade.transcribe as tr
 
     leak = "So, um, let me think like, hmm, let me think like, hmm, let me think like, hmm, let me think like."
     words = [tr.Word(w, 0.3 * i, 0.3 * i + 0.2, 0.5) for i, w in enumerate(leak.split())]
-    monkeypatch.setattr(tr, "transcribe_audio", lambda audio, options: tr.Transcript(
+    monkeypatch.setattr(fw, "transcribe_audio", lambda audio, options, models=None: tr.Transcript(
         leak, len(audio) / 16000, words, [{"start": 0.0, "end": 3.0, "text": leak, "avg_logprob": -0.9,
                                            "no_speech_prob": 0.6, "compression_ratio": 1.4}]))
     pytest.importorskip("faster_whisper")

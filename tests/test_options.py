@@ -116,20 +116,21 @@ def test_asr_reaches_every_featurizer_that_uses_whisper():
 def test_one_asr_model_one_pass_per_clip(monkeypatch, tone_dataset, cache_dir):
     """`asr=` moves whisper and grammar to one model, and each clip is transcribed once for both."""
     import speechgrade as sg
+    import speechgrade.speech.faster_whisper as fw
     import speechgrade.transcribe as tr
     from speechgrade.extraction import make_extractor
     from speechgrade.features import as_featurizers
 
     calls = []
 
-    def fake_transcribe(audio, options):
+    def fake_transcribe(audio, options, models=None):
         calls.append(options.model)
         words = [tr.Word(w, 0.4 * i, 0.4 * i + 0.3, 0.9) for i, w in enumerate("I goes to the school".split())]
         return tr.Transcript(" ".join(w.word for w in words), len(audio) / 16000, words,
                              [{"start": 0.0, "end": 2.0, "text": "I goes to the school", "avg_logprob": -0.3,
                                "no_speech_prob": 0.1, "compression_ratio": 1.2}])
 
-    monkeypatch.setattr(tr, "transcribe_audio", fake_transcribe)
+    monkeypatch.setattr(fw, "transcribe_audio", fake_transcribe)
     pytest.importorskip("spacy")
     ds = sg.load_dataset(tone_dataset, tone_dataset.parent / "wav")
     feats = as_featurizers("whisper,grammar", asr="my-whisper")

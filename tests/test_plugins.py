@@ -1,4 +1,5 @@
-"""Adding a featurizer or a regressor is one class and one registration: both run through every front end."""
+"""Adding a featurizer, a regressor or an ASR backend is one class and one registration: each runs through every
+front end."""
 
 import importlib
 import json
@@ -10,6 +11,7 @@ from typer.testing import CliRunner
 import speechgrade as sg
 from speechgrade.features import FEATURIZERS
 from speechgrade.models import REGRESSORS
+from speechgrade.speech import SPEECH_MODELS
 
 
 @pytest.fixture
@@ -21,6 +23,8 @@ def plugins():
         FEATURIZERS.pop(name, None)
     for name in toy.NAMES["regressors"]:
         REGRESSORS.pop(name, None)
+    for name in toy.NAMES["speech_models"]:
+        SPEECH_MODELS.pop(name, None)
 
 
 def test_a_new_featurizer_and_regressor_work_everywhere(plugins, tone_dataset, tmp_path):
@@ -55,3 +59,31 @@ def test_a_new_featurizer_and_regressor_work_everywhere(plugins, tone_dataset, t
     assert r.status_code == 200, r.text
     assert r.json()["score"] == pytest.approx(api.iloc[0], abs=1e-4)
     assert "toy-loudness.rms_db" in r.json()["features"]
+
+
+def test_a_new_asr_backend_serves_every_transcript_featurizer(plugins, tone_dataset, tmp_path):
+    """`--asr toy` (a backend registered by one plug-in class) writes the transcript that whisper, grammar and
+    text-embedding read, on the command line and through the Scorer, and answers the English check."""
+    pytest.importorskip("spacy")
+    pytest.importorskip("sentence_transformers")
+    import pandas as pd
+    from speechgrade.cli import app
+
+    ds = sg.load_dataset(tone_dataset, tone_dataset.parent / "wav")
+    out = tmp_path / "feats.csv"
+    done = CliRunner().invoke(app, ["extract", str(tone_dataset), "-a", str(tone_dataset.parent / "wav"), "-f",
+                                    "whisper,grammar,text-embedding,acoustic", "--asr", "toy", "--cache",
+                                    str(tmp_path / "cache"), "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    table = pd.read_csv(out, index_col=0)
+    assert len(table) == len(ds) and table.notna().all().all()
+    # 1.5 s clips: the toy hears five words in each, and the grammar and embedding columns read that transcript
+    assert (table["whisper.word_count"] == 5).all()
+    assert (table.filter(like="text-embedding.").abs().sum(axis=1) > 0).all()
+    assert table.filter(like="grammar.").abs().sum(axis=1).gt(0).all()
+
+    scorer = sg.Scorer("whisper,grammar,acoustic", "ridge", trials=0, asr="toy", cache=tmp_path / "cache").fit(ds)
+    assert scorer.post_.language == "toy"  # the English check asks the toy backend
+    record = next(scorer.score(ds.paths[:1], details=True).records())
+    assert record["transcript"] == "I goes to the school" and not record["abstain"]
+    assert any(f["text"] == "goes" for f in record["grammar_findings"])

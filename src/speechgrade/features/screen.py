@@ -1,7 +1,8 @@
 """`screen`: is this clip scoreable? Speech and voiced time, a noise estimate, and (optionally) English.
 
-Spec: `screen[?language=MODEL]`. With `language`, Whisper's language identification (first 30 s,
-`speechgrade[whisper]`) gives `english_prob`; without it that column is NaN. The scorer adds this
+Spec: `screen[?language=MODEL]`. With `language`, the language identification of that model from the speech-model
+registry (Whisper's on the first 30 s, `speechgrade[whisper]`, or a registered ASR backend's) gives `english_prob`;
+without it, or with a backend that cannot tell languages, that column is NaN. The scorer adds this
 featurizer on its own to decide when to abstain (see `speechgrade.abstain`); it can also be a feature.
 """
 
@@ -13,6 +14,9 @@ from dataclasses import dataclass
 
 from ..audio import SAMPLE_RATE
 from ..options import FeaturizerOptions, option
+from ..speech.faster_whisper import WhisperOptions
+from ..speech.model_cache import ModelCache
+from ..speech.transcriber import asr_model
 from .acoustic import HOP, _f0_track, _speech_mask, frame_db
 from .base import Featurizer, register_featurizer
 
@@ -43,19 +47,15 @@ def screen_measures(audio: np.ndarray) -> dict[str, float]:
             "snr_db": float(np.percentile(db, 95) - np.percentile(db, 10))}
 
 
-def english_probability(audio: np.ndarray, model: str, device: str = "auto", compute_type: str = "auto") -> float:
-    """Whisper's probability that the first 30 s are English (NaN for a model that cannot tell languages: an
-    English-only model, or one whose config lists no language tokens)."""
-    from ..transcribe import load_whisper
-
-    whisper = load_whisper(model, device, compute_type)
-    if not whisper.model.is_multilingual:
+def english_probability(audio: np.ndarray, model: str, device: str = "auto", compute_type: str = "auto",
+                        models: ModelCache | None = None) -> float:
+    """The probability that the first 30 s are English, from the registry's speech model for `model` (NaN for a
+    model that cannot tell languages: an English-only Whisper, one whose config lists no language tokens, or a
+    backend without language detection)."""
+    speech = asr_model(WhisperOptions(model, device=device, compute_type=compute_type), models)
+    if not speech.detects_language():
         return float("nan")
-    try:
-        _, _, probs = whisper.detect_language(audio[: 30 * SAMPLE_RATE])
-    except IndexError:  # no language tokens in the model's config: faster-whisper finds no candidates
-        return float("nan")
-    return float(dict(probs).get("en", 0.0))
+    return speech.detect_language(audio[: 30 * SAMPLE_RATE], "en")[1]
 
 
 @register_featurizer
@@ -66,6 +66,7 @@ class ScreenFeaturizer(Featurizer):
     title = "scoreability measures (speech time, noise, language)"
     version = "1"
     descriptions = DESCRIPTIONS
+    models: ModelCache | None = None  # where the language model is held (None: the process-wide cache)
 
     @dataclass(frozen=True)
     class Options(FeaturizerOptions):
@@ -79,5 +80,6 @@ class ScreenFeaturizer(Featurizer):
 
     def featurize(self, audio: np.ndarray) -> np.ndarray:
         m = screen_measures(audio)
-        m["english_prob"] = english_probability(audio, self.options.language) if self.options.language else np.nan
+        language = self.options.language
+        m["english_prob"] = english_probability(audio, language, models=self.models) if language else np.nan
         return np.array([m[c] for c in COLUMNS], dtype=np.float32)

@@ -3,7 +3,8 @@
 Long clips are cut into windows (20 s; 30 s for Whisper) encoded independently. The frames of all
 windows are pooled as one sequence: the mean (and std) is frame-weighted over the whole clip. For
 Whisper only the encoder frames that hold audio are pooled, not the padding of the 30 s input.
-Windows of equal length are batched together. Needs `pip install speechgrade[ssl]`.
+Windows of equal length are batched together. The encoder is the `transformers` speech-model backend
+(`speechgrade.speech.transformers`), from the registry; this module only pools. Needs `pip install speechgrade[ssl]`.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from ..audio import windows
 from ..errors import ConfigError
 from ..options import FeaturizerOptions, option
 from ..pooling import SEGMENTS, frame_columns, segment_means
-from ..speech import layers_value, show_layers
-from ..speech.transformers import DEFAULT_MODEL, encode_windows, load_encoder, model_digest, require_torch, resolve_device
+from ..speech import layers_value, show_layers, speech_model
+from ..speech.model_cache import ModelCache
+from ..speech.transformers import DEFAULT_MODEL, Transformers, model_digest, require_torch
 from .base import Featurizer, register_featurizer
 
 POOLINGS = ("mean", "mean+std", "learned")
@@ -34,6 +36,7 @@ class SSLFeaturizer(Featurizer):
     version = "1"
     extra = "ssl"
     libraries = ("torch", "transformers")
+    models: ModelCache | None = None  # where the encoder is held (None: the process-wide cache)
 
     @dataclass(frozen=True)
     class Options(FeaturizerOptions):
@@ -70,17 +73,16 @@ class SSLFeaturizer(Featurizer):
     def fingerprints(self) -> dict:
         return {"model_digest": model_digest(self.options.model)}
 
-    def _loaded(self):
-        return load_encoder(self.options.model, resolve_device(self.options.device))
+    def speech_model(self) -> Transformers:
+        """The `transformers` backend that encodes the windows."""
+        o = self.options
+        return speech_model("transformers", Transformers.Options(o.model, device=o.device), self.models)
 
     def _hidden_size(self) -> int:
-        _, net, _ = self._loaded()
-        cfg = net.config
-        return int(getattr(cfg, "d_model", None) or cfg.hidden_size)
+        return self.speech_model().dim
 
     def _n_states(self) -> int:
-        cfg = self._loaded()[1].config
-        return int(getattr(cfg, "encoder_layers", None) or cfg.num_hidden_layers) + 1
+        return self.speech_model().n_states
 
     def columns(self) -> list[str]:
         d = self._hidden_size()
@@ -103,11 +105,10 @@ class SSLFeaturizer(Featurizer):
 
     def _encode(self, batch: list[np.ndarray]) -> list[np.ndarray]:
         """Frame states (L, T, D) of the selected layers, per window."""
-        return encode_windows(self._loaded(), batch, self._layer_indices)
+        return self.speech_model().encode_batch(batch, self._layer_indices)
 
     def featurize_batch(self, audios: list[np.ndarray]) -> list[np.ndarray]:
-        _, _, is_whisper = self._loaded()
-        window_s = self.options.window_s or (30.0 if is_whisper else 20.0)
+        window_s = self.options.window_s or self.speech_model().window_s
         pieces = [(i, w) for i, a in enumerate(audios) for w in windows(a, window_s)]
         d = self._hidden_size()
         sums = np.zeros((len(audios), d), np.float64)

@@ -9,7 +9,6 @@ Spec: `text-embedding[:MODEL][?asr=WHISPER&beam_size=5&language=en&verbatim=true
 from __future__ import annotations
 
 import dataclasses
-import functools
 import importlib.util
 import os
 from dataclasses import dataclass
@@ -20,7 +19,9 @@ import numpy as np
 from ..errors import ModelNotFoundError
 from ..extras import require
 from ..options import option
-from ..transcribe import TranscriptOptions, require_faster_whisper
+from ..speech.model_cache import MODELS, ModelCache
+from ..speech.transcriber import Transcriber, TranscriptOptions
+from ..speech.whisper_weights import require_faster_whisper
 from .base import TranscriptFeaturizer, register_featurizer
 
 HUB_DEFAULT = "sentence-transformers/all-MiniLM-L6-v2"
@@ -36,9 +37,14 @@ def packaged_minilm() -> str | None:
     return str(path) if (path / "config.json").is_file() else None
 
 
-@functools.lru_cache(maxsize=2)
-def load_sentence_model(model: str):
-    """A SentenceTransformer, loaded once per process, never fetching unless online and asked to."""
+def load_sentence_model(model: str, models: ModelCache | None = None):
+    """A SentenceTransformer held by `models` (None: the process-wide cache), loaded there once, never fetching
+    unless online and asked to."""
+    return (models if models is not None else MODELS).get(("sentence-transformers", model),
+                                                           lambda: _load_sentence_model(model))
+
+
+def _load_sentence_model(model: str):
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as hf_logging
 
@@ -69,6 +75,7 @@ class TextEmbeddingFeaturizer(TranscriptFeaturizer):
     extra = "text"
     libraries = ("torch", "sentence-transformers", "faster-whisper", "ctranslate2")
     default_rank = 3
+    models: ModelCache | None = None  # where the sentence and speech models are held (None: process-wide)
 
     @dataclass(frozen=True)
     class Options(TranscriptOptions):
@@ -92,15 +99,19 @@ class TextEmbeddingFeaturizer(TranscriptFeaturizer):
         require_faster_whisper()
         require("the 'text-embedding' featurizer", ("sentence_transformers",), "torch==2.13.0 'speechgrade[text]'")
 
+    def transcriber(self) -> Transcriber:
+        """The transcriber of these options, on the bound cache (and its parsed transcripts)."""
+        return Transcriber(self.asr, self.cache, self.models)
+
     def columns(self) -> list[str]:
-        model = load_sentence_model(self.model)
+        model = load_sentence_model(self.model, self.models)
         dim = (getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension)()
         return [f"e{i}" for i in range(dim)]
 
     def featurize_batch(self, audios: list[np.ndarray]) -> list[np.ndarray]:
         transcriber = self.transcriber()
         texts = [transcriber.transcribe(a).text or "" for a in audios]
-        vecs = load_sentence_model(self.model).encode(texts, batch_size=32, normalize_embeddings=True)
+        vecs = load_sentence_model(self.model, self.models).encode(texts, batch_size=32, normalize_embeddings=True)
         return [np.asarray(v, np.float32) for v in vecs]
 
     def featurize(self, audio: np.ndarray) -> np.ndarray:

@@ -1,8 +1,9 @@
-"""`whisper`: fluency, disfluency, language and ASR-confidence features of a Whisper transcript.
+"""`whisper`: fluency, disfluency, language and ASR-confidence features of a transcript.
 
-Transcripts are cached by audio content and ASR options, shared with `text-embedding` and
-`speechgrade transcribe`. Spec: `whisper[:MODEL][?beam_size=5&language=en&verbatim=true]`.
-Needs `pip install 'speechgrade[whisper]'`.
+The transcript comes from the speech-model registry (`speechgrade.speech.asr_model`: Whisper on CTranslate2 by
+default, or a registered ASR backend named by `--asr`). Transcripts are cached by audio content and ASR options,
+shared with `grammar`, `text-embedding` and `speechgrade transcribe`.
+Spec: `whisper[:MODEL][?beam_size=5&language=en&verbatim=true]`. Needs `pip install 'speechgrade[whisper]'`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..language import COLUMNS, DESCRIPTIONS, transcript_features
-from ..transcribe import Transcriber, WhisperOptions, require_faster_whisper, resolve_whisper_model
+from ..speech.faster_whisper import WhisperOptions
+from ..speech.model_cache import ModelCache
+from ..speech.transcriber import Transcriber, asr_model
+from ..speech.transcript import Transcript
+from ..speech.whisper_weights import require_faster_whisper, resolve_whisper_model
 from .base import Featurizer, register_featurizer
 
 
@@ -29,6 +34,7 @@ class WhisperFeaturizer(Featurizer):
 
     Options = WhisperOptions
     cache = None
+    models: ModelCache | None = None  # where the speech model is held (None: the process-wide cache)
 
     @classmethod
     def check_available(cls) -> None:
@@ -45,14 +51,14 @@ class WhisperFeaturizer(Featurizer):
         return self.options.model
 
     def fingerprints(self) -> dict:
-        return {"model_fingerprint": self.options.identity()["model_fingerprint"]}
+        return {"model_fingerprint": asr_model(self.options, self.models).fingerprint()}
 
     def bind(self, cache) -> None:
         self.cache = cache
 
     def transcriber(self) -> Transcriber:
-        """The transcriber this featurizer uses (shares the feature cache)."""
-        return Transcriber(self.options, self.cache)
+        """The transcriber this featurizer uses (shares the feature cache and its parsed transcripts)."""
+        return Transcriber(self.options, self.cache, self.models)
 
     def warnings(self, decoded_sha256: str) -> list[str]:
         return self.transcriber().warnings(decoded_sha256)
@@ -66,9 +72,12 @@ class WhisperFeaturizer(Featurizer):
 
     def featurize_batch(self, audios: list[np.ndarray]) -> list[np.ndarray]:
         """Transcribe two clips at a time (see `Transcriber.transcribe_many`), then read the features."""
-        self.transcriber().transcribe_many(audios)
-        return [self.featurize(a) for a in audios]
+        return [self._vector(t) for t in self.transcriber().transcribe_many(audios)]
 
     def featurize(self, audio: np.ndarray) -> np.ndarray:
-        feats = transcript_features(self.transcriber().transcribe(audio))
+        return self._vector(self.transcriber().transcribe(audio))
+
+    @staticmethod
+    def _vector(t: Transcript) -> np.ndarray:
+        feats = transcript_features(t)
         return np.array([feats[c] for c in COLUMNS], dtype=np.float32)

@@ -23,12 +23,23 @@ import numpy as np
 from ..errors import ConfigError
 from ..options import ASR_DEFAULT, FeaturizerOptions, option
 from ..pooling import SEGMENTS, frame_columns, segment_means
-from ..speech import SpeechModel, layers_value, show_layers, speech_model
+from ..speech import SPEECH_MODELS, SpeechModel, layers_value, show_layers, speech_model
+from ..speech.model_cache import ModelCache
 from ..speech.whisper_layers import encoder_layers, encoder_shape
-from ..transcribe import WhisperOptions, model_fingerprint, require_faster_whisper, resolve_whisper_model
+from ..speech.whisper_weights import model_fingerprint, require_faster_whisper, resolve_whisper_model
 from .base import Featurizer, register_featurizer
 
 LAYER_NAMES = ("last", "top", "all")
+
+
+def encoder_backend(value: str) -> str:
+    """The `backend` option: auto, or a registered speech-model backend (faster-whisper, whisper-numpy, a
+    plug-in's) that gives encoder states of a Whisper model."""
+    value = str(value).strip()
+    if value != "auto" and value not in SPEECH_MODELS:
+        raise ConfigError(f"option 'backend' must be auto or a speech model backend "
+                          f"({', '.join(sorted(SPEECH_MODELS))}) (got {value!r})")
+    return value
 # what a bundle made before layer options meant by a config without them
 LEGACY = {"layers": "last", "layer_pool": "average", "backend": "auto", "pooling": "mean"}
 
@@ -43,6 +54,7 @@ class WhisperEncoderFeaturizer(Featurizer):
     extra = "whisper"
     libraries = ("faster-whisper", "ctranslate2")
     default_rank = 2
+    models: ModelCache | None = None  # where the speech model is held (None: the process-wide cache)
 
     @dataclass(frozen=True)
     class Options(FeaturizerOptions):
@@ -58,7 +70,7 @@ class WhisperEncoderFeaturizer(Featurizer):
                               choices=("mean", "mean+std", "learned"))
         segments: int = option(SEGMENTS, "segments per clip kept for pooling=learned", kind=int, min=1, max=256)
         backend: str = option("auto", "speech model backend: auto (CTranslate2 for last, NumPy for inner layers), "
-                              "faster-whisper or whisper-numpy", choices=("auto", "faster-whisper", "whisper-numpy"))
+                              "faster-whisper, whisper-numpy or a registered one", parse=encoder_backend)
         compute_type: str = option("auto", "CTranslate2 compute type (auto, int8, float16, float32...)")
         device: str = option("auto", "cpu, cuda or auto", key=False)
 
@@ -100,15 +112,14 @@ class WhisperEncoderFeaturizer(Featurizer):
         return list(layers)
 
     def speech_model(self) -> SpeechModel:
-        """The backend that computes the states."""
+        """The backend that computes the states, from the registry (its options from these: model, device,
+        compute type)."""
         o = self.options
-        last = self.layer_indices() == [encoder_layers(self._folder) + 1]
-        backend = o.backend if o.backend != "auto" else "faster-whisper" if last else "whisper-numpy"
-        if backend == "faster-whisper":
-            return speech_model(backend, WhisperOptions(o.model, device=o.device, compute_type=o.compute_type))
-        from ..speech.numpy_whisper import NumpyWhisper
-
-        return speech_model(backend, NumpyWhisper.Options(o.model))
+        backend = o.backend
+        if backend == "auto":
+            last = self.layer_indices() == [encoder_layers(self._folder) + 1]
+            backend = "faster-whisper" if last else "whisper-numpy"
+        return speech_model(backend, SPEECH_MODELS[backend].options_for(o, o.model), self.models)
 
     def _dim(self) -> int:
         return encoder_shape(self._folder)[1]

@@ -3,18 +3,21 @@
 Shaped like the featurizer registry: each backend is one class with a `name`, frozen dataclass `Options`
 and `identity()` for cache keys. `transcribe(audio) -> Transcript`, `encoder_states(audio, layers) ->
 (layers, frames, dim)` of the frames that hold audio, optionally `detect_language(audio)`. Featurizers ask
-`speech_model(name, options)` and get one loaded instance per process.
+`speech_model(name, options, models)` and get the instance that `models` (a `ModelCache`; None: the
+process-wide one) holds, so a model loads once and a caller can drop it.
 """
 
 from __future__ import annotations
 
-import functools
+import dataclasses
 from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
+from ..cache import config_digest
 from ..errors import ConfigError
 from ..options import FeaturizerOptions
+from .model_cache import MODELS, ModelCache
 
 SPEECH_MODELS: dict[str, type["SpeechModel"]] = {}
 
@@ -32,12 +35,46 @@ class SpeechModel:
     extra: ClassVar[str | None] = None  # the pip extra that provides its dependencies
     Options: ClassVar[type[FeaturizerOptions]] = FeaturizerOptions
 
-    def __init__(self, options: FeaturizerOptions):
+    def __init__(self, options: FeaturizerOptions, models: ModelCache | None = None):
         self.options = options
+        self.models = models if models is not None else MODELS  # where its loaded weights are held
+
+    @classmethod
+    def options_for(cls, settings: FeaturizerOptions, model: str | None = None) -> FeaturizerOptions:
+        """This backend's Options from a featurizer's settings: every option both declare (beam size, language,
+        device...) is passed on, and `model` (when given) sets the backend's `:argument` option."""
+        given = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
+        names = {f.name for f in cls.Options.fields()}
+        kwargs = {k: v for k, v in given.items() if k in names}
+        arg = cls.Options.arg_field()
+        if arg is not None:  # the settings' model names this backend's model only when passed as `model`
+            kwargs.pop(arg, None)
+            if model is not None:
+                kwargs[arg] = model
+        return cls.Options(**kwargs)
+
+    @classmethod
+    def transcribes(cls) -> bool:
+        """Whether this backend implements `transcribe`."""
+        return cls.transcribe is not SpeechModel.transcribe
+
+    @classmethod
+    def detects_language(cls) -> bool:
+        """Whether this backend implements `detect_language`."""
+        return cls.detect_language is not SpeechModel.detect_language
 
     def identity(self) -> dict[str, Any]:
         """What changes this model's output (options and weights' fingerprint): part of cache keys."""
         return {"backend": self.name, **self.options.config()}
+
+    def transcript_identity(self) -> dict[str, Any]:
+        """What changes its transcripts: the key of the transcript cache (the identity unless a backend keeps an
+        older key)."""
+        return self.identity()
+
+    def fingerprint(self) -> str:
+        """A short identity of the weights behind this model (featurizers record it in their config)."""
+        return config_digest(self.identity())[:16]
 
     @property
     def n_states(self) -> int:
@@ -54,11 +91,12 @@ class SpeechModel:
         raise ConfigError(f"speech model backend '{self.name}' gives no encoder states")
 
     def transcribe(self, audio: np.ndarray) -> Any:
-        """What was said, with timed words (a `speechgrade.transcribe.Transcript`)."""
+        """What was said, with timed words (a `speechgrade.speech.transcript.Transcript`)."""
         raise ConfigError(f"speech model backend '{self.name}' does not transcribe")
 
-    def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
-        """(language code, probability) of the speech in the clip."""
+    def detect_language(self, audio: np.ndarray, language: str | None = None) -> tuple[str, float]:
+        """(language code, probability) of the speech in the clip: the likeliest language, or `language` with its
+        probability when one is given (NaN when the model cannot tell languages)."""
         raise ConfigError(f"speech model backend '{self.name}' does not detect languages")
 
 
@@ -70,13 +108,14 @@ def get_speech_model_class(name: str) -> type[SpeechModel]:
     return SPEECH_MODELS[name]
 
 
-@functools.lru_cache(maxsize=8)
-def speech_model(name: str, options: FeaturizerOptions) -> SpeechModel:
-    """The backend `name` with these options, built once per process (models load once)."""
+def speech_model(name: str, options: FeaturizerOptions, models: ModelCache | None = None) -> SpeechModel:
+    """The backend `name` with these options, held by `models` (None: the process-wide `MODELS`), so it and the
+    weights it loads are built once until the cache is cleared."""
     cls = get_speech_model_class(name)
     if not isinstance(options, cls.Options):
         raise ConfigError(f"speech model backend '{name}' takes {cls.Options.__name__} (got {type(options).__name__})")
-    return cls(options)
+    models = models if models is not None else MODELS
+    return models.get(("speech-model", name, options), lambda: cls(options, models))
 
 
 def parse_layers(text: Any) -> str | list[int]:

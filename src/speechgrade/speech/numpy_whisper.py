@@ -14,14 +14,9 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..options import ASR_DEFAULT, FeaturizerOptions, option
-from ..transcribe import model_fingerprint, require_faster_whisper, resolve_whisper_model
 from .base import SpeechModel, register_speech_model
 from .whisper_layers import NumpyWhisperEncoder, encoder_layers, encoder_shape, log_mel_windows
-
-
-@functools.lru_cache(maxsize=2)
-def _encoder(folder: str) -> NumpyWhisperEncoder:
-    return NumpyWhisperEncoder.from_ct2(folder)
+from .whisper_weights import model_fingerprint, require_faster_whisper, resolve_whisper_model
 
 
 @register_speech_model
@@ -45,14 +40,14 @@ class NumpyWhisper(SpeechModel):
 
     @functools.cached_property
     def folder(self) -> str:
-        """The resolved CTranslate2 folder (once: this backend is built once per process and options)."""
+        """The resolved CTranslate2 folder (once per backend instance)."""
         require_faster_whisper()  # its log-mel front end
         return resolve_whisper_model(self.options.model)
 
     @property
     def encoder(self) -> NumpyWhisperEncoder:
-        """The loaded encoder (once per process)."""
-        return _encoder(self.folder)
+        """The loaded encoder (once per model cache)."""
+        return self.models.get(("whisper-numpy", self.folder), lambda: NumpyWhisperEncoder.from_ct2(self.folder))
 
     @property
     def n_states(self) -> int:

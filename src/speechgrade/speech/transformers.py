@@ -3,12 +3,12 @@ data2vec-audio, Whisper's encoder) from a hub id or a local folder, on CPU or GP
 
 Clips are cut into 20 s windows (30 s for Whisper, whose padding frames are dropped); `encoder_states`
 returns every requested hidden state (0 the embeddings, k layer k; for Whisper the last is the final,
-normalised output) for the frames of all windows. The `ssl` featurizer pools them (batched by window).
+normalised output) for the frames of all windows; `encode_batch` encodes windows of equal length together,
+which the `ssl` featurizer pools.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 from dataclasses import dataclass
@@ -22,6 +22,7 @@ from ..errors import ConfigError, ModelNotFoundError
 from ..extras import require
 from ..options import FeaturizerOptions, option
 from .base import SpeechModel, register_speech_model
+from .model_cache import MODELS, ModelCache
 
 DEFAULT_MODEL = "microsoft/wavlm-large"
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json")
@@ -57,9 +58,14 @@ def resolve_device(device: str = "auto") -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-@functools.lru_cache(maxsize=4)
-def load_encoder(model: str, device: str = "cpu") -> tuple[Any, Any, bool]:
-    """Load (feature extractor, encoder, is_whisper) once per process from a local dir, cache or hub."""
+def load_encoder(model: str, device: str = "cpu", models: ModelCache | None = None) -> tuple[Any, Any, bool]:
+    """(feature extractor, encoder, is_whisper) from a local dir, cache or hub, loaded once into `models` (None:
+    the process-wide cache)."""
+    return (models if models is not None else MODELS).get(("transformers", model, device),
+                                                           lambda: _load_encoder(model, device))
+
+
+def _load_encoder(model: str, device: str) -> tuple[Any, Any, bool]:
     require_torch()
     from transformers import AutoConfig, AutoFeatureExtractor, AutoModel
 
@@ -132,7 +138,22 @@ class Transformers(SpeechModel):
 
     @property
     def _loaded(self) -> tuple[Any, Any, bool]:
-        return load_encoder(self.options.model, resolve_device(self.options.device))
+        return load_encoder(self.options.model, resolve_device(self.options.device), self.models)
+
+    @property
+    def is_whisper(self) -> bool:
+        """Whether the encoder is Whisper's (30 s inputs whose padding frames are dropped)."""
+        return self._loaded[2]
+
+    @property
+    def window_s(self) -> float:
+        """The window long clips are cut into: 30 s for Whisper, else 20 s."""
+        return 30.0 if self.is_whisper else 20.0
+
+    def encode_batch(self, batch: list[np.ndarray], layers: Callable[[int], list[int]]) -> list[np.ndarray]:
+        """Hidden states (L, T, D) per window of `batch` (windows of equal length, encoded together);
+        `layers(n_states)` picks the hidden states."""
+        return encode_windows(self._loaded, batch, layers)
 
     @property
     def n_states(self) -> int:
@@ -149,6 +170,5 @@ class Transformers(SpeechModel):
         index = [i if i >= 0 else n + i for i in layers]
         if any(not 0 <= i < n for i in index):
             raise ConfigError(f"layer(s) out of range: {self.options.model} has hidden states 0..{n - 1}")
-        window_s = 30.0 if self._loaded[2] else 20.0
-        parts = [encode_windows(self._loaded, [w], lambda _: index)[0] for w in windows(audio, window_s)]
+        parts = [self.encode_batch([w], lambda _: index)[0] for w in windows(audio, self.window_s)]
         return np.concatenate(parts, axis=1)
