@@ -481,7 +481,7 @@ def transcribe(data: Path = typer.Argument(..., help="CSV with a `filename` colu
     Example: `speechgrade transcribe scores.csv --audio-dir wav/ --out transcripts.jsonl`
     """
     from .dataset import Dataset, load_dataset
-    from .transcribe import WhisperOptions
+    from .speech.faster_whisper import WhisperOptions
     from .transcripts import transcribe_dataset
 
     dataset = load_dataset(data, audio_dir, None, require_label=False) if data.suffix.lower() == ".csv" \

@@ -8,7 +8,7 @@ from typing import Any, Iterator
 from .dataset import Dataset
 from .extraction import ExtractReport, Extractor
 from .features.whisper import WhisperFeaturizer
-from .transcribe import WhisperOptions
+from .speech.faster_whisper import WhisperOptions
 
 
 def transcribe_dataset(dataset: Dataset, options: WhisperOptions, cache: Any = None, progress: bool = False

@@ -10,7 +10,7 @@ import numpy as np
 from ..cache import config_digest
 from ..errors import ConfigError
 from ..options import FeaturizerOptions
-from ..transcribe import TranscriptOptions
+from ..speech.transcriber import TranscriptOptions
 
 FEATURIZERS: dict[str, type["Featurizer"]] = {}
 
@@ -150,10 +150,10 @@ class TranscriptFeaturizer(Featurizer):
         return self.options.transcript()
 
     def transcriber(self):
-        """The transcriber of these options, on the bound cache."""
-        from ..transcribe import Transcriber
+        """The transcriber of these options, on the bound cache, with this featurizer's models (if it holds them)."""
+        from ..speech.transcriber import Transcriber
 
-        return Transcriber(self.asr, self.cache)
+        return Transcriber(self.asr, self.cache, getattr(self, "models", None))
 
     def warnings(self, decoded_sha256: str) -> list[str]:
         return self.transcriber().warnings(decoded_sha256)
@@ -171,7 +171,7 @@ class TranscriptFeaturizer(Featurizer):
 
     @classmethod
     def check_default(cls) -> None:
-        from ..transcribe import resolve_whisper_model
+        from ..speech.whisper_weights import resolve_whisper_model
 
         cls.check_available()
         resolve_whisper_model(cls.Options().asr)

@@ -13,7 +13,6 @@ import numpy as np
 from .. import grammar as g
 from ..extras import require
 from ..speech.model_cache import ModelCache
-from ..speech.transcriber import Transcriber
 from ..speech.transcript import Transcript
 from ..speech.whisper_weights import require_faster_whisper
 from .base import TranscriptFeaturizer, register_featurizer
@@ -71,10 +70,6 @@ class GrammarFeaturizer(TranscriptFeaturizer):
 
     def fingerprints(self) -> dict:
         return {**super().fingerprints(), "tagger": g.load_tagger() is not None}
-
-    def transcriber(self) -> Transcriber:
-        """The transcriber of these options, on the bound cache (and its parsed transcripts)."""
-        return Transcriber(self.asr, self.cache, self.models)
 
     def columns(self) -> list[str]:
         return list(COLUMNS)

@@ -20,7 +20,7 @@ from ..errors import ModelNotFoundError
 from ..extras import require
 from ..options import option
 from ..speech.model_cache import MODELS, ModelCache
-from ..speech.transcriber import Transcriber, TranscriptOptions
+from ..speech.transcriber import TranscriptOptions
 from ..speech.whisper_weights import require_faster_whisper
 from .base import TranscriptFeaturizer, register_featurizer
 
@@ -98,10 +98,6 @@ class TextEmbeddingFeaturizer(TranscriptFeaturizer):
     def check_available(cls) -> None:
         require_faster_whisper()
         require("the 'text-embedding' featurizer", ("sentence_transformers",), "torch==2.13.0 'speechgrade[text]'")
-
-    def transcriber(self) -> Transcriber:
-        """The transcriber of these options, on the bound cache (and its parsed transcripts)."""
-        return Transcriber(self.asr, self.cache, self.models)
 
     def columns(self) -> list[str]:
         model = load_sentence_model(self.model, self.models)
