@@ -122,7 +122,8 @@ def test_damaged_model_files_are_clear_errors(tmp_path):
 
 def test_each_transcript_is_read_from_the_cache_once_per_clip(monkeypatch, tmp_path):
     """One run of whisper, grammar, text-embedding and acoustic, then scoring with details: every reader of a clip's
-    transcript (the featurizers, `warnings()`, `details()`) gets it from one read of the cache."""
+    transcript (the featurizers, `warnings()`, `details()`) gets it from one read of the cache, and each clip's
+    decoded audio is hashed once in the run (the transcript readers take the extraction's hash)."""
     pytest.importorskip("spacy")
     pytest.importorskip("sentence_transformers")
     from collections import Counter
@@ -145,6 +146,19 @@ def test_each_transcript_is_read_from_the_cache_once_per_clip(monkeypatch, tmp_p
             reads[key] += 1
         return real_get(self, namespace, key)
 
+    import speechgrade.extraction.local as local
+    import speechgrade.speech.transcriber as transcriber
+
+    hashes: Counter = Counter()
+
+    def digest(audio):  # every hash of decoded audio, by its value, wherever it is computed
+        out = real_digest(audio)
+        hashes[out] += 1
+        return out
+
+    real_digest = local.audio_digest
+    monkeypatch.setattr(local, "audio_digest", digest)
+    monkeypatch.setattr(transcriber, "audio_digest", digest)
     monkeypatch.setattr(fw, "transcribe_audio", fake_transcribe)
     monkeypatch.setattr(fw.FasterWhisper, "detect_language", lambda self, audio, language=None: ("en", 0.99))
     monkeypatch.setattr(FeatureCache, "get_json", counted)
@@ -154,6 +168,7 @@ def test_each_transcript_is_read_from_the_cache_once_per_clip(monkeypatch, tmp_p
     spec = "whisper:my-whisper,grammar?asr=my-whisper,text-embedding?asr=my-whisper,acoustic"
     table = sg.extract(ds, spec, cache=tmp_path / "cache")
     assert table.shape[0] == 4 and len(reads) == 4 and set(reads.values()) == {1}  # the cold run: one miss each
+    assert len(hashes) == 4 and set(hashes.values()) == {1}  # each clip's audio hashed once in the run
 
     scorer = sg.Scorer(spec, "ridge", trials=0, cache=tmp_path / "cache").fit(ds)
     reads.clear()

@@ -287,7 +287,8 @@ class Extractor:
             futures.append(side.submit(self._run_featurizers, readers, [it]))
 
         try:
-            f.transcriber().transcribe_many([items[i].audio for i in todo], on_done=done)
+            f.transcriber().transcribe_many([items[i].audio for i in todo], on_done=done,
+                                            keys=[items[i].decoded for i in todo])
         except (ConfigError, ModelNotFoundError):
             raise
         except Exception:  # noqa: BLE001 - each failed clip was reported by done()

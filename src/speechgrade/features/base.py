@@ -158,10 +158,20 @@ class TranscriptFeaturizer(Featurizer):
     def warnings(self, decoded_sha256: str) -> list[str]:
         return self.transcriber().warnings(decoded_sha256)
 
+    def vectors(self, transcripts: list) -> list[np.ndarray]:
+        """Feature vectors of transcripts (what each transcript featurizer computes)."""
+        raise NotImplementedError
+
+    def featurize(self, audio: np.ndarray) -> np.ndarray:
+        return self.featurize_batch([audio])[0]
+
     def featurize_batch(self, audios: list[np.ndarray]) -> list[np.ndarray]:
-        """The missing transcripts first, two clips at a time; then each clip's features (from the cache)."""
-        self.transcriber().transcribe_many(audios)
-        return [self.featurize(a) for a in audios]
+        """The missing transcripts first, two clips at a time; then each clip's features."""
+        return self.vectors(self.transcriber().transcribe_many(audios))
+
+    def featurize_keyed(self, audios: list[np.ndarray], keys: list[str]) -> list[np.ndarray]:
+        """As `featurize_batch`, with the run's decoded-audio hashes as the transcripts' keys (no second hash)."""
+        return self.vectors(self.transcriber().transcribe_many(audios, keys=keys))
 
     def language_model(self) -> str | None:
         return self.options.asr

@@ -77,8 +77,8 @@ class GrammarFeaturizer(TranscriptFeaturizer):
     def summary_columns(self) -> list[str]:
         return ["errors_per_unit", "error_free_unit_share", "finite_verbs_per_unit", "fragment_share"]
 
-    def featurize(self, audio: np.ndarray) -> np.ndarray:
-        return grammar_vector(self.transcriber().transcribe(audio))
+    def vectors(self, transcripts: list) -> list[np.ndarray]:
+        return [grammar_vector(t) for t in transcripts]
 
     def details(self, decoded_sha256: str) -> dict:
         t = self.transcriber().cached(decoded_sha256)

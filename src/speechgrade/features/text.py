@@ -104,11 +104,7 @@ class TextEmbeddingFeaturizer(TranscriptFeaturizer):
         dim = (getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension)()
         return [f"e{i}" for i in range(dim)]
 
-    def featurize_batch(self, audios: list[np.ndarray]) -> list[np.ndarray]:
-        transcriber = self.transcriber()
-        texts = [transcriber.transcribe(a).text or "" for a in audios]
+    def vectors(self, transcripts: list) -> list[np.ndarray]:
+        texts = [t.text or "" for t in transcripts]
         vecs = load_sentence_model(self.model, self.models).encode(texts, batch_size=32, normalize_embeddings=True)
         return [np.asarray(v, np.float32) for v in vecs]
-
-    def featurize(self, audio: np.ndarray) -> np.ndarray:
-        return self.featurize_batch([audio])[0]

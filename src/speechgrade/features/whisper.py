@@ -77,6 +77,10 @@ class WhisperFeaturizer(Featurizer):
     def featurize(self, audio: np.ndarray) -> np.ndarray:
         return self._vector(self.transcriber().transcribe(audio))
 
+    def featurize_keyed(self, audios: list[np.ndarray], keys: list[str]) -> list[np.ndarray]:
+        """As `featurize_batch`, with the run's decoded-audio hashes as the transcripts' keys (no second hash)."""
+        return [self._vector(t) for t in self.transcriber().transcribe_many(audios, keys=keys)]
+
     @staticmethod
     def _vector(t: Transcript) -> np.ndarray:
         feats = transcript_features(t)

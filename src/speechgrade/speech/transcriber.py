@@ -161,25 +161,28 @@ class Transcriber:
         return [] if t is None else transcript_warnings(t.text)
 
     def transcribe_many(self, audios: list[np.ndarray],
-                        on_done: Callable[[int, BaseException | None], None] | None = None) -> list[Transcript]:
+                        on_done: Callable[[int, BaseException | None], None] | None = None,
+                        keys: "list[str] | None" = None) -> list[Transcript]:
         """Transcripts of several clips (in their order), two at a time when the machine has two cores (the model
         runs two CTranslate2 workers: beam search leaves a core idle when one clip decodes alone), longest first so
         that the last clip does not run alone for long. `on_done(i, error)` hears each clip as it ends (error None: its
-        transcript is cached); the first error is raised once all have ended."""
+        transcript is cached); the first error is raised once all have ended. `keys`: the clips' decoded-audio hashes
+        when the caller has them (extraction hashes each clip once), else they are computed here."""
         from concurrent.futures import ThreadPoolExecutor, as_completed
 
         order = sorted(range(len(audios)), key=lambda i: -len(audios[i]))
         with ThreadPoolExecutor(max(1, min(2, cpu_count(), len(audios))), thread_name_prefix="speechgrade-asr") as pool:
-            futures = {pool.submit(self.transcribe, audios[i]): i for i in order}
+            futures = {pool.submit(self.transcribe, audios[i], keys[i] if keys else None): i for i in order}
             for f in as_completed(futures):
                 if on_done is not None:
                     on_done(futures[f], f.exception())
             by_index = {i: f for f, i in futures.items()}
             return [by_index[i].result() for i in range(len(audios))]
 
-    def transcribe(self, audio: np.ndarray) -> Transcript:
-        """The transcript of a clip, from the cache when this audio was heard before."""
-        key = audio_digest(audio)  # the same key as the extraction report's `decoded_sha256`
+    def transcribe(self, audio: np.ndarray, key: str | None = None) -> Transcript:
+        """The transcript of a clip, from the cache when this audio was heard before; `key` is its decoded-audio
+        hash when the caller has it."""
+        key = key or audio_digest(audio)  # the same key as the extraction report's `decoded_sha256`
         hit = self.cached(key)
         if hit is not None:
             return hit
