@@ -92,3 +92,18 @@ def test_grammar_featurizer_on_real_speech_through_the_public_api(tmp_path):
     assert table.shape == (3, len(COLUMNS)) and table.notna().all().all()
     assert (table["grammar.finite_verbs_per_unit"] >= 0).all() and (table["grammar.function_word_prob"] > 0).all()
     assert table["grammar.error_free_unit_share"].between(0, 1).all()
+
+
+def test_fillers_and_repetitions_are_fluency_not_grammar(tmp_path):
+    """A page's Grammar list is grammar: `um`, `uh` and `the the` go to the fluency list, `we was` stays grammar."""
+    pytest.importorskip("harper")
+    cache = FeatureCache(tmp_path)
+    transcriber = Transcriber(WhisperOptions(), cache)
+    cache.put_json(transcriber.namespace, "k", transcript("So um we was going to the the office uh yesterday.").to_dict())
+    featurizer = GrammarFeaturizer()
+    featurizer.bind(cache)
+    details = featurizer.details("k")
+    fluency = {f["text"].strip() for f in details["fluency_findings"]}
+    grammar = {f["text"].strip() for f in details["grammar_findings"]}
+    assert {"um", "uh", "the the"} <= fluency and not fluency & grammar
+    assert "was" in grammar and all(f["category"] == "grammar" for f in details["grammar_findings"])

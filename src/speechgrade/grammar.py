@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .language import FILLERS
 from .speech.model_cache import MODELS, ModelCache
 from .speech.transcript import Transcript
 
@@ -43,6 +44,12 @@ class Finding:
     source: str  # "harper" or "tagger"
     start_s: float | None = None
     end_s: float | None = None
+    category: str = "grammar"  # or "fluency": fillers and repetitions are how the answer flows, not its grammar
+
+
+def is_fluency(f: Finding) -> bool:
+    """Whether a finding is about fluency (a filler, a repeated word) rather than grammar."""
+    return f.kind == "Repetition" or "filler" in f.message.lower() or f.text.strip().lower() in FILLERS
 
 
 def words_text(t: Transcript) -> tuple[str, list[tuple[int, int]]]:
@@ -209,6 +216,7 @@ def findings(t: Transcript, threshold: float = 0.5) -> list[Finding]:
             out.append(Finding(spans[i][0], spans[i][1], words[i], family,
                                f"possible {family} error (edit tagger, p {edit[i]:.2f})", fix, "tagger"))
     for f in out:  # times from the words the finding covers
+        f.category = "fluency" if is_fluency(f) else "grammar"
         covered = [i for i, (a, b) in enumerate(spans) if a < f.end and b > f.start]
         if covered:
             f.start_s, f.end_s = round(t.words[covered[0]].start, 2), round(t.words[covered[-1]].end, 2)
@@ -292,7 +300,10 @@ def error_measures(t: Transcript) -> dict[str, float]:
     return out
 
 
-def finding_dicts(t: Transcript) -> list[dict[str, Any]]:
-    """`findings` as plain dicts (for JSON)."""
-    return [asdict(f) for f in findings(t)]
+def finding_dicts(t: Transcript) -> dict[str, list[dict[str, Any]]]:
+    """`findings` as plain dicts (for JSON), split into `grammar_findings` and `fluency_findings` (fillers and
+    repetitions, which are fluency, not grammar)."""
+    found = findings(t)
+    return {"grammar_findings": [asdict(f) for f in found if f.category == "grammar"],
+            "fluency_findings": [asdict(f) for f in found if f.category == "fluency"]}
 

@@ -296,13 +296,15 @@ def answer_page(record: dict, words: dict) -> str:
                      + "".join(rows) + "</table>")
     if "transcript" in record and not record.get("abstain"):
         parts.append(f"<h3>Transcript</h3><p>{e(record['transcript'] or '(nothing heard)')}</p>")
-        findings = record.get("grammar_findings")
-        if findings is not None:
-            items = "".join(f"<li><b>{e(f.get('text', ''))}</b>" + (f" → {e(f['suggestion'])}" if f.get("suggestion") else "")
-                            + f": {e(f.get('message', ''))}</li>" for f in findings)
-            parts.append("<h3>Grammar</h3><ul>" + (items or "<li>No grammar findings. Whisper tends to tidy speech as "
-                                                    "it writes it down, so this is not proof of error-free speech.</li>")
-                         + "</ul>")
+        for key, title, none in (("grammar_findings", "Grammar", "No grammar findings. Whisper tends to tidy speech as "
+                                  "it writes it down, so this is not proof of error-free speech."),
+                                 ("fluency_findings", "Fluency: fillers and repetitions", "None found.")):
+            findings = record.get(key)
+            if findings is not None:
+                items = "".join(f"<li><b>{e(f.get('text', ''))}</b>"
+                                + (f" → {e(f['suggestion'])}" if f.get("suggestion") else "")
+                                + f": {e(f.get('message', ''))}</li>" for f in findings)
+                parts.append(f"<h3>{title}</h3><ul>" + (items or f"<li>{none}</li>") + "</ul>")
     style = ("body{font-family:system-ui,sans-serif;max-width:760px;margin:2em auto;color:#222}"
              "table{border-collapse:collapse}td{border-bottom:1px solid #eee;padding:3px 8px}"
              ".warn{background:#fff3cd;padding:.5em}")

@@ -128,8 +128,8 @@ class Scores:
         if name in self.problems:
             out["error"] = self.problems[name]
         details = self.details.get(name, {})
-        if out.get("abstain") and details.get("grammar_findings"):  # no advice on what was "heard" in noise
-            details = {**details, "grammar_findings": []}
+        if out.get("abstain") and (details.get("grammar_findings") or details.get("fluency_findings")):
+            details = {**details, "grammar_findings": [], "fluency_findings": []}  # no advice on what was "heard" in noise
         return out | details
 
     def _overall(self, row: pd.Series) -> float | None:

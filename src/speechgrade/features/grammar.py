@@ -82,4 +82,4 @@ class GrammarFeaturizer(TranscriptFeaturizer):
 
     def details(self, decoded_sha256: str) -> dict:
         t = self.transcriber().cached(decoded_sha256)
-        return {} if t is None else {"grammar_findings": g.finding_dicts(t)}
+        return {} if t is None else g.finding_dicts(t)
