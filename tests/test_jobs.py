@@ -43,7 +43,7 @@ def test_stages_result_error_and_bounds():
             await asyncio.sleep(0.01)
         with pytest.raises(ApiError) as gone:
             jobs.get(a.id)
-        assert gone.value.status == 404 and len(jobs._jobs) == 3
+        assert gone.value.status == 404 and len(jobs) == 3
         jobs.keep_s = 0  # expired: forgotten on the next look
         with pytest.raises(ApiError):
             jobs.get(bad.id)
