@@ -22,11 +22,13 @@ pytest.importorskip("fastapi")
 CLIP = encode(speechlike(2.0, seed=7))
 
 
-@pytest.fixture
-def two_models(tone_dataset, tmp_path):
+@pytest.fixture(scope="module")
+def two_models(tone_dataset, tmp_path_factory):
+    """Two different models of the tone data (trained once for the module: the servers never write to them)."""
+    root = tmp_path_factory.mktemp("models")
     ds = sg.load_dataset(tone_dataset, tone_dataset.parent / "wav")
-    a = sg.Scorer("acoustic", "ridge", trials=0, cache=tmp_path / "c").fit(ds).save(tmp_path / "a")
-    b = sg.Scorer("acoustic", "lightgbm", trials=0, cache=tmp_path / "c").fit(ds).save(tmp_path / "b")
+    a = sg.Scorer("acoustic", "ridge", trials=0, cache=root / "c").fit(ds).save(root / "a")
+    b = sg.Scorer("acoustic", "lightgbm", trials=0, cache=root / "c").fit(ds).save(root / "b")
     return a, b
 
 
@@ -40,22 +42,21 @@ def _snapshots(tmp: Path) -> list[Path]:
     return sorted(tmp.glob("speechgrade-serve-*"))
 
 
-def _replaced(server_pid: int, dead: int, timeout: float = 120.0) -> list[int]:
-    """Wait until the server runs two server processes again, none of them `dead`; their ids."""
+def _serving(log: Path, n: int, timeout: float = 120.0) -> None:
+    """Wait until `n` server processes have started serving (uvicorn says so once per process)."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        now = spawned_children(server_pid)
-        if len(now) == 2 and dead not in now:
-            return now
+    while log.read_text().count("Application startup complete.") < n:
+        if time.monotonic() > deadline:
+            pytest.fail(f"fewer than {n} server processes served within {timeout:g} s:\n{log.read_text()}")
         time.sleep(0.2)
-    pytest.fail(f"no replacement for server process {dead} within {timeout:g} s")
 
 
-def _kill_each(server_pid: int) -> None:
-    """SIGKILL every server process, one after the other, each once its place was taken again."""
-    for pid in spawned_children(server_pid):
+def _kill_each(server_pid: int, log: Path) -> None:
+    """SIGKILL each server process, one after the other, each once its replacement serves."""
+    _serving(log, 2)
+    for i, pid in enumerate(spawned_children(server_pid)):
         os.kill(pid, signal.SIGKILL)
-        _replaced(server_pid, pid)
+        _serving(log, 3 + i)
 
 
 def _fingerprints(url: str, n: int = 10) -> set[str]:
@@ -77,14 +78,14 @@ def _fingerprints(url: str, n: int = 10) -> set[str]:
 def test_every_process_and_every_restart_serves_the_snapshot_taken_at_start(two_models, tmp_path):
     """Row 5: retrain into the folder, kill the server processes: every answer still has the first fingerprint."""
     a, b = two_models
-    live = tmp_path / "live"
+    live, log = tmp_path / "live", tmp_path / "server.log"
     shutil.copytree(a, live)
-    proc, _, url = start_server(live, "--workers", "2", "--concurrency", "1", env=_env(tmp_path / "tmp"))
+    proc, _, url = start_server(live, "--workers", "2", "--concurrency", "1", env=_env(tmp_path / "tmp"), log=log)
     try:
         first = httpx.get(f"{url}/v1/model").json()["fingerprint"]
         shutil.rmtree(live)
         shutil.copytree(b, live)  # retrained into the same folder
-        _kill_each(proc.pid)  # every process now is a restart
+        _kill_each(proc.pid, log)  # every process now is a restart
         assert _fingerprints(url) == {first}
     finally:
         stop_server(proc)
@@ -95,9 +96,11 @@ def test_a_job_is_found_by_every_server_process_and_settings_arrive_without_envi
     """Row 6: eight polls on new connections all find the job; the processes get their settings as arguments
     (none in their environment), and the header bound still closes a silent connection."""
     a, _ = two_models
+    log = tmp_path / "server.log"
     proc, port, url = start_server(a, "--workers", "2", "--concurrency", "1", "--header-timeout", "2",
-                                   env=_env(tmp_path / "tmp"))
+                                   env=_env(tmp_path / "tmp"), log=log)
     try:
+        _serving(log, 2)  # both processes take connections
         job = httpx.post(f"{url}/v1/jobs", files={"file": ("a.wav", CLIP, "audio/wav")}, timeout=60).json()
         codes = [httpx.get(f"{url}/v1/jobs/{job['id']}", timeout=30).status_code for _ in range(8)]
         assert codes == [200] * 8
@@ -127,7 +130,7 @@ def test_a_deleted_folder_and_dead_processes_restart_once_each_without_traceback
     try:
         first = httpx.get(f"{url}/v1/model").json()["fingerprint"]
         shutil.rmtree(live)
-        _kill_each(proc.pid)
+        _kill_each(proc.pid, log)
         assert _fingerprints(url, 4) == {first}
         time.sleep(3)  # a restart loop would show by now
     finally:
@@ -146,6 +149,7 @@ def test_a_snapshot_that_cannot_load_is_retried_with_a_backoff_one_line_a_try(tw
     proc, _, url = start_server(a, "--workers", "2", "--concurrency", "1", env=_env(tmp), log=log)
     try:
         first = httpx.get(f"{url}/v1/model").json()["fingerprint"]
+        _serving(log, 2)
         (snapshot,) = _snapshots(tmp)
         victim = next(p for p in sorted((snapshot / "model").rglob("*")) if p.is_file() and p.name != "manifest.json")
         victim.write_bytes(b"damaged")
@@ -169,18 +173,19 @@ def test_no_snapshot_is_left_behind_by_a_killed_process_or_a_killed_server(two_m
     """A server process killed with SIGKILL leaves nothing once the server stops; a whole server killed leaves
     its snapshot, which the next server to start removes."""
     a, _ = two_models
-    tmp = tmp_path / "tmp"
-    proc, _, url = start_server(a, "--workers", "2", "--concurrency", "1", env=_env(tmp))
+    tmp, log = tmp_path / "tmp", tmp_path / "server.log"
+    proc, _, url = start_server(a, "--workers", "2", "--concurrency", "1", env=_env(tmp), log=log)
     try:
+        _serving(log, 2)
         assert len(_snapshots(tmp)) == 1
-        victim = spawned_children(proc.pid)[0]
-        os.kill(victim, signal.SIGKILL)
-        _replaced(proc.pid, victim)
+        os.kill(spawned_children(proc.pid)[0], signal.SIGKILL)
+        _serving(log, 3)
     finally:
         stop_server(proc)
     assert _snapshots(tmp) == []
 
-    proc, _, url = start_server(a, "--workers", "2", "--concurrency", "1", env=_env(tmp))
+    proc, _, url = start_server(a, "--workers", "2", "--concurrency", "1", env=_env(tmp), log=log)
+    _serving(log, 2)
     servers = spawned_children(proc.pid)
     proc.kill()
     proc.wait(10)

@@ -174,11 +174,12 @@ class Supervisor:
         return True
 
     def start(self) -> None:
-        """Start every process and wait until each serves; BundleError with the reason if one cannot."""
+        """Start every process and wait until one serves (the others are tended like restarts from then on);
+        BundleError with the reason if one cannot load the model before any serves."""
         for slot in self._slots:
             self._spawn(slot)
         deadline = time.monotonic() + START_TIMEOUT_S
-        while not all(s.ready for s in self._slots):
+        while not any(s.ready for s in self._slots):
             for slot in self._slots:
                 self._hear(slot)
                 if not slot.ready and self._ended(slot):
@@ -223,8 +224,8 @@ class Supervisor:
         previous = {sig: signal.signal(sig, lambda *_: self._stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             self.start()
-            log.info("%d server processes serve http://%s:%d (parent process [%d]); press CTRL+C to stop",
-                     self.size, self.spec.host, self.spec.port, os.getpid())
+            log.info("serving http://%s:%d with %d server processes (parent process [%d]); press CTRL+C to stop",
+                     self.spec.host, self.spec.port, self.size, os.getpid())
             while not self._stop.wait(self.TICK_S):
                 for slot in self._slots:
                     self._tend(slot)
