@@ -215,3 +215,19 @@ def test_an_upload_is_decoded_once(two_models, monkeypatch):
     monkeypatch.setattr(av, "open", lambda *args, **kw: opened.append(1) or real_open(*args, **kw))
     result = _score_in_worker(Scorer.load(two_models[0]), "a.wav", CLIP, 600.0)
     assert len(opened) == 1 and result["duration_s"] == pytest.approx(2.0, abs=0.01)
+
+
+def test_stale_snapshots_of_dead_servers_are_removed_and_live_ones_kept(tmp_path):
+    """A snapshot named for a process that has exited is removed; this process's and unrelated folders stay."""
+    import subprocess
+    import sys
+
+    from speechgrade.serve.snapshot import PREFIX, remove_stale_snapshots
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale, live, other = tmp_path / f"{PREFIX}{dead.pid}-x", tmp_path / f"{PREFIX}{os.getpid()}-y", tmp_path / "keep"
+    for folder in (stale, live, other):
+        (folder / "model").mkdir(parents=True)
+    assert remove_stale_snapshots(tmp_path) == [stale]
+    assert not stale.exists() and live.exists() and other.exists()

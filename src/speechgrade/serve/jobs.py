@@ -187,13 +187,6 @@ class Jobs:
         for task in list(self._tasks.values()):
             task.cancel()
 
-    def close(self) -> None:
-        """Close this process's connection to the table."""
-        with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
-
 
 def _write(db: sqlite3.Connection, job: Job) -> None:
     """Store a job's stages, result, error and end."""

@@ -84,6 +84,15 @@ def _exit_with_parent(conn: Connection) -> None:
         os.kill(os.getpid(), signal.SIGTERM)  # uvicorn's own graceful shutdown
 
 
+def _tell(conn: Connection, message: tuple) -> bool:
+    """Send the parent a message; False when it is gone."""
+    try:
+        conn.send(message)
+        return True
+    except OSError:
+        return False
+
+
 def server_process(spec: ServerSpec, sock: socket.socket, conn: Connection) -> None:
     """One server process: load the snapshot, tell the parent, serve on the shared socket until stopped."""
     import uvicorn
@@ -94,9 +103,10 @@ def server_process(spec: ServerSpec, sock: socket.socket, conn: Connection) -> N
     try:
         app = create_app(spec.config, Path(spec.snapshot))
     except Exception as exc:  # the parent logs one line and backs off: no traceback per restart
-        conn.send(("failed", one_line(exc)))
+        _tell(conn, ("failed", one_line(exc)))
         sys.exit(STARTUP_FAILED)
-    conn.send(("ready", None))
+    if not _tell(conn, ("ready", None)):
+        sys.exit(STARTUP_FAILED)  # the parent is gone: nothing supervises this process
     threading.Thread(target=_exit_with_parent, args=(conn,), daemon=True, name="speechgrade-parent-watch").start()
     uvicorn.Server(uvicorn_config(app, spec)).run(sockets=[sock])
 
@@ -233,10 +243,6 @@ class Supervisor:
             self.close()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-
-    def pids(self) -> list[int]:
-        """The server processes running now."""
-        return [s.process.pid for s in self._slots if s.process is not None and s.process.exitcode is None]
 
     def close(self) -> None:
         """Stop every process (SIGTERM: requests in progress finish), killing those still up after the wait."""
