@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..bundle import Manifest, describe, read_manifest
 
+from .config import ServeConfig
 from .jobs import JOBS_FILE, Jobs
 from .pool import ApiError, ScoringPool
 from .snapshot import remove_snapshot, snapshot_bundle
@@ -25,22 +26,6 @@ from .snapshot import remove_snapshot, snapshot_bundle
 MANIFEST_FIELDS = set(Manifest.__dataclass_fields__) - {"meta"}
 log = logging.getLogger("speechgrade.serve")
 MULTIPART_SLACK = 64 * 1024  # form boundaries and part headers beside the file bytes
-
-
-@dataclass
-class ServeConfig:
-    """What the server loads and the limits it enforces."""
-
-    model_dir: str
-    max_upload_mb: float = 25.0
-    max_audio_s: float = 600.0
-    timeout_s: float = 120.0
-    concurrency: int = 2
-    cache: str | None = None
-    body_timeout_s: float = 30.0  # the longest a client may take to send a request body
-    max_batch_files: int = 16
-    max_requests: int = 100  # requests in progress at once (more get a JSON 503)
-    plugins: list[str] = field(default_factory=list)  # modules that register featurizers or regressors
 
 
 def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
@@ -341,7 +326,7 @@ def serve(config: ServeConfig, host: str = "127.0.0.1", port: int = 8000, worker
     setup_logging()
     config = replace(config, max_requests=max_connections)
     snapshot = snapshot_bundle(config.model_dir)
-    spec = ServerSpec(config, str(snapshot), host, port, header_timeout_s, max(64, 4 * max_connections))
+    spec = ServerSpec(create_app, config, str(snapshot), host, port, header_timeout_s, max(64, 4 * max_connections))
     try:
         if workers == 1:
             uvicorn.Server(uvicorn_config(create_app(config, snapshot), spec)).run()

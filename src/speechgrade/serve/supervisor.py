@@ -19,12 +19,11 @@ import threading
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..bundle import read_manifest
 from ..errors import BundleError, ConfigError
-from .app import ServeConfig
+from .config import ServeConfig
 
 log = logging.getLogger("speechgrade.serve")
 STARTUP_FAILED = 3  # a server process's exit code when it could not load the snapshot
@@ -35,8 +34,10 @@ MAX_DELAY_S = 60.0
 
 @dataclass(frozen=True)
 class ServerSpec:
-    """What every server process runs: the config, the snapshot it serves, and the connection bounds."""
+    """What every server process runs: the app factory (`create_app`), the config, the snapshot it serves, and
+    the connection bounds."""
 
+    app_factory: Callable[[ServeConfig, str], Any]
     config: ServeConfig
     snapshot: str
     host: str = "127.0.0.1"
@@ -97,11 +98,9 @@ def server_process(spec: ServerSpec, sock: socket.socket, conn: Connection) -> N
     """One server process: load the snapshot, tell the parent, serve on the shared socket until stopped."""
     import uvicorn
 
-    from .app import create_app
-
     setup_logging()
     try:
-        app = create_app(spec.config, Path(spec.snapshot))
+        app = spec.app_factory(spec.config, spec.snapshot)
     except Exception as exc:  # the parent logs one line and backs off: no traceback per restart
         _tell(conn, ("failed", one_line(exc)))
         sys.exit(STARTUP_FAILED)
