@@ -12,38 +12,16 @@ import time
 import httpx
 import pytest
 from audiogen import encode, speechlike
-from servers import start_server
+from servers import spawned_children, start_server
 
 import speechgrade as sg
 
 pytestmark = pytest.mark.slow
 
 
-def _children(pid: int) -> list[int]:
-    """Process ids whose parent is `pid` (Linux /proc)."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    if int(fh.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        out.append(int(entry))
-            except (OSError, ValueError, IndexError):
-                continue
-    return out
-
-
 def _workers(server_pid: int) -> list[int]:
     """The scoring worker processes of a server (spawned children that run the worker loop)."""
-    found = []
-    for child in _children(server_pid):
-        try:
-            cmd = open(f"/proc/{child}/cmdline", "rb").read()
-        except OSError:
-            continue
-        if b"multiprocessing" in cmd and b"resource_tracker" not in cmd:
-            found.append(child)
-    return found
+    return spawned_children(server_pid)
 
 
 @pytest.fixture

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
-import shutil
-import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,29 +18,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..bundle import Manifest, describe, read_manifest
 
-MANIFEST_FIELDS = set(Manifest.__dataclass_fields__) - {"meta"}
-from .jobs import Jobs
+from .config import ServeConfig
+from .jobs import JOBS_FILE, Jobs
 from .pool import ApiError, ScoringPool
+from .snapshot import remove_snapshot, snapshot_bundle
 
+MANIFEST_FIELDS = set(Manifest.__dataclass_fields__) - {"meta"}
 log = logging.getLogger("speechgrade.serve")
-CONFIG_ENV = "SPEECHGRADE_SERVE_CONFIG"
 MULTIPART_SLACK = 64 * 1024  # form boundaries and part headers beside the file bytes
-
-
-@dataclass
-class ServeConfig:
-    """What the server loads and the limits it enforces."""
-
-    model_dir: str
-    max_upload_mb: float = 25.0
-    max_audio_s: float = 600.0
-    timeout_s: float = 120.0
-    concurrency: int = 2
-    cache: str | None = None
-    body_timeout_s: float = 30.0  # the longest a client may take to send a request body
-    max_batch_files: int = 16
-    max_requests: int = 100  # requests in progress at once (more get a JSON 503)
-    plugins: list[str] = field(default_factory=list)  # modules that register featurizers or regressors
 
 
 def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
@@ -186,32 +168,23 @@ def _words(manifest: Manifest) -> tuple[dict[str, str], dict[str, str]]:
     return titles, descriptions
 
 
-def snapshot_bundle(model_dir: str | os.PathLike) -> Path:
-    """A verified private copy of a bundle: the workers load it, so a bundle replaced or damaged on disk while
-    the server runs can never be served beside the one it started with (nor stop a worker from restarting)."""
-    read_manifest(model_dir)  # refuse a bad bundle before copying it
-    root = Path(tempfile.mkdtemp(prefix="speechgrade-serve-"))
-    target = root / "model"
-    try:
-        shutil.copytree(model_dir, target, symlinks=True)
-        read_manifest(target)  # the copy is what was verified (the folder may have changed in between)
-    except BaseException:
-        shutil.rmtree(root, ignore_errors=True)
-        raise
-    return target
+def create_app(config: ServeConfig, snapshot: str | os.PathLike | None = None) -> BodyGuard:
+    """The app for one model bundle: `concurrency` worker processes each load it once and score uploads.
 
-
-def create_app(config: ServeConfig) -> BodyGuard:
-    """The app for one model bundle: `concurrency` worker processes each load it once and score uploads."""
-    snapshot = snapshot_bundle(config.model_dir)  # what is served, whatever happens to the folder later
-    body = read_manifest(snapshot)
-    members = {m: Manifest(**{k: v for k, v in b.items() if k in MANIFEST_FIELDS}) for m, b in body["members"].items()} \
-        if body.get("kind") == "multi-label" else {None: Manifest.load(snapshot)}
-    manifest = next(iter(members.values()))
+    `snapshot` is a copy taken by `snapshot_bundle` that every process of a server serves (its owner removes
+    it); without one, the app takes its own and removes it at shutdown."""
+    owned = snapshot is None
+    snapshot = snapshot_bundle(config.model_dir) if owned else Path(snapshot)  # served whatever happens to the folder
     try:
+        body = read_manifest(snapshot)
+        members = {m: Manifest(**{k: v for k, v in b.items() if k in MANIFEST_FIELDS})
+                   for m, b in body["members"].items()} \
+            if body.get("kind") == "multi-label" else {None: Manifest.load(snapshot)}
+        manifest = next(iter(members.values()))
         pool = ScoringPool(str(snapshot), config.cache, config.concurrency, config.max_audio_s, config.plugins)
     except BaseException:
-        shutil.rmtree(snapshot.parent, ignore_errors=True)
+        if owned:
+            remove_snapshot(snapshot)
         raise
     labels = [{"name": m.label["name"], "min": m.label["min"], "max": m.label["max"]} for m in members.values()]
     label = labels[0] if len(labels) == 1 else {"names": [lb["name"] for lb in labels], "labels": labels}
@@ -223,8 +196,11 @@ def create_app(config: ServeConfig) -> BodyGuard:
     family_titles, feature_descriptions = _words(manifest)
     app = FastAPI(title="speechgrade", version=str(model_info["speechgrade"]), docs_url=None, redoc_url=None,
                   description=f"Scores spoken English: {', '.join(lb['name'] for lb in labels)}.")
+    jobs = Jobs(snapshot.parent / JOBS_FILE, max_running=config.max_requests)  # one table for every process
+    app.router.on_shutdown.append(jobs.cancel_all)
     app.router.on_shutdown.append(pool.close)
-    app.router.on_shutdown.append(lambda: shutil.rmtree(snapshot.parent, ignore_errors=True))
+    if owned:
+        app.router.on_shutdown.append(lambda: remove_snapshot(snapshot))
     upload_limit = int(config.max_upload_mb * 2**20)
 
     @app.exception_handler(ApiError)
@@ -264,9 +240,6 @@ def create_app(config: ServeConfig) -> BodyGuard:
         await one_file(request)
         return await score_upload(file)
 
-    jobs = Jobs(max_running=config.max_requests)
-    app.router.on_shutdown.insert(0, jobs.cancel_all)
-
     @app.post("/v1/jobs", status_code=202,
               summary="Start scoring one recording (multipart field `file`); follow it at /v1/jobs/{id}")
     async def start_job(request: Request, file: UploadFile = File(...)):
@@ -278,7 +251,7 @@ def create_app(config: ServeConfig) -> BodyGuard:
 
     @app.get("/v1/jobs/{job_id}", summary="A scoring job's stage (queued, decoding, transcribing, measuring, "
              "scoring, done, failed), and its result or error when finished")
-    async def get_job(job_id: str):
+    def get_job(job_id: str):  # a thread: the shared table may wait a moment for another process's write
         return jobs.get(job_id).to_dict()
 
     @app.post("/v1/score/batch", summary="Score several recordings (multipart field `files`)")
@@ -340,22 +313,28 @@ def create_app(config: ServeConfig) -> BodyGuard:
     return guarded
 
 
-def app_from_env() -> BodyGuard:
-    """Factory for `uvicorn --factory` (several workers): the config comes from $SPEECHGRADE_SERVE_CONFIG."""
-    return create_app(ServeConfig(**json.loads(os.environ[CONFIG_ENV])))
-
-
 def serve(config: ServeConfig, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
           max_connections: int = 100, header_timeout_s: float = 10.0) -> None:
-    """Run the app under uvicorn: at most `max_connections` requests in progress (more get a JSON 503), and
-    request headers bounded by `header_timeout_s` (connections that send nothing are closed, see protocol.py)."""
+    """Run the app under uvicorn in `workers` server processes that are one service: one bundle snapshot taken
+    here before any starts (every process and restart serves it), one job table, at most `max_connections`
+    requests in progress per process (more get a JSON 503), request headers bounded by `header_timeout_s`
+    (see protocol.py). The snapshot is removed when the server stops."""
     import uvicorn
 
-    from .protocol import HEADER_TIMEOUT_ENV, MAX_WAITING_ENV, GuardedH11Protocol
+    from .supervisor import ServerSpec, Supervisor, bind, setup_logging, uvicorn_config
 
-    config = ServeConfig(**{**asdict(config), "max_requests": max_connections})
-    os.environ[CONFIG_ENV] = json.dumps(asdict(config))
-    os.environ[HEADER_TIMEOUT_ENV] = str(header_timeout_s)
-    os.environ.setdefault(MAX_WAITING_ENV, str(max(64, 4 * max_connections)))
-    uvicorn.run("speechgrade.serve.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level="info", http=GuardedH11Protocol, timeout_keep_alive=5)
+    setup_logging()
+    config = replace(config, max_requests=max_connections)
+    snapshot = snapshot_bundle(config.model_dir)
+    spec = ServerSpec(create_app, config, str(snapshot), host, port, header_timeout_s, max(64, 4 * max_connections))
+    try:
+        if workers == 1:
+            uvicorn.Server(uvicorn_config(create_app(config, snapshot), spec)).run()
+        else:
+            sock = bind(host, port)
+            try:
+                Supervisor(spec, sock, workers).run()
+            finally:
+                sock.close()
+    finally:
+        remove_snapshot(snapshot)

@@ -67,10 +67,15 @@ def _worker(conn, model_dir: str, cache: str | None, max_audio_s: float, plugins
     try:
         scorer = Scorer.load(model_dir, cache=cache)
         scorer.extractor().columns()  # load every model now, not on the first request
+        status = ("ready", None)
     except Exception as exc:  # the parent refuses to start and says why
-        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+        status = ("failed", f"{type(exc).__name__}: {exc}")
+    try:
+        conn.send(status)
+    except OSError:  # the server process died while this one loaded: nobody to serve
         return
-    conn.send(("ready", None))
+    if status[0] != "ready":
+        return
     while True:
         try:
             name, data = conn.recv()
@@ -84,11 +89,15 @@ def _worker(conn, model_dir: str, cache: str | None, max_audio_s: float, plugins
                 conn.send(("stage", what))
 
         try:
-            conn.send(("ok", _score_in_worker(scorer, name, data, max_audio_s, stage)))
+            answer = ("ok", _score_in_worker(scorer, name, data, max_audio_s, stage))
         except ApiError as exc:
-            conn.send(("api_error", (exc.status, exc.code, exc.message)))
+            answer = ("api_error", (exc.status, exc.code, exc.message))
         except Exception as exc:  # a featurizer or the model failed: the parent logs it with an id
-            conn.send(("model_error", f"{type(exc).__name__}: {exc}"))
+            answer = ("model_error", f"{type(exc).__name__}: {exc}")
+        try:
+            conn.send(answer)
+        except OSError:  # the server process died meanwhile: nobody to answer
+            return
 
 
 class _Worker:

@@ -9,25 +9,28 @@ progress (`BodyGuard`) counts requests, not connections.
 
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 from typing import Any, ClassVar
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-HEADER_TIMEOUT_ENV = "SPEECHGRADE_HEADER_TIMEOUT"
-MAX_WAITING_ENV = "SPEECHGRADE_MAX_WAITING"
-
 
 class GuardedH11Protocol(H11Protocol):
-    """H11Protocol that closes connections whose request headers do not arrive in time."""
+    """H11Protocol that closes connections whose request headers do not arrive in time; `bounded()` makes the
+    class uvicorn is given, with the server's bounds (uvicorn builds protocols itself, from a class)."""
 
+    header_timeout_s: ClassVar[float] = 10.0
+    max_waiting: ClassVar[int] = 512
     _waiting: ClassVar["OrderedDict[GuardedH11Protocol, None]"] = OrderedDict()  # per process, oldest first
+
+    @classmethod
+    def bounded(cls, header_timeout_s: float, max_waiting: int) -> type["GuardedH11Protocol"]:
+        """A subclass with these bounds and its own table of connections waiting for headers."""
+        return type(cls.__name__, (cls,), {"header_timeout_s": float(header_timeout_s),
+                                           "max_waiting": int(max_waiting), "_waiting": OrderedDict()})
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.header_timeout_s = float(os.environ.get(HEADER_TIMEOUT_ENV, "10"))
-        self.max_waiting = int(os.environ.get(MAX_WAITING_ENV, "512"))
         self._header_timer = None
 
     def _arm(self) -> None:
