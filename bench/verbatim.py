@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import machine  # noqa: E402
 
 import speechgrade as sg  # noqa: E402
-from speechgrade.language import FILLERS, normalise, repetitions  # noqa: E402
+from speechgrade.features.language import FILLERS, normalise, repetitions  # noqa: E402
 from speechgrade.transcribe import WhisperOptions, transcribe_audio  # noqa: E402
 
 

@@ -1,6 +1,7 @@
 """The package's shape: no import cycles, and a light `import speechgrade` / CLI start."""
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -63,3 +64,27 @@ def test_import_and_cli_help_load_no_heavy_libraries():
             "print(sorted(m for m in ('pandas', 'scipy', 'sklearn', 'torch', 'lightgbm') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def _layers() -> list[set[str]]:
+    """The layer table of docs/architecture.md: each row's module and package names (first level under the root)."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "architecture.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (\d+) [^|]+\| ([^|]+) \|$", doc, flags=re.M)
+    assert rows and [int(n) for n, _ in rows] == list(range(1, len(rows) + 1)), "the layer table is missing"
+    return [{name.strip().replace("\\", "") for name in names.split(",")} for _, names in rows]
+
+
+def test_every_module_imports_only_from_its_layer_or_earlier_ones():
+    """The layer order docs/architecture.md states holds for every import, and every module is in a layer."""
+    layers = _layers()
+
+    def layer(module: str) -> int:
+        parts = module.split(".")
+        name = parts[1] if len(parts) > 1 else "(the package root)"
+        found = [i for i, names in enumerate(layers) if name in names]
+        assert found, f"{module} is in no layer of docs/architecture.md's table"
+        return found[0]
+
+    upward = [f"{m} (layer {layer(m) + 1}) imports {d} (layer {layer(d) + 1})"
+              for m, deps in sorted(_graph().items()) for d in sorted(deps) if layer(d) > layer(m)]
+    assert not upward, upward

@@ -166,7 +166,7 @@ def _ops(text: str) -> tuple:
 
 
 def _label_range(text: Optional[str]):
-    from .rubric import check_label_range
+    from .config import check_label_range
 
     return check_label_range(None if text is None else text.split(","))
 

@@ -8,6 +8,8 @@ import math
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, Sequence
 
+import numpy as np
+
 from .errors import ConfigError
 
 AUGMENT_OPS = ("stretch", "pitch", "noise", "gain", "telephone")  # every augmentation, in its drawing order
@@ -59,6 +61,21 @@ def check_snap(snap: Any) -> None:
         raise ConfigError(f"snap must be a positive step such as 0.5, or 'auto' (got {snap!r})")
 
 
+
+def check_label_range(label_range, y: np.ndarray | None = None, label: str = "label") -> tuple[float, float] | None:
+    """The rubric's (min, max) as floats, checked: finite, min < max, and (given labels `y`) holding every label."""
+    if label_range is None:
+        return None
+    try:
+        lo, hi = (float(v) for v in label_range)
+    except (TypeError, ValueError):
+        raise ConfigError(f"--label-range takes two numbers, min,max (got {label_range!r})") from None
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        raise ConfigError(f"--label-range needs finite min < max (got {lo:g},{hi:g})")
+    if y is not None and len(y) and (np.min(y) < lo or np.max(y) > hi):
+        raise ConfigError(f"label '{label}' has values {np.min(y):g}..{np.max(y):g} outside --label-range {lo:g},{hi:g}")
+    return lo, hi
+
 @dataclass(frozen=True)
 class ScorerConfig:
     """Everything that defines the model a Scorer fits (JSON-able, recorded in the bundle): `Scorer(**config)`
@@ -95,8 +112,6 @@ class ScorerConfig:
     asr: str | None = field(default=None, metadata={"help": "The Whisper model of every featurizer that uses one."})
 
     def __post_init__(self) -> None:
-        from .rubric import check_label_range
-
         # sequences as tuples: a configuration compares equal to the one its JSON form rebuilds
         object.__setattr__(self, "augment_ops", tuple(self.augment_ops))
         if isinstance(self.label_range, list):

@@ -7,12 +7,12 @@ import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from .audio import AUDIO_EXTENSIONS
+from .audio import AUDIO_EXTENSIONS, AudioInfo
 from .errors import DatasetError
 from .usertext import shorten
 
@@ -327,3 +327,24 @@ def load_dataset(csv_path: str | os.PathLike, audio_dir: str | os.PathLike | Non
     for label in labels[1:] if len(labels) > 1 else []:
         table[label] = table[label].astype(np.float64)
     return Dataset(table, label_column, problems, order, labels, every_row if len(every_row) > len(order) else None)
+
+
+@dataclass
+class Clip:
+    """A clip already decoded to mono 16 kHz float32 (an upload, a microphone), scored like a file."""
+
+    name: str
+    audio: np.ndarray
+    info: AudioInfo | None = None
+
+
+def as_dataset(data: Any) -> tuple[Dataset, dict[str, Clip]]:
+    """A Dataset (decoded clips get a row each, with an empty path) and the clips by name."""
+    if isinstance(data, Dataset):
+        return data, {}
+    data = list(data)
+    if data and all(isinstance(c, Clip) for c in data):
+        clips = {c.name: c for c in data}
+        table = pd.DataFrame({"path": [""] * len(clips)}, index=pd.Index(list(clips), name="filename"))
+        return Dataset(table, order=list(clips)), clips
+    return Dataset.from_paths(data), {}

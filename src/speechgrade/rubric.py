@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .config import check_label_range  # noqa: F401  (its home is the configuration; importable here too)
 from .errors import ConfigError
 
 
@@ -15,21 +16,6 @@ def grid_step(y: np.ndarray) -> float:
     if len(values) < 2:
         raise ConfigError("snapping to the label grid needs at least two distinct labels")
     return float(np.diff(values).min())
-
-
-def check_label_range(label_range, y: np.ndarray | None = None, label: str = "label") -> tuple[float, float] | None:
-    """The rubric's (min, max) as floats, checked: finite, min < max, and (given labels `y`) holding every label."""
-    if label_range is None:
-        return None
-    try:
-        lo, hi = (float(v) for v in label_range)
-    except (TypeError, ValueError):
-        raise ConfigError(f"--label-range takes two numbers, min,max (got {label_range!r})") from None
-    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-        raise ConfigError(f"--label-range needs finite min < max (got {lo:g},{hi:g})")
-    if y is not None and len(y) and (np.min(y) < lo or np.max(y) > hi):
-        raise ConfigError(f"label '{label}' has values {np.min(y):g}..{np.max(y):g} outside --label-range {lo:g},{hi:g}")
-    return lo, hi
 
 
 def label_scale(label_range, y: np.ndarray, label: str = "label") -> tuple[float, float]:

@@ -11,7 +11,7 @@ import numpy as np
 from .columns import families
 from .folds import make_folds
 from .models import ScoringModel, get_regressor_class
-from .pooling import PoolingHeads
+from .models.pooling import PoolingHeads
 from .models.ensemble import EnsembleModel
 
 

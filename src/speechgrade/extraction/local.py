@@ -16,7 +16,7 @@ import pandas as pd
 from .. import columns as cols
 from ..audio import MAX_AUDIO_S, MIN_SAMPLES, AudioInfo, AudioTooLong, UnusableAudio, audio_digest, check_usable, decode_with_info
 from ..cache import as_cache, file_digest
-from ..dataset import Dataset, Problem
+from ..dataset import Clip, Dataset, Problem, as_dataset  # noqa: F401  (Clip, as_dataset: the engines' inputs)
 from ..duplicates import FP_BANDS, duplicate_clusters, fingerprint
 from ..errors import AudioError, ConfigError, ModelNotFoundError
 from ..features import as_featurizers
@@ -49,27 +49,6 @@ def valid_fingerprint(fp: object) -> bool:
 def valid_vector(vec: object, size: int) -> bool:
     """Whether a cached feature vector is a 1-D float array of the featurizer's length."""
     return isinstance(vec, np.ndarray) and vec.ndim == 1 and vec.shape[0] == size and vec.dtype.kind == "f"
-
-
-@dataclass
-class Clip:
-    """A clip already decoded to mono 16 kHz float32 (an upload, a microphone), scored like a file."""
-
-    name: str
-    audio: np.ndarray
-    info: AudioInfo | None = None
-
-
-def as_dataset(data) -> tuple[Dataset, dict[str, Clip]]:
-    """A Dataset (decoded clips get a row each, with an empty path) and the clips by name."""
-    if isinstance(data, Dataset):
-        return data, {}
-    data = list(data)
-    if data and all(isinstance(c, Clip) for c in data):
-        clips = {c.name: c for c in data}
-        table = pd.DataFrame({"path": [""] * len(clips)}, index=pd.Index(list(clips), name="filename"))
-        return Dataset(table, order=list(clips)), clips
-    return Dataset.from_paths(data), {}
 
 
 @dataclass

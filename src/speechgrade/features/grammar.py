@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import grammar as g
+from . import grammar_tools as g
 from ..extras import require
 from ..speech.model_cache import ModelCache
 from ..speech.transcript import Transcript

@@ -17,7 +17,7 @@ import numpy as np
 from ..audio import windows
 from ..errors import ConfigError
 from ..options import FeaturizerOptions, option
-from ..pooling import SEGMENTS, frame_columns, segment_means
+from .frames import SEGMENTS, frame_columns, segment_means
 from ..speech import layers_value, show_layers, speech_model
 from ..speech.model_cache import ModelCache
 from ..speech.transformers import DEFAULT_MODEL, Transformers, model_digest, require_torch
@@ -29,7 +29,7 @@ POOLINGS = ("mean", "mean+std", "learned")
 @register_featurizer
 class SSLFeaturizer(Featurizer):
     """Mean (or mean+std) pooled hidden states of a self-supervised speech encoder; `pooling=learned` keeps
-    per-layer segment means for a pooling head fitted with the model (see `speechgrade.pooling`)."""
+    per-layer segment means for a pooling head fitted with the model (see `speechgrade.models.pooling`)."""
 
     name = "ssl"
     title = "a self-supervised speech encoder"

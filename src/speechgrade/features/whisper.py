@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..language import COLUMNS, DESCRIPTIONS, transcript_features
+from .language import COLUMNS, DESCRIPTIONS, transcript_features
 from ..speech.faster_whisper import WhisperOptions
 from ..speech.model_cache import ModelCache
 from ..speech.transcriber import Transcriber, asr_model

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..options import ASR_DEFAULT, FeaturizerOptions, option
-from ..pooling import SEGMENTS, frame_columns, segment_means
+from .frames import SEGMENTS, frame_columns, segment_means
 from ..speech import SPEECH_MODELS, SpeechModel, layers_value, show_layers, speech_model
 from ..speech.model_cache import ModelCache
 from ..speech.whisper_layers import encoder_layers, encoder_shape

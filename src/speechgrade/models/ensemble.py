@@ -12,7 +12,7 @@ from ..columns import families
 from ..errors import ConfigError
 from ..folds import group_codes, make_folds
 from .base import write_json
-from ..pooling import PoolingHeads
+from .pooling import PoolingHeads
 from .pipeline import ScoringModel
 
 ENSEMBLES = ("stack", "mean")

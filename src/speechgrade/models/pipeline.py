@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..pooling import AttentionPooling, PoolingHeads, fit_pooling, frame_blocks
+from .pooling import AttentionPooling, PoolingHeads, fit_pooling, frame_blocks
 from .base import get_regressor_class
 
 PREPROCESS_FILE = "preprocess.npz"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from speechgrade.language import (COLUMNS, DESCRIPTIONS, agreement_errors, mattr, mean_length_of_run, mtld,
+from speechgrade.features.language import (COLUMNS, DESCRIPTIONS, agreement_errors, mattr, mean_length_of_run, mtld,
                                   normalise, pauses, repetitions, transcript_features)
 from speechgrade.transcribe import Transcript, Word
 

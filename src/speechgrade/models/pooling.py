@@ -1,4 +1,4 @@
-"""Learned pooling: a weighted sum of encoder layers plus attention over time, fitted as a small head.
+"""The learned pooling head: a weighted sum of encoder layers plus attention over time, fitted as a small head.
 
 Featurizers with `pooling=learned` store frame summaries instead of one pooled vector: for each chosen
 layer, the mean of each of `segments` equal stretches of the clip (columns `l<layer>.t<segment>.d<dim>`).
@@ -16,23 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .columns import frame_features as frame_columns, parse_frame  # noqa: F401  (frame_columns: featurizers)
-
-SEGMENTS = 16
-
-
-def segment_means(frames: np.ndarray, segments: int = SEGMENTS) -> np.ndarray:
-    """Mean of each of `segments` equal consecutive stretches of frames (..., T, D) -> (..., segments, D);
-    a clip with fewer frames than segments repeats frames."""
-    T = frames.shape[-2]
-    edges = np.linspace(0, T, segments + 1)
-    out = []
-    for a, b in zip(edges[:-1], edges[1:]):
-        lo = min(int(np.floor(a)), T - 1)
-        hi = max(int(np.ceil(b)), lo + 1)
-        out.append(frames[..., lo:hi, :].mean(-2))
-    return np.stack(out, axis=-2)
-
+from ..columns import parse_frame
 
 def frame_blocks(columns: Sequence[str]) -> dict[str, tuple[np.ndarray, tuple[int, int, int]]]:
     """Per family with frame-summary columns: their indices (in L, T, D order) and the shape (L, T, D)."""

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from .language import FILLERS
-from .speech.model_cache import MODELS, ModelCache
-from .speech.transcript import Transcript
+from ..speech.model_cache import MODELS, ModelCache
+from ..speech.transcript import Transcript
 
 UNIT_PAUSE_S = 0.8
 HARPER_GRAMMAR_KINDS = ("Agreement", "Grammar", "WordChoice", "Repetition")  # the rest flag ASR spelling and style

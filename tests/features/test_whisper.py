@@ -14,7 +14,7 @@ import speechgrade as sg  # noqa: E402
 from speechgrade.cache import FeatureCache  # noqa: E402
 from speechgrade.errors import ModelNotFoundError  # noqa: E402
 from speechgrade.features import get_featurizer  # noqa: E402
-from speechgrade.language import COLUMNS  # noqa: E402
+from speechgrade.features.language import COLUMNS  # noqa: E402
 from speechgrade.transcribe import (Transcriber, WhisperOptions, assemble_packaged_base, packaged_parts,  # noqa: E402
                                     resolve_whisper_model)
 

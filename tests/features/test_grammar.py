@@ -7,7 +7,7 @@ pytest.importorskip("spacy")
 pytest.importorskip("harper")
 
 import speechgrade as sg  # noqa: E402
-from speechgrade import grammar as g  # noqa: E402
+from speechgrade.features import grammar_tools as g  # noqa: E402
 from speechgrade.cache import FeatureCache  # noqa: E402
 from speechgrade.features.grammar import COLUMNS, DESCRIPTIONS, GrammarFeaturizer, grammar_vector  # noqa: E402
 from speechgrade.transcribe import Transcriber, Transcript, WhisperOptions, Word  # noqa: E402

@@ -1,7 +1,8 @@
 import numpy as np
 
 from speechgrade.models.pipeline import ScoringModel
-from speechgrade.pooling import AttentionPooling, frame_blocks, frame_columns, segment_means
+from speechgrade.features.frames import frame_columns, segment_means
+from speechgrade.models.pooling import AttentionPooling, frame_blocks
 
 
 def test_segment_means_cover_the_clip_evenly():
@@ -52,7 +53,7 @@ def test_gradients_match_finite_differences():
     num_v = np.array([(loss(alpha, v + eps * e) - loss(alpha, v - eps * e)) / (2 * eps) for e in np.eye(6)])
     num_a = np.array([(loss(alpha + eps * e, v) - loss(alpha - eps * e, v)) / (2 * eps) for e in np.eye(2)])
     # the same algebra as AttentionPooling.fit
-    from speechgrade.pooling import _softmax
+    from speechgrade.models.pooling import _softmax
     a, X, w, P = head._forward(Z, alpha, v)
     g = 2 * (P @ beta + b - y) / len(y)
     dP = g[:, None] * beta[None, :]
@@ -84,8 +85,8 @@ def test_scoring_model_pools_inside_fit_and_round_trips(tmp_path):
 
 def test_fitted_heads_are_held_by_the_search_not_by_the_module():
     """The memo of fitted pooling heads belongs to a model search (and the models it fits), not to the module."""
-    import speechgrade.pooling as pooling
-    from speechgrade.pooling import PoolingHeads
+    import speechgrade.models.pooling as pooling
+    from speechgrade.models.pooling import PoolingHeads
     from speechgrade.tuning import ModelSearch
 
     assert not hasattr(pooling, "_FITTED")

@@ -9,7 +9,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .speech.transcript import Transcript, Word
+from ..speech.transcript import Transcript, Word
 
 SHORT_PAUSE_S = 0.25
 LONG_PAUSE_S = 1.0
