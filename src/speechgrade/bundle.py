@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from .errors import BundleError, ConfigError, SpeechgradeError
 from .card import write_card
-from .output import recover_folder, replaced_folder
+from .output import recover_folder, replaceable_files, replaced_folder
 
 log = logging.getLogger("speechgrade.bundle")
 from .features import FEATURIZERS, Featurizer
@@ -88,13 +88,7 @@ def check_output_folder(directory: str | os.PathLike) -> None:
     """Refuse a bundle folder that exists and is neither empty nor a speechgrade model: a bundle is replaced
     whole, so any other folder (the audio folder, a project) would be lost."""
     d = Path(directory)
-    if d.is_symlink():
-        raise ConfigError(f"{d} is a symbolic link: give a real folder for the model")
-    if not d.exists():
-        return
-    if not d.is_dir():
-        raise ConfigError(f"{d} is a file, not a model folder: choose another --out")
-    entries = {p.relative_to(d).as_posix() for p in d.rglob("*") if not p.is_dir()}
+    entries = set(replaceable_files(d, "model") or ())
     if not entries:
         return
     if MANIFEST not in entries:

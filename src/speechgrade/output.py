@@ -232,19 +232,26 @@ def replaced_folder(target: "str | os.PathLike", check: Callable[[Path], None] |
         shutil.rmtree(old, ignore_errors=True)
 
 
+def replaceable_files(directory: "str | os.PathLike", what: str) -> list[str] | None:
+    """The files (relative names) of a folder the writer is asked to replace whole; None when it does not exist.
+    Refuses a link or a file there: `what` ("report", "model") names the folder in the message."""
+    d = Path(directory)
+    if d.is_symlink():
+        raise OutputError(f"{d} is a symbolic link: give a real folder for the {what}")
+    if not d.exists():
+        return None
+    if not d.is_dir():
+        raise OutputError(f"{d} is a file, not a {what} folder: choose another path")
+    return sorted(p.relative_to(d).as_posix() for p in d.rglob("*") if not p.is_dir())
+
+
 def check_report_folder(directory: "str | os.PathLike") -> None:
     """Refuse a report folder that exists and holds anything but an earlier report (pages, plots, tables): a report
     is replaced whole, so any other folder would be lost."""
-    d = Path(directory)
-    if d.is_symlink():
-        raise OutputError(f"{d} is a symbolic link: give a real folder for the report")
-    if not d.exists():
-        return
-    if not d.is_dir():
-        raise OutputError(f"{d} is a file, not a report folder: choose another path")
-    other = [p for p in d.rglob("*") if not p.is_dir() and p.suffix.lower() not in REPORT_SUFFIXES]
-    if other or (any(d.iterdir()) and not (d / "index.html").is_file()):
-        raise OutputError(f"{d} holds files that are not a speechgrade report: choose a new or empty folder "
+    files = replaceable_files(directory, "report") or []
+    other = [f for f in files if Path(f).suffix.lower() not in REPORT_SUFFIXES]
+    if other or (files and "index.html" not in files):
+        raise OutputError(f"{directory} holds files that are not a speechgrade report: choose a new or empty folder "
                           f"(a report folder is replaced whole)")
 
 
