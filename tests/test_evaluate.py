@@ -136,8 +136,8 @@ def test_evaluation_reports_raw_and_mapped_scores_at_the_cut_scores(tone_dataset
     ev = sg.Scorer("acoustic", "ridge", trials=0).evaluate(ds, folds=4, repeats=2)
     quartiles = ev.extra["decisions"]  # before any cut score is given: the labels' quartiles
     y = ds.table["label"].to_numpy(float)
-    assert quartiles["cut_source"] == "label quartiles" and quartiles["cut_scores"] == pytest.approx(
-        np.percentile(y, [25, 50, 75]))
+    assert quartiles["cut_source"] == "label quartiles" and quartiles["cut_scores"] == list(
+        np.round(np.percentile(y, [25, 50, 75]), 2))
     got = ev.decisions([3.0, 4.0])["label"]
     assert got is ev.extra["decisions"] and got["cut_source"] == "given" and got["model_scores"] == "raw"
     assert got["raters"] == [int((y >= 3).sum()), int((y >= 4).sum())]
@@ -149,3 +149,25 @@ def test_evaluation_reports_raw_and_mapped_scores_at_the_cut_scores(tone_dataset
                                                                     int((per_repeat >= 3 - 1e-9).sum().max())]
     assert "decisions" in ev.to_json() and ev.extra["scale"]["from"] == "training labels"
     assert ev.extra["scale"]["note"].startswith(f"label: scale {y.min():g}-{y.max():g}, taken from the training labels")
+
+
+def test_summary_prints_as_a_table_and_stays_a_dict():
+    import json
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = np.clip(3 + X[:, 0] + rng.normal(0, 0.3, 60), 1, 5)
+    ev = cross_validate(X, y, None, lambda X, y, g, s: RidgeRegressor({"alpha": 1.0}).fit(X, y), folds=3, repeats=2)
+    summary = ev.summary
+    assert summary["pearson"] > 0.8 and isinstance(summary, dict) and json.loads(json.dumps(summary))["n"] == 60
+    text = str(summary)
+    lines = text.splitlines()
+    assert lines[0] == "60 clips, 3-fold CV x 2 repeats (mean ± std over repeats)"
+    assert lines[1].split() == ["metric", "model", "baseline:", "mean", "baseline:", "ridge"]
+    pearson = next(line for line in lines if line.startswith("Pearson r"))
+    assert f"{summary['pearson']:.3f} ± {summary['pearson_std']:.3f}" in pearson
+    assert f"{summary['baselines']['ridge']['pearson']:.3f}" in pearson
+    assert repr(summary) == text and lines[-1] == summary["against_mean"]["verdict"]
+    page = summary._repr_html_()
+    assert page.startswith("<table><caption>60 clips") and "<td>RMSE</td>" in page and "</table><p>The model" in page
+    assert sg.evaluate.Evaluation({"label": ev}).summary is summary

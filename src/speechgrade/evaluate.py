@@ -56,6 +56,8 @@ def evaluate_scorer(scorer, data, label: str | None, folds: int, repeats: int = 
                         folds, repeats, config.seed, baselines, progress=progress, coverage=config.coverage,
                         augmented=extra)
     ev.config = config.to_dict() | {"label": label, "folds": folds, "repeats": repeats}
+    if config.rescale and not config.calibrate:  # the model's scores are the mapped ones; the baselines' are not
+        ev.summary["scores"] = "mapped"
     ev.extra = {"duplicates": data.duplicates, "skipped": [[p.filename, p.reason] for p in data.report.skipped],
                 "failed": [[p.filename, p.reason] for p in data.report.failed],
                 "scale": scale_note(label or "label", config.label_range, data.y)}

@@ -84,8 +84,9 @@ def rank_gap(y: np.ndarray, preds: np.ndarray, trim: float = 0.05) -> dict[str, 
 
 
 def quartile_cuts(y: np.ndarray) -> list[float]:
-    """The labels' quartiles (25th, 50th, 75th percentile), distinct: the cut scores used when none are given."""
-    return [float(v) for v in np.unique(np.round(np.percentile(np.asarray(y, np.float64), [25, 50, 75]), 6))]
+    """The labels' quartiles (25th, 50th, 75th percentile) to 2 decimals, distinct: the cut scores used when none
+    are given (rounded, so a table shows the cut that was counted)."""
+    return [float(v) for v in np.unique(np.round(np.percentile(np.asarray(y, np.float64), [25, 50, 75]), 2))]
 
 
 SELECT_EPS = 1e-9  # a score of 3.5 is selected at a cut of 3.5, whatever the float's last bit

@@ -65,6 +65,10 @@ def baseline_findings(summary: dict[str, Any]) -> list[str]:
         wins = _wins(summary, ridge, [*LOWER, *HIGHER])
         if wins:
             tail = ": the model is not worth its complexity for this label" if "rmse" in wins else ""
+            if summary.get("scores") == "mapped" and {"rmse", "mae"} & set(wins):
+                # mapped scores give up RMSE and MAE by design: judge the model on its raw scores
+                tail = ("; the model's scores are mapped to the raters' mean and SD, which costs RMSE and MAE by "
+                        "design, while the baseline's are not: compare the raw scores of the decisions table")
             out.append(f"The ridge baseline does better on {_listed(summary, ridge, wins)}{tail}.")
     return out
 
@@ -102,8 +106,8 @@ def scale_sentence(label: str, label_range: Any, y: np.ndarray) -> str:
 def _guess_rubric(low: float, high: float) -> str:
     """A likely rubric around labels of `low`-`high` for the hint (1-5, 0-10, 0-100), else MIN,MAX."""
     for lo, hi in ((1, 5), (0, 10), (0, 100)):
-        if lo <= low and high <= hi and (low, high) != (lo, hi):
-            return f"{lo},{hi}"
+        if lo <= low and high <= hi:  # the smallest common rubric that holds the labels (none when they fill it)
+            return "MIN,MAX" if (low, high) == (lo, hi) else f"{lo},{hi}"
     return "MIN,MAX"
 
 
