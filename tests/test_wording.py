@@ -18,6 +18,7 @@ def test_clearly_better_only_when_both_error_gains_exclude_zero():
     rmse_only = verdict(_gain(0.107, (0.021, 0.192), 0.02, (-0.038, 0.091)))
     assert "clearly better" not in rmse_only and "on RMSE only" in rmse_only
     assert "95% CI -0.038 to +0.091" in rmse_only and "includes no improvement" in rmse_only
+    assert "an interval wholly below 0: worse there" in verdict(_gain(0.1, (0.02, 0.2), -0.05, (-0.09, -0.01)))
     mae_only = verdict(_gain(0.01, (-0.05, 0.07), 0.1, (0.02, 0.2)))
     assert "on MAE only" in mae_only and "clearly better" not in mae_only
     neither = verdict(_gain(0.01, (-0.05, 0.07), 0.0, (-0.04, 0.05)))

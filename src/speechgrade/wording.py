@@ -17,8 +17,10 @@ HIGHER = {"pearson": "Pearson r", "spearman": "Spearman rho", "qwk": "QWK", "exa
 LOWER = {"rmse": "RMSE", "mae": "MAE"}
 RANK_GAP = 0.1  # a Pearson-Spearman difference worth a sentence
 
+
 def plain_findings(summary: dict[str, Any]) -> list[str]:
-    """Sentences a user should read beside the table: the verdict against the mean, and shrinkage to the middle."""
+    """Sentences a user should read beside the table: the verdict against the mean, the figures a baseline does
+    better on, what the ensemble kept, shrinkage to the middle, and a Pearson-Spearman gap."""
     if summary.get("label_std") == 0:
         return ["Every clip has the same label: there is nothing to learn, and Pearson r is undefined (shown as 0)."]
     out = [summary["against_mean"]["verdict"]] if "against_mean" in summary else []
@@ -135,6 +137,11 @@ def _gain(gain: dict[str, Any], name: str) -> str:
             f"{g:+.3f}, 95% CI {lo:+.3f} to {hi:+.3f})")
 
 
+def _held(hi: float) -> str:
+    """What a gain's interval that does not exclude 0 from below says."""
+    return "an interval that includes no improvement" if hi >= 0 else "an interval wholly below 0: worse there"
+
+
 def verdict(gain: dict[str, Any]) -> str:
     """One sentence on whether the model beats predicting the mean: "clearly better" only where the RMSE and the
     MAE gains' intervals both exclude 0; otherwise which of the two holds."""
@@ -147,12 +154,11 @@ def verdict(gain: dict[str, Any]) -> str:
     if rmse_hi < 0 and mae_hi < 0:
         return f"The model is WORSE than predicting the mean: {both}. Do not use it."
     if rmse_lo > 0:
-        return (f"The model is better than predicting the mean on RMSE only: {rmse}; but {mae}, an interval that "
-                f"includes no improvement: it avoids the mean's large misses more than it comes closer on a typical "
-                f"clip.")
+        return (f"The model is better than predicting the mean on RMSE only: {rmse}; but {mae}, {_held(mae_hi)}: "
+                f"it avoids the mean's large misses more than it comes closer on a typical clip.")
     if mae_lo > 0:
-        return (f"The model is better than predicting the mean on MAE only: {mae}; but {rmse}, an interval that "
-                f"includes no improvement: a few large misses offset its closer typical score.")
+        return (f"The model is better than predicting the mean on MAE only: {mae}; but {rmse}, {_held(rmse_hi)}: "
+                f"a few large misses offset its closer typical score.")
     if rmse_hi < 0 or mae_hi < 0:
         return f"The model is WORSE than predicting the mean on {'RMSE' if rmse_hi < 0 else 'MAE'}: {both}. Do not use it."
     return (f"The model is NOT clearly better than predicting the mean: {both}; the intervals include no "
