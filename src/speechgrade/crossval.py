@@ -190,6 +190,7 @@ def cross_validate(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, fit_
     preds = {m: np.zeros((repeats, len(y))) for m in models}
     members: dict[str, np.ndarray] = {}
     variants: dict[str, np.ndarray] = {}
+    partial = False  # a fold model without the raw and mapped scores: none are kept
     fold_ids = np.zeros((repeats, len(y)), dtype=int)
     for r in range(repeats):
         split = make_folds(y, groups, folds, seed + r)
@@ -211,6 +212,8 @@ def cross_validate(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, fit_
                 if m == "model" and hasattr(fitted, "variant_predictions"):
                     for name, p in fitted.variant_predictions(X[te]).items():
                         variants.setdefault(f"model_{name}", np.zeros((repeats, len(y))))[r, te] = p
+                elif m == "model":
+                    partial = True
             for i in te:
                 rows.append({"filename": names[i], "y_true": y[i],
                              "group": None if groups is None else groups[i], "repeat": r, "fold": k,
@@ -235,4 +238,7 @@ def cross_validate(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, fit_
         del summary["members"]
     if "baseline_mean" in preds:
         summary["against_mean"] = against_mean(y, preds["model"], preds["baseline_mean"], seed=seed)
-    return LabelEvaluation(pd.DataFrame(rows), Summary(summary), pd.DataFrame(fold_rows))
+    frame = pd.DataFrame(rows)
+    if partial:
+        frame = frame.drop(columns=list(variants))
+    return LabelEvaluation(frame, Summary(summary), pd.DataFrame(fold_rows))

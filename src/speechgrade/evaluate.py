@@ -47,6 +47,8 @@ def evaluate_scorer(scorer, data, label: str | None, folds: int, repeats: int = 
         # with --augment these include the copies, grouped with their sources, so still out of fold); it gives the
         # scores as configured and, from the same fold model, the raw and the mapped scores the decisions compare
         rubric = Rubric(config.calibrate, config.snap, config.rescale)
+        if not rubric.active and np.ptp(y) == 0:  # one label value: no scale to map to, nothing to decide
+            return model
         return RubricModel(model, rubric.fit(search.out_of_fold(X, y, groups, columns), y, scale))
 
     extra = None if data.augmented is None else (data.augmented.to_numpy(np.float64), data.source)
