@@ -126,3 +126,40 @@ def test_demo_runs_on_the_bundled_sample(tmp_path):
     assert "baseline: mean" in proc.stdout and "held-out" in proc.stdout
     assert (tmp_path / "demo" / "report" / "index.html").exists()
     assert (tmp_path / "demo" / "model" / "manifest.json").exists()
+
+
+def test_version():
+    import speechgrade
+
+    assert run("--version").stdout == f"speechgrade {speechgrade.__version__}\n"
+
+
+def test_evaluate_shows_decisions_at_several_cut_scores_and_train_says_its_scale(tone_dataset, tmp_path):
+    data, wav = tone_dataset, tone_dataset.parent / "wav"
+    labels = pd.read_csv(data)["label"]
+    proc = run("evaluate", data, "-a", wav, "-f", "acoustic", "-r", "ridge", "--trials", "0", "--folds", "3",
+               "--repeats", "1", "--cut-score", "2.5,3", "--cut-score", "4", "--json", tmp_path / "m.json",
+               "--report", tmp_path / "rep", env_cache=tmp_path / "cache")
+    said = " ".join(proc.stderr.split())
+    assert (f"label: scale {labels.min():g}-{labels.max():g}, taken from the training labels; pass --label-range 1,5 "
+            "if the rubric is wider") in said
+    shown = " ".join(proc.stdout.split())
+    assert "Decisions at cut scores 2.5, 3, 4 (given;" in shown and "mapped to the raters' mean and SD" in shown
+    assert f">= 4: selected (raters select {int((labels >= 4).sum())})" in shown
+    m = json.loads((tmp_path / "m.json").read_text())
+    assert m["decisions"]["cut_scores"] == [2.5, 3.0, 4.0] and set(m["decisions"]["scores"]) == {"raw", "mapped"}
+    assert m["decisions"]["raters"] == [int((labels >= c).sum()) for c in (2.5, 3, 4)]
+    assert m["scale"]["from"] == "training labels" and m["config"]["rescale"] is False
+    page = (tmp_path / "rep" / "index.html").read_text()
+    assert "Decisions at cut scores 2.5, 3, 4" in page and "taken from the training labels" in page
+    # the audit compares groups at one cut score
+    proc = run("evaluate", data, "-a", wav, "--audit-column", "group", "--cut-score", "3,4", ok=False)
+    assert proc.returncode == 1 and "--audit-column compares groups at one cut score" in proc.stderr
+    proc = run("evaluate", data, "-a", wav, "--cut-score", "high", ok=False)
+    assert proc.returncode == 1 and "--cut-score takes numbers" in proc.stderr
+    proc = run("train", data, "-a", wav, "-f", "acoustic", "-r", "ridge", "--trials", "0", "--folds", "3",
+               "--label-range", "0,10", "--rescale", "--out", tmp_path / "model", env_cache=tmp_path / "cache")
+    assert (f"label: scale 0-10 from --label-range (the labels span {labels.min():g}-{labels.max():g})"
+            in " ".join(proc.stderr.split()))
+    rubric = json.loads((tmp_path / "model" / "manifest.json").read_text())["rubric"]
+    assert rubric["rescale"] is True and len(rubric["mapping"]) == 2

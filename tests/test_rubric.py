@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 import speechgrade as sg
 from speechgrade.rubric import Rubric, grid_step
@@ -69,3 +70,69 @@ def test_fold_models_clip_to_the_scale_not_the_fold_labels():
     far = np.array([[10.0, 0, 0], [-10.0, 0, 0]])
     assert ScoringModel("ridge").fit(X, y).predict(far).tolist() == [4.0, 2.0]
     assert ScoringModel("ridge").fit(X, y, scale=(1, 5)).predict(far).tolist() == [5.0, 1.0]
+
+
+def test_rescale_maps_to_the_raters_mean_and_sd_then_snaps():
+    from speechgrade.rubric import raters_mapping
+
+    rng = np.random.default_rng(0)
+    y = rng.uniform(1, 5, 300)
+    pred = 3 + 0.4 * (y - 3) + rng.normal(0, 0.2, 300)  # shrunk to the middle, as regressors are
+    rubric = Rubric(rescale=True).fit(pred, y, scale=(-100, 100))  # a wide scale: nothing is clipped
+    mapped = rubric.transform(pred)
+    assert mapped.mean() == pytest.approx(y.mean()) and mapped.std() == pytest.approx(y.std())
+    assert rubric.mapping_ == pytest.approx(raters_mapping(pred, y)) and rubric.active and rubric.rescaled
+    # one fitted rubric gives both score sets: raw is the model's score on the scale, mapped the rescaled one
+    both = rubric.variants(pred)
+    np.testing.assert_allclose(both["raw"], pred)
+    np.testing.assert_allclose(both["mapped"], mapped)
+    # rescale first, then clip to the scale, then snap
+    snapped = Rubric(rescale=True, snap=0.5).fit(pred, y, scale=(1, 5)).transform(pred)
+    np.testing.assert_allclose(snapped, np.round(np.clip(mapped, 1, 5) * 2) / 2)
+    # calibrate wins over rescale: the isotonic map alone
+    cal = Rubric(calibrate=True, rescale=True).fit(pred, y)
+    np.testing.assert_allclose(cal.transform(pred), Rubric(calibrate=True).fit(pred, y).transform(pred))
+    assert not cal.rescaled and cal.to_dict()["mapping"] is None
+    # saved and loaded; a rubric saved before `rescale` existed does not rescale
+    again = Rubric.from_dict(rubric.to_dict())
+    np.testing.assert_array_equal(again.transform(pred), mapped)
+    old = {k: v for k, v in Rubric(snap=0.5).fit(pred, y).to_dict().items() if k not in ("rescale", "mapping")}
+    assert not Rubric.from_dict(old).rescale
+    # constant predictions have no spread to stretch: they are only shifted to the labels' mean
+    assert Rubric(rescale=True).fit(np.full(5, 2.0), np.arange(1.0, 6.0)).transform(np.full(2, 2.0)).tolist() == [3, 3]
+
+
+def test_each_fold_maps_on_out_of_fold_predictions_of_its_training_rows_only(tone_dataset, cache_dir, monkeypatch):
+    """The map to the raters' mean and SD is fitted inside each outer training fold, on that fold's inner out-of-fold
+    predictions: it never sees the fold's test rows; the mapped scores are that map applied to the fold model's."""
+    from speechgrade.folds import make_folds
+
+    ds = sg.load_dataset(tone_dataset, tone_dataset.parent / "wav")
+    seen = []
+    fit = Rubric.fit
+
+    def spy(self, pred, y, scale=None):
+        fit(self, pred, y, scale)
+        seen.append((np.asarray(pred).copy(), np.asarray(y).copy(), self))
+        return self
+
+    monkeypatch.setattr(Rubric, "fit", spy)
+    scorer = sg.Scorer("acoustic", "ridge", trials=0, rescale=True, cache=cache_dir)
+    data = scorer.prepare(ds)
+    ev = scorer.evaluate(ds, folds=4, repeats=2, prepared=data)
+    splits = make_folds(data.y, data.groups, 4, 0) + make_folds(data.y, data.groups, 4, 1)
+    assert len(seen) == len(splits) == 8
+    p = ev.predictions.set_index(["repeat", "filename"])
+    for k, ((pred, y, rubric), (tr, te)) in enumerate(zip(seen, splits)):
+        np.testing.assert_array_equal(y, data.y[tr])  # the training rows' labels, in order: no test row
+        slope, intercept = rubric.mapping_
+        assert (slope * pred + intercept).mean() == pytest.approx(data.y[tr].mean())
+        assert (slope * pred + intercept).std() == pytest.approx(data.y[tr].std())
+        names = [data.names[i] for i in te]
+        rows = p.loc[[(k // 4, n) for n in names]]
+        lo, hi = rubric.range_
+        np.testing.assert_allclose(rows["model_mapped"], np.clip(slope * rows["model_raw"] + intercept, lo, hi),
+                                   atol=1e-9)
+        np.testing.assert_allclose(rows["model"], rows["model_mapped"])  # --rescale: the model's scores are mapped
+    assert ev.config["rescale"] is True
+    assert ev.predictions["model_mapped"].std() > ev.predictions["model_raw"].std()

@@ -32,6 +32,20 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 
 
 
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"speechgrade {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """Score spoken English from audio: extract features, evaluate honestly, train, predict, serve."""
+
+
 def _setting(name: str, *flags: str, **override: Any) -> Any:
     """A typer option for the ScorerConfig (or Runtime) field `name`: its default, help text and range are the
     field's own (an open range, e.g. coverage's, is checked by the configuration instead)."""
@@ -76,6 +90,7 @@ NoGroupDup = typer.Option(False, "--no-group-duplicates", help="Do not keep dupl
 Folds = _setting("folds", "--folds")
 Calibrate = _setting("calibrate", "--calibrate")
 Snap = _setting("snap", "--snap")
+Rescale = _setting("rescale", "--rescale/--no-rescale")
 Augment = _setting("augment", "--augment")
 AugmentOps = _setting("augment_ops", "--augment-ops", default=",".join(CONFIG_FIELDS["augment_ops"].default))
 Ensemble = typer.Option("auto", "--ensemble",
@@ -205,7 +220,8 @@ def evaluate(data: Path = typer.Argument(..., help="CSV with `filename` and labe
              inner_folds: int = _setting("inner_folds", "--inner-folds"),
              study: Optional[str] = Study, cache: Optional[Path] = Cache, no_group_duplicates: bool = NoGroupDup,
              coverage: float = Coverage, ensemble: Optional[str] = Ensemble, calibrate: bool = Calibrate,
-             snap: Optional[str] = Snap, augment: int = Augment, augment_ops: str = AugmentOps,
+             snap: Optional[str] = Snap, rescale: bool = Rescale, augment: int = Augment,
+             augment_ops: str = AugmentOps,
              overall: Optional[str] = Overall, label_range: Optional[str] = LabelRange,
              json_path: Optional[Path] = typer.Option(None, "--json", help="Write the metrics as one flat JSON object."),
              report: Optional[Path] = typer.Option(None, "--report", help="Write plots and an HTML page here."),
@@ -215,14 +231,18 @@ def evaluate(data: Path = typer.Argument(..., help="CSV with `filename` and labe
                                                         help="Audit the scores per group of these CSV columns "
                                                              "(e.g. `gender,age_band`): accuracy and the standardised "
                                                              "difference per group, with 95% intervals."),
-             cut_score: Optional[float] = typer.Option(None, "--cut-score",
-                                                       help="With --audit-column: selection rates (predicted >= S) "
-                                                            "and impact ratios against the most selected group; "
-                                                            "under 0.8 is flagged (four-fifths rule).")):
+             cut_score: Optional[List[str]] = typer.Option(None, "--cut-score",
+                                                           help="Cut scores for the decisions table (`3.0,3.5,4.0`, "
+                                                                "or repeat the option): how many clips the raters "
+                                                                "(label >= S), the raw and the mapped scores select. "
+                                                                "Default: the labels' quartiles. With "
+                                                                "--audit-column (one cut score): selection rates per "
+                                                                "group and impact ratios against the most selected "
+                                                                "group; under 0.8 is flagged (four-fifths rule).")):
     """Measure how well a scorer does on clips it never saw (nested, repeated, grouped CV).
 
     Example: `speechgrade evaluate scores.csv -a wav/ -l grammar --folds 5 --repeats 3 --report report/
-    --audit-column gender --cut-score 3.5`
+    --cut-score 3.0,3.5,4.0`; a per-group audit: `--audit-column gender --cut-score 3.5`
     """
     from .audit import audit_columns
     from .dataset import load_dataset
@@ -233,23 +253,28 @@ def evaluate(data: Path = typer.Argument(..., help="CSV with `filename` and labe
     if report is not None:
         check_report_folder(report)
     audits = audit_columns(audit_column, dataset.table)
-    if cut_score is not None and not audits:
-        raise ConfigError("--cut-score needs --audit-column (the groups to compare)")
+    cuts = _cut_scores(cut_score)
+    if audits and len(cuts) > 1:
+        raise ConfigError(f"--audit-column compares groups at one cut score: give one --cut-score with it "
+                          f"(got {len(cuts)})")
     _print_problems(dataset)
     scorer = _scorer(features, no_group_duplicates, overall, asr, preset_name, regressor=regressor, trials=trials,
                      timeout=timeout, folds=folds, pca=pca, seed=seed, cache=cache, study=study, coverage=coverage,
                      inner_folds=inner_folds, ensemble=ensemble, calibrate=calibrate, snap=_snap(snap),
-                     augment=augment, augment_ops=_ops(augment_ops),
+                     rescale=rescale, augment=augment, augment_ops=_ops(augment_ops),
                      label_range=_label_range(label_range))
     prepared = scorer.prepare(dataset)
     _print_extract_report(prepared.report, len(prepared.X), dataset)
     _print_duplicates(prepared.duplicates)
+    _print_scale(dataset, prepared, scorer.config.label_range)
     with console.status("cross-validating") as status:
         ev = scorer.evaluate(dataset, folds, repeats, prepared=prepared,
                              progress=lambda m: status.update(f"cross-validating: {esc(m)}"))
+    if cuts:
+        ev.decisions(cuts)
     if audits:
         with console.status("auditing per group"):
-            ev.audit(dataset, audits, cut_score, seed=seed)
+            ev.audit(dataset, audits, cuts[0] if cuts else None, seed=seed)
     if len(dataset.labels) > 1:
         _print_multi_evaluation(ev)
     else:
@@ -257,8 +282,36 @@ def evaluate(data: Path = typer.Argument(..., help="CSV with `filename` and labe
 
         out.print(metrics_table(ev.summary))
         print_findings(out, ev)
+    _print_decisions(ev)
     _print_audits(ev)
     _write_evaluation(ev, json_path, report, predictions)
+
+
+def _cut_scores(given: Optional[List[str]]) -> list:
+    """`--cut-score 3.0,3.5 --cut-score 4` as [3.0, 3.5, 4.0] (checked: finite numbers)."""
+    from .crossval import check_cuts
+
+    return check_cuts([part.strip() for text in given or [] for part in str(text).split(",") if part.strip()])
+
+
+def _print_scale(dataset, prepared, label_range) -> None:
+    """Which scale each label uses and where it came from (one sentence each, for evaluate and train alike)."""
+    import numpy as np
+
+    from .usertext import shorten
+    from .wording import scale_sentence
+
+    for label in dataset.labels:
+        y = dataset.table.loc[prepared.names, label].to_numpy(np.float64)
+        console.print(esc(scale_sentence(shorten(str(label)), label_range, y[np.isfinite(y)])))
+
+
+def _print_decisions(ev) -> None:
+    from .render import decisions_table
+
+    for label, sub in ev.labels.items():
+        if sub.extra.get("decisions"):
+            out.print(decisions_table(sub.extra["decisions"], label if len(ev.labels) > 1 else None))
 
 
 def _print_audits(ev) -> None:
@@ -326,7 +379,7 @@ def train(data: Path = typer.Argument(..., help="CSV with `filename` and label c
           trials: int = Trials, timeout: Optional[float] = Timeout, folds: int = Folds,
           seed: int = Seed, pca: Optional[int] = Pca, study: Optional[str] = Study, cache: Optional[Path] = Cache,
           no_group_duplicates: bool = NoGroupDup, coverage: float = Coverage, ensemble: Optional[str] = Ensemble,
-          calibrate: bool = Calibrate, snap: Optional[str] = Snap, augment: int = Augment,
+          calibrate: bool = Calibrate, snap: Optional[str] = Snap, rescale: bool = Rescale, augment: int = Augment,
           augment_ops: str = AugmentOps, overall: Optional[str] = Overall, label_range: Optional[str] = LabelRange,
           output: Path = typer.Option(..., "--out", "-o", help="Model folder to write."),
           evaluate_first: bool = typer.Option(False, "--evaluate",
@@ -346,11 +399,12 @@ def train(data: Path = typer.Argument(..., help="CSV with `filename` and label c
     _print_problems(dataset)
     scorer = _scorer(features, no_group_duplicates, overall, asr, preset_name, regressor=regressor, trials=trials,
                      timeout=timeout, folds=folds, pca=pca, seed=seed, cache=cache, study=study, coverage=coverage,
-                     ensemble=ensemble, calibrate=calibrate, snap=_snap(snap), augment=augment,
+                     ensemble=ensemble, calibrate=calibrate, snap=_snap(snap), rescale=rescale, augment=augment,
                      augment_ops=_ops(augment_ops), label_range=_label_range(label_range))
     prepared = scorer.prepare(dataset)
     _print_extract_report(prepared.report, len(prepared.X), dataset)
     _print_duplicates(prepared.duplicates)
+    _print_scale(dataset, prepared, scorer.config.label_range)
     ev = None
     if evaluate_first:
         with console.status("cross-validating") as status:
@@ -360,6 +414,7 @@ def train(data: Path = typer.Argument(..., help="CSV with `filename` and label c
 
         out.print(multi_table(ev) if len(ev.labels) > 1 else metrics_table(ev.summary))
         print_findings(out, ev)
+        _print_decisions(ev)
     with console.status(f"fitting {esc(regressor)}"):
         scorer.fit(dataset, prepared=prepared, evaluation=ev)
     scorer.save(output)
@@ -378,11 +433,6 @@ def train(data: Path = typer.Argument(..., help="CSV with `filename` and label c
                               f"{rm['stack']:.3f}, of the best member alone {rm['best']:.3f}")
         elif "," in regressor:
             console.print(f"  chosen regressor: {t['regressor']}")
-    if label_range is None:
-        for label, one in scorer.models_.items():
-            lo, hi = one.post.label_range_
-            console.print(f"{esc(label)}: scale {lo:g}-{hi:g} taken from the training labels (pass --label-range "
-                          f"MIN,MAX when the rubric is wider)")
     console.print(f"model saved to {esc(str(output))}")
 
 

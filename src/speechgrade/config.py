@@ -100,6 +100,10 @@ class ScorerConfig:
     snap: float | str | None = field(default=None, metadata={
         "help": "Round scores to the label grid: a step such as `0.5`, or `auto` (the smallest gap between "
                 "labels). Fitted inside the folds."})
+    rescale: bool = field(default=False, metadata={
+        "help": "Map scores linearly to the raters' mean and SD (fitted on out-of-fold predictions inside the "
+                "folds), then clip to the scale and snap: the number selected at a cut score comes close to the "
+                "raters'. Ignored with --calibrate (the isotonic map already maps to the labels)."})
     abstain: bool = field(default=True, metadata={"help": "Fit abstain rules on the screen measures."})
     augment: int = setting(0, "Add N augmented copies of each training clip (time stretch, pitch, noise, gain, "
                               "telephone), kept in their source's fold; never at prediction.", 0, 20, whole=True)

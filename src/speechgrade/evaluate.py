@@ -10,13 +10,13 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from .crossval import (BASELINES, FLUENCY, FitPredict, LabelEvaluation, cross_validate, fit_mean,  # noqa: F401
-                       fit_ridge, fluency_baseline)
-from .metrics import (METRICS, against_mean, agreement, bootstrap_ci, conformal_coverage,  # noqa: F401
-                      conformal_halfwidth, interval_hits, label_step, metrics, summarise)
+from .crossval import (BASELINES, FLUENCY, FitPredict, LabelEvaluation, Summary, check_cuts,  # noqa: F401
+                       cross_validate, fit_mean, fit_ridge, fluency_baseline)
+from .metrics import (METRICS, against_mean, agreement, bootstrap_ci, conformal_coverage, decisions,  # noqa: F401
+                      conformal_halfwidth, interval_hits, label_step, metrics, quartile_cuts, rank_gap, summarise)
 from .rubric import Rubric, RubricModel, check_label_range, label_scale  # noqa: F401  (check_label_range: re-export)
 from .tuning import regressor_names
-from .wording import _member_findings, compared, plain_findings, verdict  # noqa: F401
+from .wording import _member_findings, compared, plain_findings, scale_sentence, verdict  # noqa: F401
 
 
 def evaluate_scorer(scorer, data, label: str | None, folds: int, repeats: int = 3,
@@ -43,10 +43,12 @@ def evaluate_scorer(scorer, data, label: str | None, folds: int, repeats: int = 
             weights.append(model.weights())
             kept.append((getattr(model, "choice_", None) or {}).get("member"))
         chosen.append(search.result_.regressor)
-        rubric = Rubric(config.calibrate, config.snap)
-        if not rubric.active:
+        # one rubric per fold, fitted where train fits it (on inner out-of-fold predictions of the training rows;
+        # with --augment these include the copies, grouped with their sources, so still out of fold); it gives the
+        # scores as configured and, from the same fold model, the raw and the mapped scores the decisions compare
+        rubric = Rubric(config.calibrate, config.snap, config.rescale)
+        if not rubric.active and np.ptp(y) == 0:  # one label value: no scale to map to, nothing to decide
             return model
-        # with --augment these rows include the copies (grouped with their sources, so still out of fold)
         return RubricModel(model, rubric.fit(search.out_of_fold(X, y, groups, columns), y, scale))
 
     extra = None if data.augmented is None else (data.augmented.to_numpy(np.float64), data.source)
@@ -56,8 +58,12 @@ def evaluate_scorer(scorer, data, label: str | None, folds: int, repeats: int = 
                         folds, repeats, config.seed, baselines, progress=progress, coverage=config.coverage,
                         augmented=extra)
     ev.config = config.to_dict() | {"label": label, "folds": folds, "repeats": repeats}
+    if config.rescale and not config.calibrate:  # the model's scores are the mapped ones; the baselines' are not
+        ev.summary["scores"] = "mapped"
     ev.extra = {"duplicates": data.duplicates, "skipped": [[p.filename, p.reason] for p in data.report.skipped],
-                "failed": [[p.filename, p.reason] for p in data.report.failed]}
+                "failed": [[p.filename, p.reason] for p in data.report.failed],
+                "scale": scale_note(label or "label", config.label_range, data.y)}
+    ev.decisions()  # raw and mapped scores at the labels' quartiles until cut scores are given
     if len(regressor_names(config.regressor)) > 1:  # how often each candidate won the tuning in the outer folds
         ev.summary["regressor_choices"] = _tally(chosen)
     if weights:
@@ -105,6 +111,13 @@ class Evaluation:
             ev.extra["audit"] = out[label] = audit(ev.predictions, dataset.table, names, cut_score, seed=seed)
         return out
 
+    def decisions(self, cut_scores: "float | list[float] | None" = None) -> dict[str, dict[str, Any]]:
+        """Each label's raw and mapped out-of-fold scores side by side at `cut_scores` (else the labels'
+        quartiles): r, RMSE, QWK, and how many clips the raters, the scores and both select (`metrics.decisions`);
+        kept in each label's `extra["decisions"]`."""
+        cuts = None if cut_scores is None else [cut_scores] if isinstance(cut_scores, (int, float)) else cut_scores
+        return {label: ev.decisions(cuts) for label, ev in self.labels.items()}
+
     def table(self) -> pd.DataFrame:
         """One row per label: r, Spearman, RMSE, MAE, within 0.5 / 1.0, interval coverage, baselines."""
         rows = {}
@@ -132,6 +145,15 @@ class Evaluation:
         for name, corr in (("human_correlation", self.human_corr), ("predicted_correlation", self.predicted_corr)):
             out[name] = None if corr is None else corr.round(4).to_dict()
         return out
+
+
+def scale_note(label: str, label_range: Any, y: np.ndarray) -> dict[str, Any]:
+    """The scale an evaluation used and where it came from (each outer fold decides it as train would: the given
+    range, else its training labels' own), with the sentence the CLI prints."""
+    given = check_label_range(label_range)
+    lo, hi = given if given is not None else (float(np.min(y)), float(np.max(y)))
+    return {"min": lo, "max": hi, "from": "--label-range" if given is not None else "training labels",
+            "note": scale_sentence(label, label_range, y)}
 
 
 def _tally(chosen: list) -> dict:

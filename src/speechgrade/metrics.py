@@ -1,9 +1,10 @@
 """Figures of predictions against labels: error and correlation, rubric agreement, bootstrap intervals, the gain
-over predicting the mean, and split-conformal interval coverage."""
+over predicting the mean, split-conformal interval coverage, what a Pearson-Spearman gap comes from, and the
+decisions a cut score makes."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 from scipy import stats
@@ -66,6 +67,53 @@ def against_mean(y: np.ndarray, model: np.ndarray, mean: np.ndarray, n_boot: int
         out[f"{name}_gain"] = float(np.mean(gains))
         out[f"{name}_gain_ci95"] = [float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))]
     out["verdict"] = verdict(out)
+    return out
+
+
+def rank_gap(y: np.ndarray, preds: np.ndarray, trim: float = 0.05) -> dict[str, float]:
+    """What may part Pearson r from Spearman rho: the share of clip pairs tied on their label (which a ranking
+    cannot order), and Pearson r without the `trim` share of clips whose labels lie farthest from the median
+    (mean over repeats; `preds` has one row per repeat)."""
+    y = np.asarray(y, np.float64)
+    _, counts = np.unique(np.round(y, 6), return_counts=True)
+    n = len(y)
+    tied = float((counts * (counts - 1)).sum() / (n * (n - 1))) if n > 1 else 0.0
+    keep = np.argsort(np.abs(y - np.median(y)), kind="stable")[:max(3, int(round(n * (1 - trim))))]
+    rs = [metrics(y[keep], p[keep])["pearson"] for p in np.atleast_2d(preds)]
+    return {"tied_label_pairs": tied, "pearson_trimmed": float(np.mean(rs)), "trimmed_share": trim}
+
+
+def quartile_cuts(y: np.ndarray) -> list[float]:
+    """The labels' quartiles (25th, 50th, 75th percentile) to 2 decimals, distinct: the cut scores used when none
+    are given (rounded, so a table shows the cut that was counted)."""
+    return [float(v) for v in np.unique(np.round(np.percentile(np.asarray(y, np.float64), [25, 50, 75]), 2))]
+
+
+SELECT_EPS = 1e-9  # a score of 3.5 is selected at a cut of 3.5, whatever the float's last bit
+
+
+def decisions(y: np.ndarray, scores: dict[str, np.ndarray], cuts: Sequence[float]) -> dict[str, Any]:
+    """For each score set (one row per repeat, e.g. `raw` and `mapped`): Pearson r, RMSE, QWK and the spread ratio
+    (means over repeats), and at each cut score how many clips the raters select (label >= cut), the scores
+    select, and both: the mean over repeats with its lowest and highest."""
+    y = np.asarray(y, np.float64)
+    human = {c: y >= c - SELECT_EPS for c in cuts}
+    out: dict[str, Any] = {"n": int(len(y)), "cut_scores": [float(c) for c in cuts],
+                           "raters": [int(human[c].sum()) for c in cuts], "scores": {}}
+    for name, preds in scores.items():
+        preds = np.atleast_2d(np.asarray(preds, np.float64))
+        per = [metrics(y, p) for p in preds]
+        figures: dict[str, Any] = {k: float(np.mean([m[k] for m in per]))
+                                   for k in ("pearson", "rmse", "qwk", "spread_ratio")}
+        rows = []
+        for c in cuts:
+            chosen = preds >= c - SELECT_EPS
+            sel, both = chosen.sum(1), (chosen & human[c]).sum(1)
+            rows.append({"cut": float(c), "raters": int(human[c].sum()), "selected": float(sel.mean()),
+                         "selected_range": [int(sel.min()), int(sel.max())], "both": float(both.mean()),
+                         "both_range": [int(both.min()), int(both.max())]})
+        figures["cuts"] = rows
+        out["scores"][name] = figures
     return out
 
 

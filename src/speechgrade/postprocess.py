@@ -17,15 +17,17 @@ from .rubric import Rubric, label_scale
 
 
 class PostProcessor:
-    """Rubric (calibrate / snap), split-conformal interval at `coverage`, and (with `abstain`) abstain rules."""
+    """Rubric (calibrate / rescale / snap), split-conformal interval at `coverage`, and (with `abstain`) abstain
+    rules."""
 
     def __init__(self, calibrate: bool = False, snap: "float | str | None" = None, coverage: float = 0.8,
-                 abstain: bool = True, language: str | None = None):
+                 abstain: bool = True, language: str | None = None, rescale: bool = False):
         self.calibrate = calibrate
         self.snap = snap
         self.coverage = coverage
         self.abstain = abstain
         self.language = language
+        self.rescale = rescale
 
     def fit(self, oof: np.ndarray, y: np.ndarray, screen: pd.DataFrame | None = None,
             scale: "tuple[float, float] | None" = None) -> "PostProcessor":
@@ -33,7 +35,7 @@ class PostProcessor:
         the labels' own range); the rules on `screen`."""
         y = np.asarray(y, np.float64)
         self.label_range_ = label_scale(scale, y)
-        self.rubric_ = Rubric(self.calibrate, self.snap).fit(oof, y, self.label_range_)
+        self.rubric_ = Rubric(self.calibrate, self.snap, self.rescale).fit(oof, y, self.label_range_)
         self.halfwidth_ = conformal_halfwidth(self.rubric_.transform(oof) - y, self.coverage)
         self.rules_ = AbstainRules(language=self.language).fit(screen) if self.abstain and screen is not None \
             else None
@@ -69,7 +71,7 @@ class PostProcessor:
                                                               "step": None}, label_range)
         rules = manifest.get("abstain")
         obj = cls(rubric.calibrate, rubric.snap, interval["coverage"], rules is not None,
-                  (rules or {}).get("language"))
+                  (rules or {}).get("language"), rubric.rescale)
         obj.label_range_, obj.rubric_, obj.halfwidth_ = label_range, rubric, interval["halfwidth"]
         obj.rules_ = AbstainRules(**rules) if rules is not None else None
         return obj

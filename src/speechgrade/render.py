@@ -54,6 +54,32 @@ def multi_table(ev) -> Table:
     return table
 
 
+DECISION_NAMES = {"raw": "raw scores", "mapped": "mapped to the raters' mean and SD"}
+
+
+def decisions_table(result: dict, label: str | None = None) -> Table:
+    """Raw and mapped out-of-fold scores side by side: r, RMSE, QWK, spread, then at each cut score how many clips
+    the scores select and how many of those the raters select too (mean over repeats, lowest-highest)."""
+    cuts = ", ".join(f"{c:g}" for c in result["cut_scores"])
+    table = Table(title=(f"{esc(shorten(label))}: " if label else "") +
+                  f"Decisions at cut scores {cuts} ({result['cut_source']}; out of fold, counts of {result['n']} clips: "
+                  f"mean over repeats, lowest-highest)")
+    table.add_column("figure")
+    for name in result["scores"]:
+        used = " (the model's scores)" if name == result.get("model_scores") else ""
+        table.add_column(DECISION_NAMES.get(name, name) + used, justify="right")
+    figures = result["scores"].values()
+    for key, title in (("pearson", "Pearson r"), ("rmse", "RMSE"), ("qwk", "QWK"), ("spread_ratio", "spread ratio")):
+        table.add_row(title, *[f"{s[key]:.3f}" for s in figures])
+    for i, (cut, raters) in enumerate(zip(result["cut_scores"], result["raters"])):
+        rows = [s["cuts"][i] for s in figures]
+        table.add_row(f">= {cut:g}: selected (raters select {raters})",
+                      *[f"{r['selected']:.1f} ({r['selected_range'][0]}-{r['selected_range'][1]})" for r in rows])
+        table.add_row(f">= {cut:g}: of them, the raters' too",
+                      *[f"{r['both']:.1f} ({r['both_range'][0]}-{r['both_range'][1]})" for r in rows])
+    return table
+
+
 def audit_tables(result: dict) -> list[Table]:
     """One table per audit column: each group's figures with their 95% intervals, and why it is flagged."""
     tables = []

@@ -154,6 +154,30 @@ def _audit_html(result: dict) -> str:
     return "".join(parts)
 
 
+def _decisions_html(result: dict) -> str:
+    """Raw and mapped scores side by side as an HTML table: r, RMSE, QWK, spread, and at each cut score how many
+    clips the scores select and how many of those the raters select too."""
+    names = {"raw": "raw scores", "mapped": "mapped to the raters' mean and SD"}
+    heads = [names.get(n, n) + (" (the model's scores)" if n == result.get("model_scores") else "")
+             for n in result["scores"]]
+    figures = list(result["scores"].values())
+    body = [f"<tr><td>{title}</td>" + "".join(f"<td>{s[key]:.3f}</td>" for s in figures) + "</tr>"
+            for key, title in (("pearson", "Pearson r"), ("rmse", "RMSE"), ("qwk", "QWK"),
+                               ("spread_ratio", "spread ratio"))]
+    for i, (cut, raters) in enumerate(zip(result["cut_scores"], result["raters"])):
+        rows = [s["cuts"][i] for s in figures]
+        body.append(f"<tr><td>&gt;= {cut:g}: selected (raters select {raters})</td>" + "".join(
+            f"<td>{r['selected']:.1f} ({r['selected_range'][0]}-{r['selected_range'][1]})</td>" for r in rows) + "</tr>")
+        body.append(f"<tr><td>&gt;= {cut:g}: of them, the raters' too</td>" + "".join(
+            f"<td>{r['both']:.1f} ({r['both_range'][0]}-{r['both_range'][1]})</td>" for r in rows) + "</tr>")
+    return (f"<h2>Decisions at cut scores {html.escape(', '.join(f'{c:g}' for c in result['cut_scores']))}</h2>"
+            f"<p>Cut scores: {html.escape(result['cut_source'])}. Out of fold, counts of {result['n']} clips (mean over "
+            f"repeats, lowest-highest). The mapped scores are the raw ones mapped linearly to the raters' mean and SD, "
+            f"the map fitted inside each training fold (<code>--rescale</code>).</p>"
+            f"<table><tr><th>figure</th>{''.join(f'<th>{html.escape(h)}</th>' for h in heads)}</tr>"
+            f"{''.join(body)}</table>")
+
+
 def _table(ev: LabelEvaluation) -> str:
     s, others = ev.summary, compared(ev.summary)
     head = "".join(f"<th>{html.escape(n)}</th>" for n in ["model", *others])
@@ -186,6 +210,8 @@ def write_report(ev: LabelEvaluation, directory: str | os.PathLike, label: str =
         images.append("audit.png")
         audit_html = _audit_html(ev.extra["audit"])
     s = ev.summary
+    decisions_html = _decisions_html(ev.extra["decisions"]) if ev.extra.get("decisions") else ""
+    scale = (ev.extra.get("scale") or {}).get("note")
     dup = ev.extra.get("duplicates") or []
     problems = (ev.extra.get("skipped") or []) + (ev.extra.get("failed") or [])
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>speechgrade evaluation: {html.escape(label)}</title>
@@ -196,9 +222,11 @@ pre{{background:#f6f6f6;padding:1em;overflow:auto}}</style></head><body>
 <h1>speechgrade evaluation — {html.escape(label)}</h1>
 <p>{s['n']} clips, {s['folds']}-fold cross-validation repeated {s['repeats']} times; groups (speakers, duplicate
 recordings) never straddle folds; hyperparameters are tuned inside each outer training fold, so every figure below
-is measured on clips the model and its tuning never saw. Values are mean ± std over repeats.</p>
+is measured on clips the model and its tuning never saw. Values are mean ± std over repeats.
+{html.escape(scale) if scale else ''}</p>
 {''.join(f"<p><b>{html.escape(t)}</b></p>" for t in plain_findings(s))}
 {_table(ev)}
+{decisions_html}
 {''.join(f'<img src="{i}" alt="{i}">' for i in images)}
 {audit_html}
 <h2>Data</h2><p>{len(dup)} duplicate clusters grouped: {html.escape('; '.join(', '.join(c) for c in dup)) or 'none'}.<br>

@@ -181,7 +181,7 @@ class Scorer:
             raise ConfigError(f"the model for label '{dataset.label}' gives scores that are not finite numbers (labels "
                               f"{np.min(data.y):g}..{np.max(data.y):g}); nothing was saved")
         post = PostProcessor(c.calibrate, c.snap, c.coverage, c.abstain,
-                             language_model(self.featurizers_)).fit(oof, data.y, data.screen, scale)
+                             language_model(self.featurizers_), c.rescale).fit(oof, data.y, data.screen, scale)
         training = {"n": len(data.y), "augmented_copies": len(y) - len(data.y), "fingerprint": data.fingerprint(),
                     "duplicates": data.duplicates, "label_distribution": label_distribution(data.y),
                     "feature_ranges": self._summary_ranges(data.X),
