@@ -176,3 +176,54 @@ def test_add_stretches_puts_them_in_the_record(linear_scorer):
     assert len(a["stretches"]["windows"]) == 6 and a["stretches"]["clip_score"] == a["score"]
     assert b["stretches"]["windows"] == []  # one second: too short for two stretches
     json.dumps(a)  # the record stays JSON
+
+
+def test_predict_json_and_report_show_the_stretches(pitch_model, tmp_path):
+    from typer.testing import CliRunner
+
+    from speechgrade.cli import app
+
+    halves = np.concatenate([speechlike(10.0, f0=160, seed=1), speechlike(10.0, f0=280, seed=2)])
+    answer = write(tmp_path / "answer.wav", halves)
+    runner = CliRunner()
+    plain = runner.invoke(app, ["predict", str(pitch_model), str(answer), "--cache", str(tmp_path / "c"), "--json"])
+    assert plain.exit_code == 0, plain.output
+    assert "stretches" not in json.loads(plain.stdout.strip().splitlines()[-1])  # only when asked
+    done = runner.invoke(app, ["predict", str(pitch_model), str(answer), "--cache", str(tmp_path / "c"), "--json", "--stretches"])
+    assert done.exit_code == 0, done.output
+    record = json.loads(done.stdout.strip().splitlines()[-1])
+    found = record["stretches"]
+    assert [(w["start_s"], w["end_s"]) for w in found["windows"]] == [(0, 10), (5, 15), (10, 20)]
+    assert found["clip_score"] == record["score"] and found["window_s"] == 10 and found["hop_s"] == 5
+    assert found["windows"][2]["score"] > found["windows"][0]["score"]  # the higher pitch, the higher label
+    assert found["lowest"] == 0 and found["story"] is None
+
+    report = tmp_path / "pages"
+    done = runner.invoke(app, ["predict", str(pitch_model), str(answer), "--cache", str(tmp_path / "c"), "--report", str(report)])
+    assert done.exit_code == 0, done.output
+    page = (report / "answer-0.html").read_text()
+    chart = page[page.index("<svg"):page.index("</svg>")]
+    assert chart.count("<circle") == 3 and "whole answer" in chart and "<script" not in page and "http" not in chart.replace(
+        'xmlns="http://www.w3.org/2000/svg"', "")
+    assert "0:00.0–0:10.0" in page and "The lowest stretch is 0:00.0–0:10.0" in page
+    assert f"weighted by duration is {found['weighted_mean']:.2f}" in page
+    assert "What drove the score</h3><table>" in page  # acoustic measures: their contributions, as before
+
+
+def test_the_report_says_in_words_when_an_embedding_drives_the_score():
+    from speechgrade.report import answer_page
+
+    story = "This score comes from how the answer sounds to the encoder (<i>x</i>)"
+    record = {"filename": "a.wav", "score": 3.0, "scores": {"total": {"score": 3.0, "range": [0, 5], "band": "middle",
+                                                                     "explanation": {"ssl": 0.5, "base": 2.5}}},
+              "stretches": {"label": "total", "window_s": 10, "hop_s": 5, "clip_score": 3.0, "weighted_mean": 2.5,
+                            "lowest": 1, "story": story, "embedding": True,
+                            "windows": [{"start_s": 0, "end_s": 10, "score": 3.5},
+                                        {"start_s": 5, "end_s": 15, "score": 1.5},
+                                        {"start_s": 10, "end_s": 17.5, "score": None}]}}
+    page = answer_page(record, {"titles": {}, "meanings": {}, "ranges": {}})
+    assert "sounds to the encoder (&lt;i&gt;x&lt;/i&gt;)" in page and "+0.50" not in page  # words, not a contribution
+    assert page.count("<circle") == 2 and "not scored" in page and "0:05.0–0:15.0 (1.50)" in page
+    short = answer_page({**record, "stretches": {**record["stretches"], "windows": [], "lowest": None}},
+                        {"titles": {}, "meanings": {}, "ranges": {}})
+    assert "too short to score in stretches (it needs 15 s)" in short and "<svg" not in short
