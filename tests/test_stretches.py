@@ -227,3 +227,32 @@ def test_the_report_says_in_words_when_an_embedding_drives_the_score():
     short = answer_page({**record, "stretches": {**record["stretches"], "windows": [], "lowest": None}},
                         {"titles": {}, "meanings": {}, "ranges": {}})
     assert "too short to score in stretches (it needs 15 s)" in short and "<svg" not in short
+
+
+def test_the_http_record_has_the_stretches_when_asked(pitch_model, tmp_path):
+    import time
+
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from speechgrade.serve.app import ServeConfig, create_app
+
+    halves = np.concatenate([speechlike(10.0, f0=160, seed=1), speechlike(10.0, f0=280, seed=2)])
+    data = write(tmp_path / "answer.wav", halves).read_bytes()
+    upload = {"file": ("answer.wav", data, "audio/wav")}
+    with TestClient(create_app(ServeConfig(str(pitch_model), cache=str(tmp_path / "cache")))) as client:
+        plain = client.post("/v1/score", files=upload)
+        asked = client.post("/v1/score?stretches=1", files=upload)
+        started = client.post("/v1/jobs?stretches=true", files=upload).json()
+        job = started
+        for _ in range(200):
+            job = client.get(started["url"]).json()
+            if job["stage"] in ("done", "failed"):
+                break
+            time.sleep(0.1)
+    assert plain.status_code == 200 and "stretches" not in plain.json()
+    assert asked.status_code == 200, asked.text
+    found = asked.json()["stretches"]
+    assert [(w["start_s"], w["end_s"]) for w in found["windows"]] == [(0, 10), (5, 15), (10, 20)]
+    assert found["clip_score"] == asked.json()["score"] and found["weighted_mean"] is not None
+    assert job["stage"] == "done" and job["result"]["stretches"] == found
