@@ -3,6 +3,7 @@ stretches.py; and every front end that shows them (predict --json --stretches, -
 
 import importlib
 import json
+from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
@@ -202,7 +203,8 @@ def test_predict_json_and_report_show_the_stretches(pitch_model, tmp_path):
     done = runner.invoke(app, ["predict", str(pitch_model), str(answer), "--cache", str(tmp_path / "c"), "--report", str(report)])
     assert done.exit_code == 0, done.output
     page = (report / "answer-0.html").read_text()
-    chart = page[page.index("<svg"):page.index("</svg>")]
+    chart = page[page.index("<svg"):page.index("</svg>") + 6]
+    ElementTree.fromstring(chart)  # well-formed SVG
     assert chart.count("<circle") == 3 and "whole answer" in chart and "<script" not in page and "http" not in chart.replace(
         'xmlns="http://www.w3.org/2000/svg"', "")
     assert "0:00.0–0:10.0" in page and "The lowest stretch is 0:00.0–0:10.0" in page
