@@ -77,8 +77,10 @@ def stretch_scores(scorer, audio: np.ndarray, window_s: float = WINDOW_S, hop_s:
     if not bounds:
         return []
     clips = [Clip(f"stretch-{i}", np.ascontiguousarray(audio[a:b])) for i, (a, b) in enumerate(bounds)]
-    # cache=False: an in-memory cache for this call, so windows never fill the feature cache on disk
-    scored = scorer.score(clips, intervals=False, explain=False, details=False, cache=False, progress=False)
+    # cache=False: an in-memory cache for this call, so windows never fill the feature cache on disk; the local
+    # engine: a dozen windows are not worth a cluster, and its workers could not share that memory
+    scored = scorer.score(clips, intervals=False, explain=False, details=False, cache=False, progress=False,
+                          engine="local", engine_options=None)
     out = []
     for clip, (a, b) in zip(clips, bounds):
         record = scored.record(clip.name)
