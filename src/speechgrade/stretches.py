@@ -149,9 +149,9 @@ def stretch_record(scorer, audio: np.ndarray, record: dict[str, Any], window_s: 
                    hop_s: float = HOP_S, max_stretches: int = MAX_STRETCHES) -> dict[str, Any]:
     """`stretch_summary` of a clip's stretches: what the front ends put in the record's `stretches` field."""
     found = stretch_scores(scorer, audio, window_s, hop_s, max_stretches)
-    if found:  # the window and hop actually used (widened for long clips)
-        window_s = round(found[0]["end_s"] - found[0]["start_s"], 3) if len(found) > 1 else window_s
-        hop_s = round(found[1]["start_s"] - found[0]["start_s"], 3) if len(found) > 1 else hop_s
+    if found:  # the window and hop actually used (widened for long clips); there are two stretches at least
+        window_s = round(found[0]["end_s"] - found[0]["start_s"], 3)
+        hop_s = round(found[1]["start_s"] - found[0]["start_s"], 3)
     return stretch_summary(scorer, found, record, window_s, hop_s)
 
 
