@@ -33,6 +33,21 @@ class ToyLoudness(Featurizer):
         return np.array([20 * np.log10(rms), np.mean(np.abs(np.diff(np.sign(audio)))) / 2], np.float32)
 
 
+@register_featurizer
+class ToyMeans(Featurizer):
+    """Means over the samples (test only): a clip's vector is the duration-weighted mean of its parts' vectors."""
+
+    name = "toy-means"
+    descriptions = {"mean_abs": "mean absolute sample", "mean_sq": "mean squared sample"}
+
+    def columns(self):
+        return list(self.descriptions)
+
+    def featurize(self, audio):
+        x = audio.astype(np.float64)
+        return np.array([np.mean(np.abs(x)), np.mean(x * x)], np.float32)
+
+
 @register_regressor
 class ToyLeastSquares(Regressor):
     """Plain least squares saved as JSON (test only)."""
@@ -99,4 +114,4 @@ class ToyASR(SpeechModel):
         return (language or "en"), 0.97
 
 
-NAMES = {"featurizers": ["toy-loudness", "toy-slow"], "regressors": ["toy-lstsq"], "speech_models": ["toy"]}
+NAMES = {"featurizers": ["toy-loudness", "toy-slow", "toy-means"], "regressors": ["toy-lstsq"], "speech_models": ["toy"]}

@@ -455,8 +455,13 @@ def predict(model: Path = typer.Argument(..., help="Model folder written by `tra
             batch_size: int = _setting("batch_size", "--batch-size"),
             report: Optional[Path] = typer.Option(None, "--report",
                                                   help="Write a readable page per answer (score, interval, what "
-                                                       "drove it, measures against the training answers, "
-                                                       "transcript and findings) and an index, into this folder.")):
+                                                       "drove it, the score of each stretch over time, measures "
+                                                       "against the training answers, transcript and findings) and "
+                                                       "an index, into this folder."),
+            stretches: bool = typer.Option(False, "--stretches",
+                                           help="With --json, add `stretches`: the model's score of each 10 s "
+                                                "stretch (one every 5 s, at most 12) scored alone, beside their "
+                                                "duration-weighted mean. About doubles the scoring time.")):
     """Score new recordings with a saved model.
 
     Examples: `speechgrade predict grammar-model/ test.csv -a wav/ --out predictions.csv`;
@@ -477,6 +482,13 @@ def predict(model: Path = typer.Argument(..., help="Model folder written by `tra
                          engine_options=_engine_options(engine, address, num_gpus_per_worker))
     scores = scorer.score(dataset, intervals=intervals or as_json or report is not None,
                           explain=explain or report is not None, details=as_json or report is not None)
+    if (stretches and as_json) or report is not None:  # the report always shows them
+        from .audio import decode_audio
+        from .stretches import add_stretches
+
+        add_stretches(scorer, scores, lambda name: decode_audio(dataset.table.at[name, "path"]))
+    elif stretches:
+        console.print("[yellow]--stretches: shown with --json or --report only")
     if explain and not scores.explain_columns() and scores.frame[scores.labels].notna().any().any():
         console.print(f"[yellow]--explain: a {scorer.model_.regressor} model has no per-prediction attributions")
     if as_json:

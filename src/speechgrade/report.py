@@ -291,9 +291,103 @@ def answer_words(scorer) -> dict[str, dict]:
     return {"titles": titles, "meanings": meanings, "ranges": scorer.first_.training.get("feature_ranges") or {}}
 
 
+def _seconds(t: float) -> str:
+    """A time as a reader finds it in a player: 75.5 -> 1:15.5."""
+    return f"{int(t // 60)}:{t % 60:04.1f}"
+
+
+def stretch_chart(stretches: dict, scale: tuple[float, float]) -> str:
+    """The score of each stretch over time as an inline SVG (no script, no external file): one dot per stretch at
+    its middle joined by a line, its span as a band you can hover, the clip's score as a dashed line, the lowest
+    stretch in red; times on the x axis, the label's scale on the y axis."""
+    windows = [w for w in stretches.get("windows") or [] if w.get("score") is not None]
+    if not windows:
+        return ""
+    width, height, left, right, top, bottom = 640, 200, 44, 12, 12, 30
+    end = max(w["end_s"] for w in windows)
+    lo, hi = scale
+    clip = stretches.get("clip_score")
+    lo, hi = min([lo] + [w["score"] for w in windows]), max([hi] + [w["score"] for w in windows])
+    span = max(hi - lo, 1e-9)
+
+    def x(t: float) -> float:
+        return left + (width - left - right) * t / max(end, 1e-9)
+
+    def y(v: float) -> float:
+        return top + (height - top - bottom) * (1 - (v - lo) / span)
+
+    lowest = stretches.get("lowest")
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+             f'height="{height}" role="img" aria-label="score of each stretch over time" class="stretches">',
+             f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" stroke="#999"/>',
+             f'<line x1="{left}" y1="{top}" x2="{left}" y2="{height - bottom}" stroke="#999"/>']
+    for v in (lo, hi):
+        parts.append(f'<text x="{left - 4}" y="{y(v) + 4:.1f}" font-size="11" text-anchor="end" fill="#555">'
+                     f'{v:g}</text>')
+    step = next(s for s in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800) if end / s <= 8)
+    for k in range(int(end // step) + 1):
+        t = k * step
+        parts.append(f'<line x1="{x(t):.1f}" y1="{height - bottom}" x2="{x(t):.1f}" y2="{height - bottom + 4}" '
+                     f'stroke="#999"/><text x="{x(t):.1f}" y="{height - bottom + 16}" font-size="11" '
+                     f'text-anchor="middle" fill="#555">{_seconds(t) if end >= 60 else f"{t:g} s"}</text>')
+    for i, w in enumerate(stretches["windows"]):
+        if w.get("score") is None:
+            continue
+        tip = f"{w['start_s']:.1f}–{w['end_s']:.1f} s: {w['score']:.2f}"
+        parts.append(f'<rect x="{x(w["start_s"]):.1f}" y="{top}" width="{x(w["end_s"]) - x(w["start_s"]):.1f}" '
+                     f'height="{height - top - bottom}" fill="{"#e57373" if i == lowest else "#3a7bd5"}" '
+                     f'fill-opacity="0.06"><title>{tip}</title></rect>')
+    points = " ".join(f"{x((w['start_s'] + w['end_s']) / 2):.1f},{y(w['score']):.1f}" for w in windows)
+    parts.append(f'<polyline points="{points}" fill="none" stroke="#3a7bd5" stroke-width="2"/>')
+    for i, w in enumerate(stretches["windows"]):
+        if w.get("score") is not None:
+            parts.append(f'<circle cx="{x((w["start_s"] + w["end_s"]) / 2):.1f}" cy="{y(w["score"]):.1f}" r="4" '
+                         f'fill="{"#c62828" if i == lowest else "#3a7bd5"}"><title>{w["start_s"]:.1f}–'
+                         f'{w["end_s"]:.1f} s: {w["score"]:.2f}</title></circle>')
+    if clip is not None:
+        parts.append(f'<line x1="{left}" y1="{y(clip):.1f}" x2="{width - right}" y2="{y(clip):.1f}" stroke="#222" '
+                     f'stroke-dasharray="5,4"/><text x="{width - right}" y="{y(clip) - 4:.1f}" font-size="11" '
+                     f'text-anchor="end" fill="#222">whole answer {clip:.2f}</text>')
+    return "".join(parts) + "</svg>"
+
+
+def _stretches_html(stretches: dict, scale: tuple[float, float]) -> str:
+    """The stretches section of an answer page: the chart, what the scores are, and each stretch's times."""
+    windows = stretches.get("windows") or []
+    if not windows:
+        return ("<h3>Score over time</h3><p>This answer is too short to score in stretches (it needs "
+                f"{stretches.get('window_s', 0) + stretches.get('hop_s', 0):g} s).</p>")
+    lowest = stretches.get("lowest")
+    rows = []
+    for i, w in enumerate(windows):
+        score = "not scored" if w.get("score") is None else f"{w['score']:.2f}"
+        rows.append(f"<tr{' class=low' if i == lowest else ''}><td>{_seconds(w['start_s'])}–{_seconds(w['end_s'])}"
+                    f"</td><td>{score}</td></tr>")
+    mean, clip = stretches.get("weighted_mean"), stretches.get("clip_score")
+    mean_text = "—" if mean is None else f"{mean:.2f}"
+    clip_text = "—" if clip is None else f"{clip:.2f}"
+    low = windows[lowest] if lowest is not None else None
+    return (f"<h3>Score over time</h3>{stretch_chart(stretches, scale)}"
+            + (f"<p>The lowest stretch is {_seconds(low['start_s'])}–{_seconds(low['end_s'])} "
+               f"({low['score']:.2f}): listen to it first.</p>" if low else "")
+            + f"<p class=h>Each stretch ({stretches.get('window_s', 0):g} s, one every {stretches.get('hop_s', 0):g} "
+            f"s) is scored alone by the same model. The whole answer's score is not their mean in general (the model "
+            f"summarises the whole recording at once, not stretch by stretch): their mean weighted by duration is "
+            f"{mean_text}, the whole answer's score {clip_text}.</p>"
+            f"<table class=stretch-times><tr><td>stretch</td><td>score</td></tr>{''.join(rows)}</table>")
+
+
+def _scale(record: dict, label: str | None) -> tuple[float, float]:
+    """The scale a label's scores are on (the composite `overall`: from the lowest to the highest of its labels)."""
+    ranges = [sub["range"] for name, sub in (record.get("scores") or {}).items()
+              if sub.get("range") and (name == label or label not in (record.get("scores") or {}))]
+    return (min(r[0] for r in ranges), max(r[1] for r in ranges)) if ranges else (0.0, 1.0)
+
+
 def answer_page(record: dict, words: dict) -> str:
-    """One answer as a page a candidate or a rater reads: each score with its interval and band, what drove it,
-    the measures against the training answers, the transcript and grammar findings (all text escaped)."""
+    """One answer as a page a candidate or a rater reads: each score with its interval and band, what drove it (in
+    words when an embedding alone drives it), the score of each stretch over time (`stretches`, when the record has
+    them), the measures against the training answers, the transcript and findings (all text escaped)."""
     e = html.escape
     parts = [f"<h1>{e(str(record['filename']))}</h1>"]
     if record.get("error"):
@@ -309,10 +403,15 @@ def answer_page(record: dict, words: dict) -> str:
     if record.get("abstain"):
         parts.append(f"<p class=warn>Do not trust this score: {e(record['abstain'])}</p>")
     explanation = next((s.get("explanation") for s in (record.get("scores") or {}).values() if s.get("explanation")), None)
-    if explanation:
+    stretches = record.get("stretches")
+    if stretches and stretches.get("story"):  # an embedding alone: its contribution says nothing a reader can check
+        parts.append(f"<h3>What drove the score</h3><p>{e(stretches['story'])}</p>")
+    elif explanation:
         rows = "".join(f"<tr><td>{e('average score of the training answers' if k == 'base' else words['titles'].get(k, k))}"
                        f"</td><td>{v:+.2f}</td></tr>" for k, v in explanation.items() if v is not None)
         parts.append(f"<h3>What drove the score</h3><table>{rows}</table>")
+    if stretches:
+        parts.append(_stretches_html(stretches, _scale(record, stretches.get("label"))))
     features = record.get("features") or {}
     if features:
         rows = []
@@ -335,7 +434,8 @@ def answer_page(record: dict, words: dict) -> str:
                 parts.append(f"<h3>{title}</h3><ul>" + (items or f"<li>{none}</li>") + "</ul>")
     style = ("body{font-family:system-ui,sans-serif;max-width:760px;margin:2em auto;color:#222}"
              "table{border-collapse:collapse}td{border-bottom:1px solid #eee;padding:3px 8px}"
-             ".warn{background:#fff3cd;padding:.5em}")
+             ".warn{background:#fff3cd;padding:.5em}.h{color:#666;font-size:.9em}tr.low td{color:#c62828;"
+             "font-weight:600}svg.stretches{max-width:100%;height:auto}")
     return f"<!doctype html><html><head><meta charset=utf-8><title>{e(str(record['filename']))}</title><style>{style}" \
            f"</style></head><body>{''.join(parts)}</body></html>"
 

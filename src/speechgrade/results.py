@@ -78,6 +78,7 @@ class Scores:
     weights: dict[str, float] | None = None  # composite weights of `overall`
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)  # label -> (min, max) of its scale
     rows: list[str] | None = None  # one name per input row when a CSV repeats names (the output repeats them too)
+    stretches: dict[str, dict[str, Any]] = field(default_factory=dict)  # filename -> stretches.stretch_record
 
     @property
     def label(self) -> str:
@@ -115,7 +116,8 @@ class Scores:
         """One input as a plain dict, the same for every front end: `filename`; `score` (the only label's, or the
         composite `overall` with several labels and weights, else null) with its `interval`, `raw_score` and
         `explanation`; `scores` {label: {score, range, interval, raw_score, explanation}}; `overall`; `abstain`;
-        `error`; then the details (features, transcript, words, grammar findings)."""
+        `error`; then the details (features, transcript, words, grammar findings); `stretches` when computed
+        (`stretches.add_stretches`)."""
         row = self.frame.loc[name]
         scores = {label: self._label_record(row, label) for label in self.labels}
         headline = scores[self.label] if len(self.labels) == 1 else {"score": self._overall(row)}
@@ -130,7 +132,7 @@ class Scores:
         details = self.details.get(name, {})
         if out.get("abstain") and (details.get("grammar_findings") or details.get("fluency_findings")):
             details = {**details, "grammar_findings": [], "fluency_findings": []}  # no advice on what was "heard" in noise
-        return out | details
+        return out | details | ({"stretches": self.stretches[name]} if name in self.stretches else {})
 
     def _overall(self, row: pd.Series) -> float | None:
         return _round(row["overall"]) if self.weights else None

@@ -273,7 +273,7 @@ def _page_answering(p, url, wav, answer):
     """(browser, page) of the served page whose scoring jobs answer `answer`, after uploading a clip."""
     browser = launch_chromium(p, CHROMIUM)
     page = browser.new_page()
-    page.route("**/v1/jobs", lambda route: route.fulfill(status=202, content_type="application/json",
+    page.route("**/v1/jobs*", lambda route: route.fulfill(status=202, content_type="application/json",
                                                          body=json.dumps(_as_job(200, answer)[1])))
     page.goto(url + "/")
     page.set_input_files("#file", str(wav / f"{CLIPS[4]}.wav"))
@@ -303,6 +303,42 @@ def test_page_highlights_grammar_findings_in_the_transcript(server, tmp_path):
     assert marks == [["go", "Agreement: verb agreement → goes"], ["have", "agreement: possible error → has"]]
     assert "0.4 s go → goes" in listed and "2.8 s have → has" in listed
     assert "<b>" not in raw_html  # transcript text is escaped, never rendered as markup
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_page_draws_the_stretches_says_the_story_and_lists_fluency(server, tmp_path):
+    """An embedding-driven score: the story in words instead of a contribution, each stretch's score drawn over
+    time (a click plays that stretch of the uploaded recording), fillers listed under their own heading."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    url, _, wav = server
+    story = "This score comes from how the answer sounds to the encoder (Whisper's encoder states): ..."
+    answer = {"filename": "a.wav", "score": 6.0, "label": {"name": "total", "min": 0, "max": 10}, "duration_s": 4.5,
+              "processing_s": 0.5, "abstain": None, "features": {}, "transcript": "um I like it", "words": [],
+              "grammar_findings": [], "explanation": {"whisper-encoder": 0.4, "base": 5.6},
+              "fluency_findings": [{"start": 0, "end": 2, "text": "um", "kind": "Filler", "category": "fluency",
+                                    "message": "a filler word", "suggestion": None, "start_s": 0.2, "end_s": 0.4}],
+              "stretches": {"label": "total", "window_s": 2.0, "hop_s": 1.0, "clip_score": 6.0, "weighted_mean": 5.8,
+                            "lowest": 1, "embedding": True, "story": story,
+                            "windows": [{"start_s": 0.0, "end_s": 2.0, "score": 6.5},
+                                        {"start_s": 1.0, "end_s": 3.0, "score": 4.0},
+                                        {"start_s": 2.0, "end_s": 4.5, "score": 7.0}]}}
+    with playwright.sync_playwright() as p:
+        browser, page = _page_answering(p, url, wav, answer)
+        page.wait_for_selector("[data-testid=stretches] svg circle", timeout=30000)
+        circles = page.eval_on_selector_all("[data-testid=stretches] circle", "cs => cs.map(c => c.getAttribute('fill'))")
+        told = page.inner_text("[data-testid=story]")
+        table_hidden = page.is_hidden("#explanation")
+        fluency = page.inner_text("[data-testid=fluency]")
+        lowest = page.inner_text("#stretch-lowest")
+        page.screenshot(path=str(tmp_path / "stretches.png"), full_page=True)
+        page.click("[data-testid=stretches] .hit:nth-of-type(2)")
+        at = page.evaluate("document.getElementById('player').currentTime")
+        browser.close()
+    assert circles == ["#3a7bd5", "#c62828", "#3a7bd5"]  # the lowest stretch in red
+    assert told == story and table_hidden
+    assert "0.2 s um: a filler word" in fluency
+    assert lowest.startswith("The lowest stretch is 0:01.0–0:03.0 (4.00)")
+    assert 1.0 <= at < 3.0  # the click went to that stretch of the recording
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
@@ -343,7 +379,7 @@ def test_page_clears_the_old_score_and_speaks_plainly(server, tmp_path):
             status, body = _as_job(*next(answers))
             route.fulfill(status=status, content_type="application/json", body=json.dumps(body))
 
-        page.route("**/v1/jobs", answer)
+        page.route("**/v1/jobs*", answer)
         first = _upload(page, url, wav / f"{CLIPS[4]}.wav")
         measures = page.inner_text("[data-testid=features]")
         drove = page.inner_text("#explanation")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from fastapi import FastAPI, File, Request, UploadFile
+from fastapi import FastAPI, File, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -26,6 +26,8 @@ from .snapshot import remove_snapshot, snapshot_bundle
 MANIFEST_FIELDS = set(Manifest.__dataclass_fields__) - {"meta"}
 log = logging.getLogger("speechgrade.serve")
 MULTIPART_SLACK = 64 * 1024  # form boundaries and part headers beside the file bytes
+STRETCHES = Query(False, description="Add `stretches`: the model's score of each 10 s stretch (one every 5 s, at "
+                  "most 12) scored alone, with times; about doubles the scoring time")
 
 
 def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
@@ -222,12 +224,13 @@ def create_app(config: ServeConfig, snapshot: str | os.PathLike | None = None) -
                       f"multipart field `file` with a filename under 255 characters")
         return _error(exc.status_code, codes.get(exc.status_code, "http_error"), detail)
 
-    async def score_bytes(name: str, data: bytes, on_stage=None) -> dict[str, Any]:
-        return {"filename": name, **(await pool.score(name, data, config.timeout_s, on_stage)), "label": label,
-                "model": model_info}
+    async def score_bytes(name: str, data: bytes, on_stage=None, stretches: bool = False) -> dict[str, Any]:
+        return {"filename": name, **(await pool.score(name, data, config.timeout_s, on_stage, stretches)),
+                "label": label, "model": model_info}
 
-    async def score_upload(upload: UploadFile) -> dict[str, Any]:
-        return await score_bytes(upload.filename or "upload", await _read_upload(upload, upload_limit))
+    async def score_upload(upload: UploadFile, stretches: bool = False) -> dict[str, Any]:
+        return await score_bytes(upload.filename or "upload", await _read_upload(upload, upload_limit),
+                                 stretches=stretches)
 
     async def one_file(request: Request) -> None:
         form = await request.form()
@@ -235,18 +238,19 @@ def create_app(config: ServeConfig, snapshot: str | os.PathLike | None = None) -
             raise ApiError(422, "ambiguous_request", f"send exactly one multipart field `file` (got "
                            f"{len(form.getlist('file'))}; several recordings go to /v1/score/batch as `files`)")
 
-    @app.post("/v1/score", summary="Score one recording (multipart field `file`)")
-    async def score(request: Request, file: UploadFile = File(...)):
+    @app.post("/v1/score", summary="Score one recording (multipart field `file`); `?stretches=1` adds the score of "
+              "each stretch")
+    async def score(request: Request, file: UploadFile = File(...), stretches: bool = STRETCHES):
         await one_file(request)
-        return await score_upload(file)
+        return await score_upload(file, stretches)
 
     @app.post("/v1/jobs", status_code=202,
               summary="Start scoring one recording (multipart field `file`); follow it at /v1/jobs/{id}")
-    async def start_job(request: Request, file: UploadFile = File(...)):
+    async def start_job(request: Request, file: UploadFile = File(...), stretches: bool = STRETCHES):
         await one_file(request)
         name = file.filename or "upload"
         data = await _read_upload(file, upload_limit)
-        job = jobs.start(name, lambda on_stage: score_bytes(name, data, on_stage))
+        job = jobs.start(name, lambda on_stage: score_bytes(name, data, on_stage, stretches))
         return JSONResponse({**job.to_dict(), "url": f"/v1/jobs/{job.id}"}, status_code=202)
 
     @app.get("/v1/jobs/{job_id}", summary="A scoring job's stage (queued, decoding, transcribing, measuring, "

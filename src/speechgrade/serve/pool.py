@@ -33,8 +33,9 @@ class ApiError(Exception):
 
 
 def _score_in_worker(scorer, name: str, data: bytes, max_audio_s: float,
-                     on_stage: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Decode, check and score one upload (runs inside a worker process); `on_stage` hears each stage."""
+                     on_stage: Callable[[str], None] | None = None, stretches: bool = False) -> dict[str, Any]:
+    """Decode, check and score one upload (runs inside a worker process); `on_stage` hears each stage; with
+    `stretches`, the record also has the score of each stretch (`stretches.stretch_record`)."""
     from ..audio import AudioTooLong, UnusableAudio, check_usable, decode_with_info
     from ..errors import AudioError
     from ..extraction import Clip
@@ -55,6 +56,10 @@ def _score_in_worker(scorer, name: str, data: bytes, max_audio_s: float,
     if name in scores.problems:
         raise RuntimeError(f"{name}: {scores.problems[name]}")
     record = {k: v for k, v in scores.record(name).items() if k != "filename"}
+    if stretches:
+        from ..stretches import stretch_record
+
+        record["stretches"] = stretch_record(scorer, audio, record)
     return {**record, "duration_s": round(info.duration_s, 3), "processing_s": round(time.perf_counter() - started, 3)}
 
 
@@ -78,7 +83,7 @@ def _worker(conn, model_dir: str, cache: str | None, max_audio_s: float, plugins
         return
     while True:
         try:
-            name, data = conn.recv()
+            name, data, stretches = conn.recv()
         except (EOFError, OSError):
             return
         last = [None]
@@ -89,7 +94,7 @@ def _worker(conn, model_dir: str, cache: str | None, max_audio_s: float, plugins
                 conn.send(("stage", what))
 
         try:
-            answer = ("ok", _score_in_worker(scorer, name, data, max_audio_s, stage))
+            answer = ("ok", _score_in_worker(scorer, name, data, max_audio_s, stage, stretches))
         except ApiError as exc:
             answer = ("api_error", (exc.status, exc.code, exc.message))
         except Exception as exc:  # a featurizer or the model failed: the parent logs it with an id
@@ -236,11 +241,11 @@ class ScoringPool:
             self._slots.release()
 
     def _run(self, name: str, data: bytes, timeout: float, queue_timeout: float, retry: bool = True,
-             on_stage: Callable[[str], None] | None = None) -> tuple[str, Any]:
+             on_stage: Callable[[str], None] | None = None, stretches: bool = False) -> tuple[str, Any]:
         worker: _Worker | None = self._take(name, queue_timeout)
         deadline = time.monotonic() + timeout
         try:
-            worker.conn.send((name, data))
+            worker.conn.send((name, data, stretches))
             while True:
                 if not worker.conn.poll(max(0.0, deadline - time.monotonic())):
                     worker.kill()
@@ -258,22 +263,23 @@ class ScoringPool:
                 self._replace()
                 worker = None
             if retry:  # once, on another worker: the request did nothing wrong
-                return self._run(name, data, timeout, queue_timeout, False, on_stage)
+                return self._run(name, data, timeout, queue_timeout, False, on_stage, stretches)
             raise ApiError(500, "model_error", f"{name}: the scoring worker died twice; it has been restarted")
         finally:
             self._give_back(worker)
 
     async def score(self, name: str, data: bytes, timeout: float,
-                    on_stage: Callable[[str], None] | None = None) -> dict[str, Any]:
+                    on_stage: Callable[[str], None] | None = None, stretches: bool = False) -> dict[str, Any]:
         """Score one upload within `timeout` seconds of work (waiting for a worker is bounded separately);
-        `on_stage` hears "queued", then the worker's stages ("decoding", "transcribing", "measuring", "scoring")."""
+        `on_stage` hears "queued", then the worker's stages ("decoding", "transcribing", "measuring", "scoring");
+        `stretches` adds each stretch's score to the record (within the same time)."""
         if self.alive == 0 and self.start_error is not None:  # not a restart in progress: a model that fails
             raise ApiError(503, "no_workers", f"{name}: no scoring worker is running ({self.start_error}); "
                            f"retrying in the background")
         if on_stage is not None:
             on_stage("queued")
         status, payload = await anyio.to_thread.run_sync(self._run, name, data, timeout, timeout, True, on_stage,
-                                                         abandon_on_cancel=True)
+                                                         stretches, abandon_on_cancel=True)
         if status == "ok":
             return payload
         if status == "api_error":
